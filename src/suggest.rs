@@ -1,0 +1,72 @@
+//! "Did you mean": the existing Service whose name is closest to a missing one.
+
+/// Separators and generic words people add or drop when naming Services.
+const NOISE_WORDS: &[&str] = &["service", "svc", "server", "headless"];
+
+/// The name reduced to what identifies it: lower-case, without separators
+/// or noise words, so `datastorage` and `data-storage-service` compare equal.
+fn essence(name: &str) -> String {
+    let mut words: Vec<&str> = name
+        .split(['-', '.', '_'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.len() > 1 {
+        words.retain(|w| !NOISE_WORDS.contains(w));
+    }
+    words.concat().to_ascii_lowercase()
+}
+
+/// The closest of `candidates` to `missing`, when one is close enough to
+/// be a likely typo or naming drift.
+pub fn closest<'a>(
+    missing: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let wanted = essence(missing);
+    candidates
+        .into_iter()
+        .filter(|c| *c != missing)
+        .filter_map(|c| {
+            let have = essence(c);
+            let score = if have == wanted {
+                1.0
+            } else if wanted.len() >= 4
+                && have.len() >= 4
+                && (have.contains(&wanted) || wanted.contains(&have))
+            {
+                0.9
+            } else {
+                strsim::normalized_damerau_levenshtein(&wanted, &have)
+            };
+            (score >= 0.7).then_some((score, c))
+        })
+        // Highest score; among equals the shorter, then alphabetical name.
+        .max_by(|(sa, a), (sb, b)| {
+            sa.total_cmp(sb)
+                .then_with(|| b.len().cmp(&a.len()))
+                .then_with(|| b.cmp(a))
+        })
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::seed("datastorage", &["postgresql", "redis", "data-storage-service"], Some("data-storage-service"))]
+    #[case::suffix_dropped("context-api-service", &["context-api", "gateway"], Some("context-api"))]
+    #[case::typo("prometheus", &["promethus", "grafana"], Some("promethus"))]
+    #[case::postgres_drift("postgresql", &["postgres", "redis"], Some("postgres"))]
+    #[case::jaeger_components("jaeger", &["jaeger-query", "jaeger-collector", "jaeger-agent"], Some("jaeger-agent"))]
+    #[case::nothing_close("datastorage", &["redis", "gateway"], None)]
+    #[case::empty_namespace("datastorage", &[], None)]
+    fn suggestions(
+        #[case] missing: &str,
+        #[case] existing: &[&str],
+        #[case] expected: Option<&str>,
+    ) {
+        assert_eq!(closest(missing, existing.iter().copied()), expected);
+    }
+}

@@ -42,12 +42,21 @@ fn data_of(object: &Value) -> Result<Option<&Map<String, Value>>, String> {
 fn scan_data<'t>(data: &'t Map<String, Value>, options: &ScanOptions) -> Vec<KeyedRef<'t>> {
     data.iter()
         .filter_map(|(key, value)| value.as_str().map(|text| (key, text)))
+        .filter(|(_, text)| !is_grafana_dashboard(text))
         .flat_map(|(key, text)| {
             scan(text, options)
                 .into_iter()
                 .map(move |reference| KeyedRef { key, reference })
         })
         .collect()
+}
+
+/// A Grafana dashboard names Services only as metric label values and
+/// template-variable defaults (Istio's `destination_service`, say), never as
+/// something to connect to; datasource URLs live in provisioning files.
+fn is_grafana_dashboard(text: &str) -> bool {
+    let start = text.trim_start();
+    start.starts_with('{') && text.contains("\"schemaVersion\"") && text.contains("\"panels\"")
 }
 
 /// Validates one ConfigMap `object` (with `old_object` on UPDATE).
@@ -568,6 +577,14 @@ mod tests {
             run(data, &Settings::default(), &source),
             Verdict::Accept { .. }
         ));
+    }
+
+    #[rstest]
+    #[case::dashboard(r#"{"panels":[],"templating":{"list":[{"current":{"text":"details.default.svc.cluster.local"}}]},"schemaVersion":39}"#, true)]
+    #[case::datasource_json(r#"{"url":"http://nope.kubernaut-system.svc:80","panels":"x"}"#, false)]
+    fn grafana_dashboards_are_not_connections(#[case] text: &str, #[case] accepted: bool) {
+        let v = run(json!({"d.json": text}), &Settings::default(), &cluster());
+        assert_eq!(matches!(v, Verdict::Accept { .. }), accepted, "{v:?}");
     }
 
     #[test]

@@ -114,6 +114,9 @@ pub fn check(
 
     let mut problems = Vec::new();
     let mut lookup_errors = Vec::new();
+    // Suggestions cost a comparison with every Service of the namespace;
+    // only the problems that are spelled out need one.
+    let mut suggestions_left = MAX_LISTED;
     if by_namespace.len() > settings.max_namespaces_per_request {
         lookup_errors.push(format!(
             "{config_map} references Services in {} namespaces, more than maxNamespacesPerRequest ({}) allows, so they were not looked up",
@@ -125,7 +128,13 @@ pub fn check(
         for (ns, ns_refs) in &by_namespace {
             match source.services_in(ns) {
                 Ok(services) => {
-                    problems.extend(problems_in_namespace(ns_refs, &services, config_map, settings))
+                    problems.extend(problems_in_namespace(
+                        ns_refs,
+                        &services,
+                        config_map,
+                        settings,
+                        &mut suggestions_left,
+                    ))
                 }
                 Err(e) => lookup_errors.push(format!(
                     "{config_map}: cannot verify the Services referenced in namespace {ns:?} ({}): {e}",
@@ -147,6 +156,7 @@ fn problems_in_namespace(
     services: &[ServiceInfo],
     config_map: &str,
     settings: &Settings,
+    suggestions_left: &mut usize,
 ) -> Vec<String> {
     let by_name: HashMap<&str, &ServiceInfo> =
         services.iter().map(|s| (s.name.as_str(), s)).collect();
@@ -167,7 +177,13 @@ fn problems_in_namespace(
         );
         match by_name.get(r.service.as_str()) {
             None => {
-                let hint = closest(&r.service, services.iter().map(|s| s.name.as_str()))
+                let suggestion = if *suggestions_left > 0 {
+                    *suggestions_left -= 1;
+                    closest(&r.service, services.iter().map(|s| s.name.as_str()))
+                } else {
+                    None
+                };
+                let hint = suggestion
                     .map(|s| format!("; did you mean {s:?}?"))
                     .unwrap_or_else(|| "; create the Service or correct the name".to_string());
                 problems.push(format!("{subject}, which does not exist{hint}"));

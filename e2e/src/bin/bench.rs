@@ -1,0 +1,409 @@
+//! `bench`: latency of the policy's `validate` against the cost of merely
+//! parsing the same payload (`parse_request` of the `parse-baseline`
+//! build), for requests of growing size.
+//!
+//! For each generated request (ConfigMaps of 1 KiB .. 1 MiB of data holding
+//! in-cluster Service URLs plus filler, Deployments with 1 .. 500 containers
+//! setting KUBECONFIG) it measures on warm instances the median and p90 of
+//! `validate` (host calls answered by a ClusterState holding exactly the
+//! referenced Services) and of `parse_request`, their ratio, one
+//! fresh-instance `validate` (instantiation + `wapc_init` + call), and the
+//! host calls made. Repetitions adapt to a per-measurement time budget so
+//! that the whole run stays around a minute on 2 cores.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Parser;
+use e2e::{ClusterState, NoHost, Policy, validate_payload};
+use serde_json::{Value, json};
+
+/// Benchmark `validate` against `parse_request`.
+#[derive(Parser, Debug)]
+#[command(name = "bench")]
+struct Args {
+    /// The policy module (release build).
+    #[arg(long)]
+    policy: PathBuf,
+    /// The same policy built with `--features parse-baseline` (exports the
+    /// waPC function `parse_request`).
+    #[arg(long)]
+    baseline: PathBuf,
+    /// Policy settings (inline JSON).
+    #[arg(long, default_value = "{}")]
+    settings: String,
+    /// Maximum repetitions per measurement.
+    #[arg(long, default_value_t = 40)]
+    reps: usize,
+    /// Minimum repetitions per measurement.
+    #[arg(long, default_value_t = 5)]
+    min_reps: usize,
+    /// Time budget per measurement, in milliseconds.
+    #[arg(long, default_value_t = 1500)]
+    budget_ms: u64,
+    /// Number of namespaces the Service URLs are spread over.
+    #[arg(long, default_value_t = 16)]
+    namespaces: usize,
+    /// One in-cluster URL per this many bytes of ConfigMap data.
+    #[arg(long, default_value_t = 256)]
+    bytes_per_url: usize,
+    /// Only the smallest and largest case of each kind.
+    #[arg(long)]
+    quick: bool,
+}
+
+struct Case {
+    name: String,
+    request: Value,
+    cluster: ClusterState,
+    /// URLs (ConfigMaps) or containers (Deployments).
+    count: usize,
+}
+
+fn url(i: usize, namespaces: usize) -> String {
+    format!(
+        "http://svc-{i}.ns-{}.svc.cluster.local:8080",
+        i % namespaces
+    )
+}
+
+const FILLER: &str = "lorem ipsum dolor sit amet, consectetur adipiscing elit; sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. ";
+
+fn review(kind: &str, group: &str, version: &str, resource: &str, object: Value) -> Value {
+    json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "bench-0000",
+            "kind": {"group": group, "version": version, "kind": kind},
+            "resource": {"group": group, "version": version, "resource": resource},
+            "requestKind": {"group": group, "version": version, "kind": kind},
+            "requestResource": {"group": group, "version": version, "resource": resource},
+            "name": object["metadata"]["name"],
+            "namespace": "bench",
+            "operation": "CREATE",
+            "userInfo": {"username": "bench", "groups": ["system:authenticated"]},
+            "object": object,
+            "dryRun": false,
+        }
+    })
+}
+
+/// A ConfigMap with about `size` bytes of data and one URL per
+/// `bytes_per_url` bytes.
+fn configmap_case(size: usize, namespaces: usize, bytes_per_url: usize) -> Case {
+    let urls = (size / bytes_per_url).max(1);
+    let entries = (size / 1024).max(1);
+    let per_entry = size / entries;
+    let mut data = serde_json::Map::new();
+    let mut next_url = 0;
+    for e in 0..entries {
+        let mut value = String::with_capacity(per_entry + 64);
+        // spread the URLs evenly over the entries
+        let until = urls * (e + 1) / entries;
+        while next_url < until {
+            value.push_str(&url(next_url, namespaces));
+            value.push('\n');
+            next_url += 1;
+        }
+        while value.len() < per_entry {
+            let take = (per_entry - value.len()).min(FILLER.len());
+            value.push_str(&FILLER[..take]);
+        }
+        data.insert(format!("entry-{e:05}.txt"), Value::String(value));
+    }
+    let mut cluster = ClusterState::new();
+    for i in 0..urls {
+        cluster.add_service(
+            &format!("ns-{}", i % namespaces),
+            &format!("svc-{i}"),
+            &[8080],
+        );
+    }
+    let name = if size >= 1 << 20 {
+        format!("configmap {} MiB", size >> 20)
+    } else {
+        format!("configmap {} KiB", size >> 10)
+    };
+    Case {
+        name,
+        request: review(
+            "ConfigMap",
+            "",
+            "v1",
+            "configmaps",
+            json!({
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "bench-config", "namespace": "bench"},
+                "data": data,
+            }),
+        ),
+        cluster,
+        count: urls,
+    }
+}
+
+/// A Deployment whose `containers` each set KUBECONFIG to a file of a
+/// Secret volume.
+fn deployment_case(containers: usize) -> Case {
+    let cs: Vec<Value> = (0..containers)
+        .map(|i| {
+            json!({
+                "name": format!("c-{i}"),
+                "image": "registry.example.com/team/app:1.2.3",
+                "env": [
+                    {"name": "KUBECONFIG", "value": "/var/run/kube/config"},
+                    {"name": "LOG_LEVEL", "value": "info"},
+                    {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                ],
+                "volumeMounts": [{"name": "kubeconfig", "mountPath": "/var/run/kube", "readOnly": true}],
+                "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
+            })
+        })
+        .collect();
+    Case {
+        name: format!("deployment {containers} ctr"),
+        request: review(
+            "Deployment",
+            "apps",
+            "v1",
+            "deployments",
+            json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "bench-deploy", "namespace": "bench"},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app": "bench"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "bench"}},
+                        "spec": {
+                            "containers": cs,
+                            "volumes": [{"name": "kubeconfig", "secret": {"secretName": "kubeconfig"}}],
+                        },
+                    },
+                },
+            }),
+        ),
+        cluster: ClusterState::new(),
+        count: containers,
+    }
+}
+
+struct Stats {
+    median: Duration,
+    p90: Duration,
+    reps: usize,
+}
+
+/// Times `f` adaptively: one warm-up call, then between `min_reps` and
+/// `max_reps` calls within about `budget`.
+fn measure(args: &Args, mut f: impl FnMut() -> Result<()>) -> Result<Stats> {
+    let start = Instant::now();
+    f()?; // warm-up
+    let first = start.elapsed().max(Duration::from_micros(1));
+    let budget = Duration::from_millis(args.budget_ms);
+    let reps = ((budget.as_nanos() / first.as_nanos()) as usize).clamp(args.min_reps, args.reps);
+    let mut samples = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t = Instant::now();
+        f()?;
+        samples.push(t.elapsed());
+    }
+    samples.sort();
+    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    Ok(Stats {
+        median: pick(0.5),
+        p90: pick(0.9),
+        reps,
+    })
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+fn ratio(a: Duration, b: Duration) -> String {
+    if b.is_zero() {
+        "n/a".to_owned()
+    } else {
+        format!("{:.2}", a.as_secs_f64() / b.as_secs_f64())
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<()> {
+    let settings: Value = serde_json::from_str(&args.settings).context("--settings is not JSON")?;
+    let load_start = Instant::now();
+    // no timeout: the bench reports slow evaluations instead of failing them
+    let policy = Policy::load(&args.policy)?.with_timeout(None);
+    let baseline = Policy::load(&args.baseline)?.with_timeout(None);
+    let load_time = load_start.elapsed();
+
+    // fail early and clearly when the baseline lacks parse_request
+    {
+        let probe = validate_payload(&deployment_case(1).request, &settings)?;
+        let mut instance = baseline.instantiate(NoHost::new())?;
+        instance.call("parse_request", &probe).map_err(|e| {
+            anyhow!(
+                "{} does not provide the waPC function `parse_request` (build the policy with \
+                 `--features parse-baseline`): {e}",
+                args.baseline.display()
+            )
+        })?;
+    }
+
+    println!(
+        "policy   {:>10} bytes  {}",
+        policy.wasm_size(),
+        args.policy.display()
+    );
+    println!(
+        "baseline {:>10} bytes  {}",
+        baseline.wasm_size(),
+        args.baseline.display()
+    );
+    println!(
+        "compile (both, cached per content) {} ms; times in ms; warm = one instance reused, \
+         fresh = instantiate + wapc_init + validate once",
+        ms(load_time)
+    );
+    println!();
+
+    let mut sizes = vec![1 << 10, 8 << 10, 64 << 10, 256 << 10, 1 << 20];
+    let mut containers = vec![1, 10, 100, 500];
+    if args.quick {
+        sizes = vec![1 << 10, 1 << 20];
+        containers = vec![1, 500];
+    }
+    let mut cases: Vec<Case> = sizes
+        .iter()
+        .map(|s| configmap_case(*s, args.namespaces, args.bytes_per_url))
+        .collect();
+    cases.extend(containers.iter().map(|c| deployment_case(*c)));
+
+    println!(
+        "{:<20} {:>9} {:>6} {:>8} {:>5} {:>10} {:>10} {:>10} {:>10} {:>7} {:>10} {:>5}",
+        "case",
+        "req bytes",
+        "items",
+        "verdict",
+        "calls",
+        "valid med",
+        "valid p90",
+        "parse med",
+        "parse p90",
+        "ratio",
+        "fresh",
+        "reps"
+    );
+    let mut notes = Vec::new();
+    for case in &cases {
+        match bench_case(args, &policy, &baseline, case, &settings) {
+            Ok(row) => {
+                println!(
+                    "{:<20} {:>9} {:>6} {:>8} {:>5} {:>10} {:>10} {:>10} {:>10} {:>7} {:>10} {:>5}",
+                    case.name,
+                    row.payload_len,
+                    case.count,
+                    if row.accepted { "accept" } else { "reject" },
+                    row.host_calls,
+                    ms(row.validate.median),
+                    ms(row.validate.p90),
+                    ms(row.parse.median),
+                    ms(row.parse.p90),
+                    ratio(row.validate.median, row.parse.median),
+                    ms(row.fresh),
+                    row.validate.reps.min(row.parse.reps),
+                );
+                if let Some(msg) = row.message {
+                    notes.push(format!("{}: {msg}", case.name));
+                }
+                if row.validate.p90 > e2e::DEFAULT_TIMEOUT / 2 {
+                    notes.push(format!(
+                        "{}: p90 is more than half of policy-server's default 2 s timeout",
+                        case.name
+                    ));
+                }
+            }
+            Err(e) => {
+                println!("{:<20} ERROR: {e:#}", case.name);
+                notes.push(format!("{}: {e:#}", case.name));
+            }
+        }
+    }
+    if !notes.is_empty() {
+        println!();
+        for n in notes {
+            let short: String = n.chars().take(300).collect();
+            println!("note: {short}");
+        }
+    }
+    Ok(())
+}
+
+struct Row {
+    payload_len: usize,
+    accepted: bool,
+    message: Option<String>,
+    host_calls: usize,
+    validate: Stats,
+    parse: Stats,
+    fresh: Duration,
+}
+
+fn bench_case(
+    args: &Args,
+    policy: &Policy,
+    baseline: &Policy,
+    case: &Case,
+    settings: &Value,
+) -> Result<Row> {
+    let payload = validate_payload(&case.request, settings)?;
+
+    // fresh instance, once: instantiate + wapc_init + validate (the
+    // cluster is cloned and the payload built beforehand)
+    let cluster = case.cluster.clone();
+    let t = Instant::now();
+    let mut fresh = policy.instantiate(cluster)?;
+    fresh.call("validate", &payload)?;
+    let fresh_time = t.elapsed();
+
+    // the verdict and host calls, from the warm instance's first call
+    let mut warm = policy.instantiate(case.cluster.clone())?;
+    let eval = warm.validate(&case.request, settings)?;
+    if let Some(err) = eval.host_calls.iter().find_map(|c| c.error.as_ref()) {
+        bail!("host call failed: {err}");
+    }
+    let validate = measure(args, || {
+        warm.call("validate", &payload)?;
+        Ok(())
+    })?;
+    let mut base = baseline.instantiate(NoHost::new())?;
+    let parse = measure(args, || {
+        base.call("parse_request", &payload)?;
+        Ok(())
+    })?;
+    Ok(Row {
+        payload_len: payload.len(),
+        accepted: eval.response.accepted,
+        message: eval.response.message.clone(),
+        host_calls: eval.host_calls.len(),
+        validate,
+        parse,
+        fresh: fresh_time,
+    })
+}

@@ -1,0 +1,977 @@
+//! Loading a policy module and evaluating it with wapc + wasmtime-provider,
+//! the way policy-evaluator (kwctl, policy-server) does.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use wapc::WapcHost;
+use wasmtime_provider::wasmtime::{self, Engine, Module};
+use wasmtime_provider::{
+    EpochDeadlines, WasmtimeEngineProvider, WasmtimeEngineProviderBuilder,
+    WasmtimeEngineProviderPre,
+};
+
+use crate::host::{AccessControl, Dispatched, HostCall, HostCapabilities, NoHost, dispatch};
+
+/// policy-server's default `--policy-timeout` (seconds).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often the shared engine's epoch is incremented.
+const EPOCH_TICK: Duration = Duration::from_millis(50);
+
+/// The error text wasmtime-provider sets when an epoch deadline interrupts
+/// the guest (policy-evaluator looks for the same string).
+const EPOCH_INTERRUPTION_MSG: &str = "guest code interrupted, execution deadline exceeded";
+
+/// The kubewarden-policy-sdk 0.17 `ValidationResponse` the guest returns
+/// from `validate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationResponse {
+    /// Whether the request is accepted.
+    pub accepted: bool,
+    /// Rejection (or informational) message.
+    pub message: Option<String>,
+    /// Rejection code.
+    pub code: Option<u16>,
+    /// The mutated object, for mutating policies.
+    pub mutated_object: Option<Value>,
+    /// Audit annotations.
+    pub audit_annotations: Option<BTreeMap<String, String>>,
+    /// Warnings returned to the API client.
+    pub warnings: Option<Vec<String>>,
+}
+
+/// The answer of the guest's `validate_settings` (the SDK's
+/// `SettingsValidationResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsVerdict {
+    /// Whether the settings are valid.
+    pub valid: bool,
+    /// Why they are not.
+    pub message: Option<String>,
+}
+
+/// The result of one `validate` call that produced a verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// `request.uid` of the evaluated AdmissionRequest.
+    pub uid: String,
+    /// What the guest returned.
+    pub response: ValidationResponse,
+    /// Every host call the guest made, in order, except the
+    /// `kubewarden/tracing/log` calls of the SDK's logger (see `logs`).
+    pub host_calls: Vec<HostCall>,
+    /// Payloads of the guest's `kubewarden/tracing/log` calls (log events).
+    pub logs: Vec<Value>,
+    /// RFC 6902 patch from `request.object` to `response.mutated_object`,
+    /// as policy-evaluator computes it (`None` without mutation or when the
+    /// mutated object equals the request's object).
+    pub patch: Option<json_patch::Patch>,
+    /// The AdmissionResponse kwctl prints / policy-server returns for this
+    /// verdict (protect mode, mutation allowed, no custom message).
+    pub admission_response: AdmissionResponse,
+}
+
+impl Evaluation {
+    /// Shorthand for `response.accepted`.
+    pub fn accepted(&self) -> bool {
+        self.response.accepted
+    }
+
+    /// The host calls made to the `kubewarden/kubernetes` capabilities.
+    pub fn kubernetes_calls(&self) -> impl Iterator<Item = &HostCall> {
+        self.host_calls
+            .iter()
+            .filter(|c| c.binding == "kubewarden" && c.namespace == "kubernetes")
+    }
+}
+
+/// policy-evaluator's AdmissionResponse (the `response` of the
+/// AdmissionReview policy-server returns; what kwctl prints).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionResponse {
+    /// Copied from the request.
+    pub uid: String,
+    /// The verdict.
+    pub allowed: bool,
+    /// `"JSONPatch"` when `patch` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_type: Option<String>,
+    /// Base64 of the JSON patch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
+    /// Message and code of a rejection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<AdmissionResponseStatus>,
+    /// Audit annotations.
+    pub audit_annotations: Option<BTreeMap<String, String>>,
+    /// Warnings.
+    pub warnings: Option<Vec<String>>,
+}
+
+/// The `status` of an [`AdmissionResponse`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AdmissionResponseStatus {
+    /// Human readable message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// HTTP-like code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+}
+
+impl AdmissionResponse {
+    /// policy-evaluator's `AdmissionResponse::reject`.
+    pub fn reject(uid: &str, message: String, code: u16) -> Self {
+        AdmissionResponse {
+            uid: uid.to_owned(),
+            allowed: false,
+            status: Some(AdmissionResponseStatus {
+                message: Some(message),
+                code: Some(code),
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// The rejection policy-evaluator produces when the evaluation failed
+    /// with `err` (guest error or trap: code 500, `internal server error:
+    /// Guest call failure: …`; timeout: code 500, `Policy execution
+    /// interrupted because it exceeded the allowed execution time`; invalid
+    /// answer: code 500, `internal server error: invalid response from
+    /// policy: …`). A [`EvaluationErrorKind::HostViolation`] has no
+    /// kwctl/policy-server counterpart (they would return the guest's
+    /// verdict); it is rendered as an internal server error too.
+    pub fn for_error(uid: &str, err: &anyhow::Error) -> Self {
+        match err.downcast_ref::<EvaluationError>() {
+            Some(EvaluationError {
+                kind: EvaluationErrorKind::Timeout,
+                ..
+            }) => Self::reject(
+                uid,
+                "Policy execution interrupted because it exceeded the allowed execution time"
+                    .to_owned(),
+                500,
+            ),
+            Some(e) => Self::reject(uid, format!("internal server error: {}", e.message), 500),
+            None => Self::reject(uid, format!("internal server error: {err}"), 500),
+        }
+    }
+}
+
+/// What went wrong in an evaluation that produced no verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvaluationErrorKind {
+    /// The guest returned an error or trapped (panic, `unreachable`, ...).
+    Guest,
+    /// The epoch deadline (timeout) interrupted the guest.
+    Timeout,
+    /// `wapc_init`/`_start` failed while instantiating the module.
+    Init,
+    /// The guest's answer is not the expected JSON.
+    InvalidResponse,
+    /// The host saw a violation of the test set-up (see
+    /// [`HostCapabilities::violations`]), whatever the guest answered.
+    HostViolation,
+}
+
+/// The error inside the `anyhow::Error` of a failed evaluation
+/// (`err.downcast_ref::<EvaluationError>()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvaluationError {
+    /// The kind of failure.
+    pub kind: EvaluationErrorKind,
+    /// The message, e.g. `Guest call failure: <guest error text>` (the
+    /// text policy-evaluator puts after `internal server error: `).
+    pub message: String,
+}
+
+impl fmt::Display for EvaluationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for EvaluationError {}
+
+fn eval_err(kind: EvaluationErrorKind, message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(EvaluationError {
+        kind,
+        message: message.into(),
+    })
+}
+
+fn guest_call_error(e: wapc::errors::Error) -> anyhow::Error {
+    let message = e.to_string();
+    let kind = if message.contains(EPOCH_INTERRUPTION_MSG) {
+        EvaluationErrorKind::Timeout
+    } else {
+        EvaluationErrorKind::Guest
+    };
+    eval_err(kind, message)
+}
+
+/// The process-wide engine: `wasmtime::Config::new()` plus
+/// `wasm_function_references` (as policy-evaluator) and epoch interruption
+/// with a ticker thread (as policy-server with timeout protection), and
+/// wasmtime's on-disk compilation cache unless `E2E_WASMTIME_CACHE=0`.
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = wasmtime::Config::new();
+        config.wasm_function_references(true);
+        config.epoch_interruption(true);
+        let cache_setting = std::env::var("E2E_WASMTIME_CACHE").unwrap_or_default();
+        if cache_setting != "0" && cache_setting != "off" {
+            let dir = if cache_setting.is_empty() {
+                std::env::temp_dir().join("e2e-wasmtime-cache")
+            } else {
+                cache_setting.into()
+            };
+            let mut cache_config = wasmtime::CacheConfig::new();
+            cache_config.with_directory(dir);
+            if let Ok(cache) = wasmtime::Cache::new(cache_config) {
+                config.cache(Some(cache));
+            }
+        }
+        let engine = Engine::new(&config).expect("cannot create the wasmtime engine");
+        let ticker = engine.clone();
+        std::thread::Builder::new()
+            .name("e2e-epoch-ticker".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticker.increment_epoch();
+                }
+            })
+            .expect("cannot start the epoch ticker thread");
+        engine
+    })
+}
+
+/// Compiled modules of this process, by content.
+fn compile(bytes: &[u8]) -> Result<Module> {
+    static MODULES: OnceLock<Mutex<HashMap<(u64, usize), Module>>> = OnceLock::new();
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    bytes.hash(&mut h);
+    let key = (h.finish(), bytes.len());
+    // the lock is held while compiling so that parallel tests loading the
+    // same module compile it once
+    let mut modules = MODULES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(m) = modules.get(&key) {
+        return Ok(m.clone());
+    }
+    let module = Module::new(engine(), bytes).map_err(|e| anyhow!("{e:?}"))?;
+    modules.insert(key, module.clone());
+    Ok(module)
+}
+
+/// A compiled policy module.
+///
+/// The module is compiled once (and cached per process by content, and on
+/// disk by wasmtime's cache); every evaluation through [`Policy::validate`],
+/// [`Policy::validate_settings`] and [`Policy::protocol_version`] gets a
+/// fresh instance (`WasmtimeEngineProviderPre::rehydrate` + `WapcHost::new`,
+/// which runs `_start`/`wapc_init`), exactly like policy-server's
+/// per-request `PolicyEvaluator`. Use [`Policy::instantiate`] for a warm
+/// instance that serves many calls.
+pub struct Policy {
+    name: String,
+    pre: WasmtimeEngineProviderPre,
+    wasm_size: usize,
+    timeout: Option<Duration>,
+    access: AccessControl,
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("name", &self.name)
+            .field("wasm_size", &self.wasm_size)
+            .field("timeout", &self.timeout)
+            .field("access", &self.access)
+            .finish()
+    }
+}
+
+impl Policy {
+    /// Loads and compiles a `.wasm` (or `.wat`) file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Policy> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read policy module {}", path.display()))?;
+        Self::from_bytes(&bytes, &path.display().to_string())
+            .with_context(|| format!("cannot load policy module {}", path.display()))
+    }
+
+    /// Compiles a module from memory: wasm bytes or WebAssembly text.
+    /// `name` is only used in messages.
+    pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Policy> {
+        let module = compile(bytes)?;
+        let pre = WasmtimeEngineProviderBuilder::new()
+            .engine(engine().clone())
+            .module(module)
+            .build_pre()
+            .map_err(|e| anyhow!("cannot prepare the waPC engine: {e}"))?;
+        Ok(Policy {
+            name: name.to_owned(),
+            pre,
+            wasm_size: bytes.len(),
+            timeout: Some(DEFAULT_TIMEOUT),
+            access: AccessControl::default(),
+        })
+    }
+
+    /// Sets the evaluation timeout (default [`DEFAULT_TIMEOUT`], 2 s like
+    /// policy-server; `None` disables it like kwctl). It applies to
+    /// `wapc_init` and to each guest call separately; time spent in host
+    /// calls counts too.
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Restricts the capabilities and resources the guest may use (default:
+    /// everything allowed, see [`AccessControl`]).
+    pub fn with_access(mut self, access: AccessControl) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// The name given at load time (the path for [`Policy::load`]).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Size of the module in bytes.
+    pub fn wasm_size(&self) -> usize {
+        self.wasm_size
+    }
+
+    fn deadlines(&self) -> EpochDeadlines {
+        let ticks = match self.timeout {
+            // at least `timeout` elapses before the guest is interrupted
+            Some(t) => (t.as_nanos() / EPOCH_TICK.as_nanos()) as u64 + 2,
+            // with epoch interruption on, "no deadline" has to be a far one
+            None => u64::MAX / 4,
+        };
+        EpochDeadlines {
+            wapc_init: ticks,
+            wapc_func: ticks,
+        }
+    }
+
+    fn rehydrate(&self) -> Result<WasmtimeEngineProvider> {
+        self.pre
+            .rehydrate(Some(self.deadlines()))
+            .map_err(|e| anyhow!("cannot rehydrate the waPC engine: {e}"))
+    }
+
+    /// Calls the guest's `protocol_version` on a fresh instance and returns
+    /// the version string (`"v1"` for SDK 0.17 policies).
+    pub fn protocol_version(&self) -> Result<String> {
+        let mut instance = self.instantiate(NoHost::new())?;
+        instance.protocol_version()
+    }
+
+    /// Calls the guest's `validate_settings` on a fresh instance with the
+    /// settings serialised as JSON, as kwctl does (`null` becomes `{}`; a
+    /// non-object is an error, as kwctl rejects it).
+    ///
+    /// A guest error or trap is an `Err` here; kwctl would report it as
+    /// invalid settings with the message `Error invoking settings validation
+    /// callback: …`.
+    pub fn validate_settings(&self, settings: &Value) -> Result<SettingsVerdict> {
+        let mut instance = self.instantiate(NoHost::new())?;
+        instance.validate_settings(settings)
+    }
+
+    /// Evaluates `request` (an AdmissionReview or a bare AdmissionRequest,
+    /// as kwctl accepts) with `settings` on a fresh instance, answering host
+    /// calls with `host`.
+    ///
+    /// The guest receives `{"request": <AdmissionRequest>, "settings":
+    /// <settings>}`, with the AdmissionRequest re-serialised through
+    /// policy-evaluator's model (unknown fields dropped, `null` optional
+    /// fields omitted, missing required fields an error; see
+    /// [`validate_payload`]).
+    ///
+    /// `Err` (with an [`EvaluationError`] inside) when the guest returns an
+    /// error, traps, times out or answers garbage (policy-evaluator turns
+    /// these into a code-500 rejection, see [`AdmissionResponse::for_error`])
+    /// and when `host` reports a new violation during the evaluation, even
+    /// if the guest produced a verdict.
+    ///
+    /// The guest runs on a short-lived thread while the calling thread
+    /// answers its host calls through a channel (as policy-evaluator's
+    /// callback handler does), so `host` need not be `Send`.
+    pub fn validate(
+        &self,
+        request: &Value,
+        settings: &Value,
+        host: &mut dyn HostCapabilities,
+    ) -> Result<Evaluation> {
+        let prepared = Prepared::new(request, settings)?;
+        let before = host.violations().len();
+        let (raw, host_calls, logs) = self.run_fresh("validate", &prepared.payload, host)?;
+        let violations = host.violations().get(before..).unwrap_or_default().to_vec();
+        prepared.finish(raw, host_calls, logs, violations)
+    }
+
+    /// A warm instance (one `WapcHost`) whose host calls are answered by
+    /// `host`; `wapc_init` has run when this returns.
+    pub fn instantiate<H: HostCapabilities + Send + 'static>(
+        &self,
+        host: H,
+    ) -> Result<Instance<H>> {
+        let state = Arc::new(Mutex::new(Shared {
+            host,
+            access: self.access.clone(),
+            calls: Vec::new(),
+            logs: Vec::new(),
+        }));
+        let cb_state = state.clone();
+        let callback =
+            move |_id: u64, binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
+                let mut guard = cb_state.lock().unwrap_or_else(|p| p.into_inner());
+                let st = &mut *guard;
+                match dispatch(
+                    &mut st.host,
+                    &st.access,
+                    binding,
+                    namespace,
+                    operation,
+                    payload,
+                ) {
+                    Dispatched::Log(v) => {
+                        st.logs.push(v);
+                        Ok(Vec::new())
+                    }
+                    Dispatched::Call(call, result) => {
+                        st.calls.push(call);
+                        result.map_err(Into::into)
+                    }
+                }
+            };
+        let provider = self.rehydrate()?;
+        let wapc = WapcHost::new(Box::new(provider), Some(Box::new(callback)))
+            .map_err(|e| eval_err(EvaluationErrorKind::Init, e.to_string()))?;
+        Ok(Instance { wapc, state })
+    }
+
+    /// Runs one guest call on a fresh instance, serving host calls on this
+    /// thread.
+    #[allow(clippy::type_complexity)]
+    fn run_fresh(
+        &self,
+        operation: &str,
+        payload: &[u8],
+        host: &mut dyn HostCapabilities,
+    ) -> Result<(
+        Result<Vec<u8>, wapc::errors::Error>,
+        Vec<HostCall>,
+        Vec<Value>,
+    )> {
+        struct Request {
+            binding: String,
+            namespace: String,
+            operation: String,
+            payload: Vec<u8>,
+            reply: mpsc::SyncSender<Result<Vec<u8>, String>>,
+        }
+        let (tx, rx) = mpsc::channel::<Request>();
+        let provider = self.rehydrate()?;
+        std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new()
+                .name("e2e-guest".into())
+                .stack_size(16 << 20)
+                .spawn_scoped(scope, move || {
+                    let callback = move |_id: u64,
+                                         binding: &str,
+                                         namespace: &str,
+                                         operation: &str,
+                                         payload: &[u8]|
+                          -> Result<
+                        Vec<u8>,
+                        Box<dyn std::error::Error + Send + Sync>,
+                    > {
+                        let (reply, answer) = mpsc::sync_channel(1);
+                        tx.send(Request {
+                            binding: binding.to_owned(),
+                            namespace: namespace.to_owned(),
+                            operation: operation.to_owned(),
+                            payload: payload.to_vec(),
+                            reply,
+                        })
+                        .map_err(|_| "the e2e host stopped serving host calls")?;
+                        let answer = answer
+                            .recv()
+                            .map_err(|_| "the e2e host dropped a host call")?;
+                        answer.map_err(Into::into)
+                    };
+                    let wapc = WapcHost::new(Box::new(provider), Some(Box::new(callback)))
+                        .map_err(|e| eval_err(EvaluationErrorKind::Init, e.to_string()))?;
+                    Ok::<_, anyhow::Error>(wapc.call(operation, payload))
+                })
+                .context("cannot spawn the guest thread")?;
+            let mut calls = Vec::new();
+            let mut logs = Vec::new();
+            // ends when the worker drops the WapcHost (and so the sender)
+            for req in rx {
+                let answer = match dispatch(
+                    host,
+                    &self.access,
+                    &req.binding,
+                    &req.namespace,
+                    &req.operation,
+                    &req.payload,
+                ) {
+                    Dispatched::Log(v) => {
+                        logs.push(v);
+                        Ok(Vec::new())
+                    }
+                    Dispatched::Call(call, result) => {
+                        calls.push(call);
+                        result
+                    }
+                };
+                let _ = req.reply.send(answer);
+            }
+            let raw = worker
+                .join()
+                .map_err(|_| anyhow!("the guest thread panicked"))??;
+            Ok((raw, calls, logs))
+        })
+    }
+}
+
+struct Shared<H> {
+    host: H,
+    access: AccessControl,
+    calls: Vec<HostCall>,
+    logs: Vec<Value>,
+}
+
+/// A warm policy instance: one wasm instance (one `wasmtime::Store`) that
+/// serves many guest calls, keeping whatever state the guest keeps between
+/// calls. Host calls are answered by the owned host `H`.
+pub struct Instance<H> {
+    wapc: WapcHost,
+    state: Arc<Mutex<Shared<H>>>,
+}
+
+impl<H> fmt::Debug for Instance<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instance")
+            .field("wapc", &self.wapc)
+            .finish()
+    }
+}
+
+impl<H: HostCapabilities> Instance<H> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared<H>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Calls the waPC function `operation` with a raw payload and returns
+    /// the guest's raw answer (`Err` with an [`EvaluationError`] on a guest
+    /// error, trap or timeout). Host calls made meanwhile are kept for
+    /// [`Instance::take_host_calls`].
+    pub fn call(&mut self, operation: &str, payload: &[u8]) -> Result<Vec<u8>> {
+        self.wapc.call(operation, payload).map_err(guest_call_error)
+    }
+
+    /// Evaluates like [`Policy::validate`], on this warm instance.
+    pub fn validate(&mut self, request: &Value, settings: &Value) -> Result<Evaluation> {
+        let prepared = Prepared::new(request, settings)?;
+        let before = self.lock().host.violations().len();
+        self.take_host_calls();
+        self.take_logs();
+        let raw = self.wapc.call("validate", &prepared.payload);
+        let mut st = self.lock();
+        let calls = std::mem::take(&mut st.calls);
+        let logs = std::mem::take(&mut st.logs);
+        let violations = st
+            .host
+            .violations()
+            .get(before..)
+            .unwrap_or_default()
+            .to_vec();
+        drop(st);
+        prepared.finish(raw, calls, logs, violations)
+    }
+
+    /// Calls `validate_settings` (see [`Policy::validate_settings`]).
+    pub fn validate_settings(&mut self, settings: &Value) -> Result<SettingsVerdict> {
+        let settings = normalize_settings(settings)?;
+        let payload = serde_json::to_vec(&settings)?;
+        let before = self.lock().host.violations().len();
+        let raw = self.call("validate_settings", &payload);
+        self.check_violations(before)?;
+        let raw = raw?;
+        serde_json::from_slice(&raw).map_err(|e| {
+            eval_err(
+                EvaluationErrorKind::InvalidResponse,
+                format!(
+                    "invalid response from policy: {e} (validate_settings answered {:?})",
+                    String::from_utf8_lossy(&raw)
+                ),
+            )
+        })
+    }
+
+    /// Calls `protocol_version` and returns the version string.
+    pub fn protocol_version(&mut self) -> Result<String> {
+        let raw = self.call("protocol_version", &[])?;
+        serde_json::from_slice::<String>(&raw).map_err(|e| {
+            eval_err(
+                EvaluationErrorKind::InvalidResponse,
+                format!(
+                    "cannot create ProtocolVersion object from {:?}: {e}",
+                    String::from_utf8_lossy(&raw)
+                ),
+            )
+        })
+    }
+
+    fn check_violations(&self, before: usize) -> Result<()> {
+        let st = self.lock();
+        let new = st.host.violations().get(before..).unwrap_or_default();
+        if new.is_empty() {
+            Ok(())
+        } else {
+            Err(eval_err(
+                EvaluationErrorKind::HostViolation,
+                format!("host capability violation: {}", new.join("; ")),
+            ))
+        }
+    }
+
+    /// Host calls recorded since the last `validate` or `take_host_calls`.
+    pub fn take_host_calls(&mut self) -> Vec<HostCall> {
+        std::mem::take(&mut self.lock().calls)
+    }
+
+    /// Log events recorded since the last `validate` or `take_logs`.
+    pub fn take_logs(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.lock().logs)
+    }
+
+    /// Runs `f` on the host (e.g. to inspect a `ReplaySession`).
+    pub fn with_host<R>(&self, f: impl FnOnce(&mut H) -> R) -> R {
+        f(&mut self.lock().host)
+    }
+}
+
+/// policy-evaluator's model of an AdmissionRequest: what the guest gets.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdmissionRequest {
+    uid: String,
+    kind: GroupVersionKind,
+    resource: GroupVersionResource,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_kind: Option<GroupVersionKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_resource: Option<GroupVersionResource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_sub_resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
+    operation: String,
+    user_info: UserInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    object: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    old_object: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dry_run: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    options: Option<Value>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct GroupVersionKind {
+    group: String,
+    version: String,
+    kind: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct GroupVersionResource {
+    group: String,
+    version: String,
+    resource: String,
+}
+
+/// k8s-openapi's authentication/v1 UserInfo (every field optional).
+#[derive(Serialize, Deserialize)]
+struct UserInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extra: Option<BTreeMap<String, Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+}
+
+/// Extracts and normalises the AdmissionRequest from kwctl-style input
+/// (an AdmissionReview, or a bare AdmissionRequest), returning it as the
+/// guest will see it. The error messages are kwctl's.
+pub fn admission_request(input: &Value) -> Result<Value> {
+    let object = input
+        .as_object()
+        .ok_or_else(|| anyhow!("Invalid request object"))?;
+    let req = if object.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
+        object
+            .get("request")
+            .cloned()
+            .ok_or_else(|| anyhow!("invalid AdmissionReview object"))?
+    } else {
+        input.clone()
+    };
+    let req: AdmissionRequest = serde_json::from_value(req)
+        .map_err(|e| anyhow!("cannot build AdmissionRequest object from given input: {e}"))?;
+    Ok(serde_json::to_value(req)?)
+}
+
+/// kwctl's `PolicySettings`: `null` is `{}`, objects pass, anything else is
+/// an error.
+pub fn normalize_settings(settings: &Value) -> Result<Map<String, Value>> {
+    match settings {
+        Value::Null => Ok(Map::new()),
+        Value::Object(m) => Ok(m.clone()),
+        _ => Err(anyhow!("Invalid settings in CRD, not an object")),
+    }
+}
+
+/// The exact bytes handed to the guest's `validate`:
+/// `{"request": <normalised AdmissionRequest>, "settings": <settings>}`.
+pub fn validate_payload(request: &Value, settings: &Value) -> Result<Vec<u8>> {
+    Ok(Prepared::new(request, settings)?.payload)
+}
+
+struct Prepared {
+    uid: String,
+    object: Option<Value>,
+    payload: Vec<u8>,
+}
+
+impl Prepared {
+    fn new(request: &Value, settings: &Value) -> Result<Self> {
+        let req = admission_request(request)?;
+        let settings = normalize_settings(settings)?;
+        let payload = serde_json::to_vec(&json!({"request": req, "settings": settings}))?;
+        Ok(Prepared {
+            uid: req["uid"].as_str().unwrap_or_default().to_owned(),
+            object: req.get("object").cloned(),
+            payload,
+        })
+    }
+
+    fn finish(
+        self,
+        raw: Result<Vec<u8>, wapc::errors::Error>,
+        host_calls: Vec<HostCall>,
+        logs: Vec<Value>,
+        violations: Vec<String>,
+    ) -> Result<Evaluation> {
+        if !violations.is_empty() {
+            let outcome = match &raw {
+                Ok(bytes) => format!("the guest answered {}", String::from_utf8_lossy(bytes)),
+                Err(e) => format!("the guest failed: {e}"),
+            };
+            return Err(eval_err(
+                EvaluationErrorKind::HostViolation,
+                format!(
+                    "host capability violation: {} ({outcome})",
+                    violations.join("; ")
+                ),
+            ));
+        }
+        let raw = raw.map_err(guest_call_error)?;
+        let response: ValidationResponse = serde_json::from_slice(&raw).map_err(|e| {
+            eval_err(
+                EvaluationErrorKind::InvalidResponse,
+                format!(
+                    "invalid response from policy: {e} (the guest answered {:?})",
+                    String::from_utf8_lossy(&raw)
+                ),
+            )
+        })?;
+        let (patch, admission_response) = self.admission_response(&response)?;
+        Ok(Evaluation {
+            uid: self.uid,
+            response,
+            host_calls,
+            logs,
+            patch,
+            admission_response,
+        })
+    }
+
+    /// policy-evaluator's `AdmissionResponse::from_policy_validation_response`.
+    fn admission_response(
+        &self,
+        resp: &ValidationResponse,
+    ) -> Result<(Option<json_patch::Patch>, AdmissionResponse)> {
+        if resp.mutated_object.is_some() && self.object.is_none() {
+            return Ok((
+                None,
+                AdmissionResponse {
+                    uid: self.uid.clone(),
+                    allowed: false,
+                    status: Some(AdmissionResponseStatus {
+                        message: Some("Incoming object is null, which happens only with DELETE operations, but the policy is attempting a mutation. This is not allowed".to_owned()),
+                        code: None,
+                    }),
+                    ..Default::default()
+                },
+            ));
+        }
+        let patch = match (&resp.mutated_object, &self.object) {
+            (Some(mutated), Some(object)) => {
+                let diff = json_patch::diff(object, mutated);
+                (!diff.0.is_empty()).then_some(diff)
+            }
+            _ => None,
+        };
+        let encoded = match &patch {
+            Some(p) => {
+                Some(base64::engine::general_purpose::STANDARD.encode(serde_json::to_string(p)?))
+            }
+            None => None,
+        };
+        let status =
+            (resp.message.is_some() || resp.code.is_some()).then(|| AdmissionResponseStatus {
+                message: resp.message.clone(),
+                code: resp.code,
+            });
+        Ok((
+            patch,
+            AdmissionResponse {
+                uid: self.uid.clone(),
+                allowed: resp.accepted,
+                patch_type: encoded.as_ref().map(|_| "JSONPatch".to_owned()),
+                patch: encoded,
+                status,
+                audit_annotations: resp.audit_annotations.clone(),
+                warnings: resp.warnings.clone(),
+            },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn review() -> Value {
+        json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": "1299d386-525b-4032-98ae-1949f69f9cfc",
+                "kind": {"group": "", "version": "v1", "kind": "ConfigMap"},
+                "resource": {"group": "", "version": "v1", "resource": "configmaps"},
+                "requestKind": {"group": "", "version": "v1", "kind": "ConfigMap"},
+                "name": "cm",
+                "namespace": "default",
+                "operation": "CREATE",
+                "userInfo": {"username": "admin", "groups": null},
+                "object": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}},
+                "oldObject": null,
+                "dryRun": false,
+                "unknownField": 1,
+            }
+        })
+    }
+
+    #[test]
+    fn request_normalisation() {
+        let r = admission_request(&review()).unwrap();
+        assert_eq!(r, admission_request(&review()["request"]).unwrap());
+        assert!(r.get("oldObject").is_none());
+        assert!(r.get("unknownField").is_none());
+        assert_eq!(r["userInfo"], json!({"username": "admin"}));
+        assert_eq!(r["dryRun"], json!(false));
+        let mut bad = review();
+        bad["request"].as_object_mut().unwrap().remove("userInfo");
+        let e = admission_request(&bad).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "cannot build AdmissionRequest object from given input: missing field `userInfo`"
+            ),
+            "{e}"
+        );
+        assert!(admission_request(&json!([])).is_err());
+        assert!(
+            admission_request(&json!({"kind": "AdmissionReview"}))
+                .unwrap_err()
+                .to_string()
+                .contains("invalid AdmissionReview object")
+        );
+    }
+
+    #[test]
+    fn policy_can_be_shared_between_test_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Policy>();
+    }
+
+    #[test]
+    fn settings_normalisation() {
+        assert_eq!(normalize_settings(&Value::Null).unwrap(), Map::new());
+        assert!(normalize_settings(&json!([1])).is_err());
+    }
+
+    #[test]
+    fn admission_response_shapes() {
+        let p = Prepared::new(&review(), &Value::Null).unwrap();
+        let mut mutated = review()["request"]["object"].clone();
+        mutated["metadata"]["labels"] = json!({"a": "b"});
+        let resp = ValidationResponse {
+            accepted: true,
+            message: None,
+            code: None,
+            mutated_object: Some(mutated),
+            audit_annotations: None,
+            warnings: None,
+        };
+        let (patch, ar) = p.admission_response(&resp).unwrap();
+        let patch = patch.unwrap();
+        assert_eq!(
+            serde_json::to_value(&patch).unwrap(),
+            json!([{"op": "add", "path": "/metadata/labels", "value": {"a": "b"}}])
+        );
+        assert_eq!(ar.patch_type.as_deref(), Some("JSONPatch"));
+        let text = serde_json::to_value(&ar).unwrap();
+        assert_eq!(text["auditAnnotations"], Value::Null);
+        assert!(text.get("status").is_none());
+
+        let err = eval_err(EvaluationErrorKind::Guest, "Guest call failure: boom");
+        let r = AdmissionResponse::for_error("u", &err);
+        assert_eq!(
+            r.status.unwrap().message.unwrap(),
+            "internal server error: Guest call failure: boom"
+        );
+    }
+}

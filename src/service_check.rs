@@ -179,7 +179,16 @@ fn problems_in_namespace(
             None => {
                 let suggestion = if *suggestions_left > 0 {
                     *suggestions_left -= 1;
-                    closest(&r.service, services.iter().map(|s| s.name.as_str()))
+                    // Listing the port beats merely accepting it (headless).
+                    let serves = |s: &ServiceInfo| {
+                        r.port
+                            .number()
+                            .is_some_and(|p| s.ports.contains(&i32::from(p)))
+                    };
+                    closest(
+                        &r.service,
+                        services.iter().map(|s| (s.name.as_str(), serves(s))),
+                    )
                 } else {
                     None
                 };

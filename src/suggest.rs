@@ -17,16 +17,19 @@ fn essence(name: &str) -> String {
 }
 
 /// The closest of `candidates` to `missing`, when one is close enough to
-/// be a likely typo or naming drift.
+/// be a likely typo or naming drift. Each candidate comes with whether it
+/// serves the port the reference uses: among similar names, the one that
+/// would actually answer is the better guess (`jaeger:16686` →
+/// `jaeger-query`, not `jaeger-agent`).
 pub fn closest<'a>(
     missing: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
+    candidates: impl IntoIterator<Item = (&'a str, bool)>,
 ) -> Option<&'a str> {
     let wanted = essence(missing);
     candidates
         .into_iter()
-        .filter(|c| *c != missing)
-        .filter_map(|c| {
+        .filter(|(c, _)| *c != missing)
+        .filter_map(|(c, serves_port)| {
             let have = essence(c);
             let score = if have == wanted {
                 1.0
@@ -38,7 +41,8 @@ pub fn closest<'a>(
             } else {
                 strsim::normalized_damerau_levenshtein(&wanted, &have)
             };
-            (score >= 0.7).then_some((score, c))
+            let bonus = if serves_port { 0.2 } else { 0.0 };
+            (score >= 0.7).then_some((score + bonus, c))
         })
         // Highest score; among equals the shorter, then alphabetical name.
         .max_by(|(sa, a), (sb, b)| {
@@ -65,6 +69,21 @@ mod tests {
     fn suggestions(
         #[case] missing: &str,
         #[case] existing: &[&str],
+        #[case] expected: Option<&str>,
+    ) {
+        assert_eq!(
+            closest(missing, existing.iter().map(|s| (*s, false))),
+            expected
+        );
+    }
+
+    #[rstest]
+    #[case::port_decides_among_equals("jaeger", &[("jaeger-agent", false), ("jaeger-query", true)], Some("jaeger-query"))]
+    #[case::port_does_not_beat_a_far_name("datastorage", &[("data-storage-service", false), ("redis", true)], Some("data-storage-service"))]
+    #[case::port_alone_is_not_similarity("datastorage", &[("gateway", true)], None)]
+    fn suggestions_prefer_services_on_the_port(
+        #[case] missing: &str,
+        #[case] existing: &[(&str, bool)],
         #[case] expected: Option<&str>,
     ) {
         assert_eq!(closest(missing, existing.iter().copied()), expected);

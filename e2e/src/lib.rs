@@ -41,11 +41,13 @@
 
 #![deny(missing_docs)]
 
+mod artifact;
 mod cluster;
 mod host;
 mod policy;
 mod replay;
 
+pub use artifact::{policy_wasm, repository_root};
 pub use cluster::ClusterState;
 pub use host::{AccessControl, HostCall, HostCapabilities, KubernetesRequest, NoHost};
 pub use policy::{

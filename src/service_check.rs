@@ -24,10 +24,10 @@ struct KeyedRef<'t> {
 }
 
 /// The identity of a reference across old and new objects.
-type RefId = (String, String, Port);
+type RefId<'r> = (&'r str, &'r str, Port);
 
-fn id(r: &ServiceRef) -> RefId {
-    (r.service.clone(), r.namespace.clone(), r.port)
+fn id<'r>(r: &'r ServiceRef) -> RefId<'r> {
+    (&r.service, &r.namespace, r.port)
 }
 
 /// The ConfigMap's `data`, or why it cannot be read.
@@ -74,7 +74,7 @@ pub fn check(
         Ok(None) => return Verdict::accept(),
         Err(e) => return Verdict::malformed(format!("{config_map}: {e}")),
     };
-    let cluster_domain = settings.cluster_domain_labels();
+    let cluster_domain = settings.cluster_domain_labels().join(".");
     let ignored: Vec<WildMatch> = settings
         .ignored_hosts
         .iter()
@@ -89,16 +89,15 @@ pub fn check(
 
     // On UPDATE only what the edit adds is checked: an old reference never
     // blocks an unrelated change.
-    let already_there: HashSet<RefId> = match old_object.map(data_of) {
-        Some(Ok(Some(old))) => scan_data(old, &options)
-            .iter()
-            .map(|k| id(&k.reference))
-            .collect(),
-        _ => HashSet::new(),
+    let old_refs = match old_object.map(data_of) {
+        Some(Ok(Some(old))) => scan_data(old, &options),
+        _ => Vec::new(),
     };
+    let already_there: HashSet<RefId> = old_refs.iter().map(|k| id(&k.reference)).collect();
     let refs: Vec<KeyedRef> = scan_data(data, &options)
         .into_iter()
-        .filter(|k| !is_builtin(&k.reference) && !already_there.contains(&id(&k.reference)))
+        .filter(|k| !is_builtin(&k.reference))
+        .filter(|k| already_there.is_empty() || !already_there.contains(&id(&k.reference)))
         .collect();
     if refs.is_empty() {
         return Verdict::accept();
@@ -107,7 +106,7 @@ pub fn check(
     let mut by_namespace: BTreeMap<&str, Vec<&KeyedRef>> = BTreeMap::new();
     for r in &refs {
         by_namespace
-            .entry(r.reference.namespace.as_str())
+            .entry(r.reference.namespace.as_ref())
             .or_default()
             .push(r);
     }
@@ -168,14 +167,22 @@ fn problems_in_namespace(
         if services.is_empty() && r.form == Form::ShortWithNamespace {
             continue;
         }
-        if !seen.insert((*key, r.written)) {
+        let problem = match by_name.get(r.service.as_ref()) {
+            None => true,
+            Some(service) => {
+                settings.check_ports && r.port.number().is_some_and(|p| !service.accepts_port(p))
+            }
+        };
+        // Only problems are deduplicated: hashing every reference would cost
+        // more than checking it.
+        if !problem || !seen.insert((*key, r.written)) {
             continue;
         }
         let subject = format!(
             "{config_map}, key {key:?}: {:?} names Service {:?} in namespace {:?}",
             r.written, r.service, r.namespace
         );
-        match by_name.get(r.service.as_str()) {
+        match by_name.get(r.service.as_ref()) {
             None => {
                 let suggestion = if *suggestions_left > 0 {
                     *suggestions_left -= 1;

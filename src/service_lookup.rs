@@ -1,13 +1,19 @@
 //! Asks the host which Services exist: one `list_resources_by_namespace`
 //! call per namespace, with field masks so that only the fields the check
 //! reads cross the host boundary.
+//!
+//! The request is the SDK's own `ListResourcesByNamespaceRequest`, sent
+//! through the same waPC call as the SDK's `list_resources_by_namespace`;
+//! the answer is read into a view of the four fields the check uses rather
+//! than k8s-openapi's `Service`, whose deserializer costs more time (a
+//! namespace may hold hundreds of Services) and wasm size than the check.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::Service;
-use kubewarden_policy_sdk::host_capabilities::kubernetes::{
-    ListResourcesByNamespaceRequest, list_resources_by_namespace,
-};
+use kubewarden_policy_sdk::host_capabilities::kubernetes::ListResourcesByNamespaceRequest;
+use kubewarden_policy_sdk::wapc_guest;
+use serde::Deserialize;
 
 /// What the check needs to know about one Service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -64,24 +70,79 @@ pub struct HostServices;
 
 impl ServiceSource for HostServices {
     fn services_in(&self, namespace: &str) -> Result<Vec<ServiceInfo>, String> {
-        let list = list_resources_by_namespace::<Service>(&list_services_request(namespace))
-            .map_err(|e| e.to_string())?;
-        Ok(list.items.into_iter().map(service_info).collect())
+        let request = serde_json::to_vec(&list_services_request(namespace))
+            .map_err(|e| format!("cannot encode the Service lookup: {e}"))?;
+        let answer = wapc_guest::host_call(
+            "kubewarden",
+            "kubernetes",
+            "list_resources_by_namespace",
+            &request,
+        )
+        .map_err(|e| {
+            format!("error invoking host capability kubernetes.list_resources_by_namespace: {e}")
+        })?;
+        parse_service_list(&answer)
     }
 }
 
-fn service_info(service: Service) -> ServiceInfo {
-    let spec = service.spec.unwrap_or_default();
-    ServiceInfo {
-        name: service.metadata.name.unwrap_or_default(),
-        headless: spec.cluster_ip.as_deref() == Some("None"),
-        external_name: spec.type_.as_deref() == Some("ExternalName"),
-        ports: spec
-            .ports
-            .unwrap_or_default()
-            .into_iter()
-            .map(|p| p.port)
-            .collect(),
+/// Reads a `ServiceList` answer (masked or not) into what the check needs.
+pub fn parse_service_list(answer: &[u8]) -> Result<Vec<ServiceInfo>, String> {
+    let list: ServiceListView = serde_json::from_slice(answer)
+        .map_err(|e| format!("cannot read the ServiceList returned by the host: {e}"))?;
+    Ok(list.items.into_iter().map(ServiceInfo::from).collect())
+}
+
+// Strings borrow from the host's answer where they can: a namespace may
+// hold hundreds of Services and only the name is kept.
+#[derive(Deserialize)]
+struct ServiceListView<'a> {
+    #[serde(default, borrow)]
+    items: Vec<ServiceView<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ServiceView<'a> {
+    #[serde(default, borrow)]
+    metadata: MetadataView<'a>,
+    #[serde(default, borrow)]
+    spec: Option<ServiceSpecView<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+struct MetadataView<'a> {
+    #[serde(default, borrow)]
+    name: Cow<'a, str>,
+}
+
+#[derive(Deserialize, Default)]
+struct ServiceSpecView<'a> {
+    #[serde(default, borrow, rename = "clusterIP")]
+    cluster_ip: Option<Cow<'a, str>>,
+    #[serde(default, borrow, rename = "type")]
+    type_: Option<Cow<'a, str>>,
+    #[serde(default)]
+    ports: Option<Vec<ServicePortView>>,
+}
+
+#[derive(Deserialize)]
+struct ServicePortView {
+    port: i32,
+}
+
+impl From<ServiceView<'_>> for ServiceInfo {
+    fn from(service: ServiceView<'_>) -> Self {
+        let spec = service.spec.unwrap_or_default();
+        ServiceInfo {
+            name: service.metadata.name.into_owned(),
+            headless: spec.cluster_ip.as_deref() == Some("None"),
+            external_name: spec.type_.as_deref() == Some("ExternalName"),
+            ports: spec
+                .ports
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| p.port)
+                .collect(),
+        }
     }
 }
 
@@ -103,15 +164,34 @@ mod tests {
     }
 
     #[test]
-    fn service_info_from_a_masked_list_item() {
-        let service: Service = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "data-storage-service"},
-            "spec": {"type": "NodePort", "clusterIP": "10.96.0.7", "ports": [{"port": 8081}, {"port": 9181}]}
-        }))
-        .unwrap();
-        let info = service_info(service);
-        assert_eq!(info.ports, vec![8081, 9181]);
-        assert!(info.accepts_port(8081) && !info.accepts_port(8080));
+    fn service_list_as_the_host_sends_it() {
+        let answer = br#"{"apiVersion":"v1","kind":"ServiceList","metadata":{"resourceVersion":"7"},"items":[
+            {"apiVersion":"v1","kind":"Service","metadata":{"name":"data-storage-service","namespace":"k"},
+             "spec":{"type":"NodePort","clusterIP":"10.96.0.7","ports":[{"port":8081,"protocol":"TCP"},{"port":9181}]}},
+            {"metadata":{"name":"redis-headless"},"spec":{"clusterIP":"None"}},
+            {"metadata":{"name":"legacy"},"spec":{"type":"ExternalName","externalName":"db.example.com"}},
+            {"metadata":{"name":"bare"}}]}"#;
+        let services = parse_service_list(answer).unwrap();
+        assert_eq!(services[0].ports, vec![8081, 9181]);
+        assert!(services[0].accepts_port(8081) && !services[0].accepts_port(8080));
+        assert!(services[1].headless && services[2].external_name);
+        assert_eq!(
+            services[3],
+            ServiceInfo {
+                name: "bare".into(),
+                ..Default::default()
+            }
+        );
+    }
+
+    #[test]
+    fn unreadable_answers_are_errors() {
+        assert!(
+            parse_service_list(b"not json")
+                .unwrap_err()
+                .contains("cannot read the ServiceList")
+        );
+        assert!(parse_service_list(br#"{"items":[{"spec":{"ports":[{"port":"x"}]}}]}"#).is_err());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! every byte is looked at a bounded number of times, so the cost is linear
 //! in the size of the text.
 
+use std::borrow::Cow;
+
 use wildmatch::WildMatch;
 
 use crate::settings::is_dns1123_label;
@@ -44,16 +46,16 @@ impl Port {
 pub struct ServiceRef<'t> {
     /// The text as written: `scheme://host:port` for URLs, else `host[:port]`.
     pub written: &'t str,
-    pub service: String,
-    pub namespace: String,
+    pub service: Cow<'t, str>,
+    pub namespace: Cow<'t, str>,
     pub port: Port,
     pub form: Form,
 }
 
 /// What to look for.
 pub struct ScanOptions<'a> {
-    /// Lower-case labels of the cluster domain (`["cluster", "local"]`).
-    pub cluster_domain: &'a [String],
+    /// The cluster domain in lower case, without a trailing dot (`cluster.local`).
+    pub cluster_domain: &'a str,
     /// Namespace of short `scheme://<svc>` names.
     pub default_namespace: &'a str,
     /// Whether short names inside URLs count.
@@ -151,33 +153,58 @@ const COMMON_TLDS: &[&str] = &[
     "arpa",
 ];
 
+/// Bytes of host names (`[A-Za-z0-9._-]`), as a table: the scanner asks
+/// this once per byte of a ConfigMap.
+const HOST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_';
+        b += 1;
+    }
+    table
+};
+
 fn is_host_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')
+    HOST_BYTES[b as usize]
 }
 
 fn is_placeholder_byte(b: u8) -> bool {
     matches!(b, b'$' | b'{' | b'}' | b'%' | b'(' | b')')
 }
 
+/// Bytes that end the authority of a URL, as a table (see [`HOST_BYTES`]).
+const AUTHORITY_ENDS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_whitespace()
+            || !c.is_ascii()
+            || matches!(
+                c,
+                b'/' | b'?'
+                    | b'#'
+                    | b'"'
+                    | b'\''
+                    | b'`'
+                    | b','
+                    | b';'
+                    | b'<'
+                    | b'>'
+                    | b'\\'
+                    | b'|'
+                    | b'^'
+            );
+        b += 1;
+    }
+    table
+};
+
 /// Where the authority of a URL ends.
 fn ends_authority(b: u8) -> bool {
-    b.is_ascii_whitespace()
-        || !b.is_ascii()
-        || matches!(
-            b,
-            b'/' | b'?'
-                | b'#'
-                | b'"'
-                | b'\''
-                | b'`'
-                | b','
-                | b';'
-                | b'<'
-                | b'>'
-                | b'\\'
-                | b'|'
-                | b'^'
-        )
+    AUTHORITY_ENDS[b as usize]
 }
 
 fn is_scheme(s: &str) -> bool {
@@ -190,46 +217,45 @@ fn is_scheme(s: &str) -> bool {
 
 /// Every Service reference in `text`, in order of appearance.
 pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
+    let qualified_suffix = format!(".svc.{}", options.cluster_domain);
     let b = text.as_bytes();
     let n = b.len();
     let mut refs = Vec::new();
-    let mut i = 0;
-    while i < n {
-        if !is_host_byte(b[i]) {
-            i += 1;
+    // Only two places can start a reference: the `://` of a URL and the dot
+    // of a `.svc` label. memchr jumps between `:` and `.` several bytes at a
+    // time; every byte before `done` has been dealt with, so no byte is
+    // looked at more than a few times.
+    let mut done = 0;
+    for hit in memchr::memchr2_iter(b':', b'.', b) {
+        if hit < done {
             continue;
         }
-        let start = i;
-        while i < n && is_host_byte(b[i]) {
-            i += 1;
+        // The host-name run that ends at `hit` (a scheme, or the labels
+        // before `.svc`).
+        let mut start = hit;
+        while start > done && is_host_byte(b[start - 1]) {
+            start -= 1;
         }
-        let end = i;
-        if b[end..].starts_with(b"://") && is_scheme(&text[start..end]) {
-            let scheme = &text[start..end];
-            let authority_start = end + 3;
-            let mut j = authority_start;
-            while j < n && !ends_authority(b[j]) {
-                j += 1;
+        if b[hit] == b':' {
+            if !b[hit..].starts_with(b"://") || !is_scheme(&text[start..hit]) {
+                continue;
             }
-            // `user:password@host:port`: the host follows the last `@`.
-            let authority = &text[authority_start..j];
-            let host_start = authority_start + authority.rfind('@').map_or(0, |at| at + 1);
-            let (host, port, host_port_end) = split_host_port(text, host_start, j);
-            if !host.bytes().any(is_placeholder_byte) {
-                let port = match port {
-                    Port::Unknown if host_port_end == j || b[host_port_end] != b':' => {
-                        scheme_default_port(scheme)
-                    }
-                    p => p,
-                };
-                let written = &text[start..host_port_end];
-                if let Some(r) = classify(host, Some(scheme), port, written, options) {
-                    refs.push(r);
-                }
-            }
-            i = j.max(end + 3);
+            done = scan_url(text, start, hit, options, &qualified_suffix, &mut refs);
             continue;
         }
+        let svc_label = b
+            .get(hit + 1..hit + 4)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"svc"))
+            && b.get(hit + 4)
+                .is_none_or(|&c| c == b'.' || !is_host_byte(c));
+        if !svc_label {
+            continue;
+        }
+        let mut end = hit + 4;
+        while end < n && is_host_byte(b[end]) {
+            end += 1;
+        }
+        done = end;
         let placeholder_before = start > 0 && is_placeholder_byte(b[start - 1]);
         let placeholder_after = end < n && is_placeholder_byte(b[end]);
         if placeholder_before || placeholder_after {
@@ -237,12 +263,55 @@ pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
         }
         let (port, port_end) = port_after(text, end, n);
         let written = &text[start..port_end];
-        if let Some(r) = classify(&text[start..end], None, port, written, options) {
+        if let Some(r) = classify(
+            &text[start..end],
+            None,
+            port,
+            written,
+            options,
+            &qualified_suffix,
+        ) {
             refs.push(r);
         }
-        i = port_end;
+        done = port_end;
     }
     refs
+}
+
+/// Reads the URL whose scheme is `text[start..colon]`; returns where its
+/// authority ends.
+fn scan_url<'t>(
+    text: &'t str,
+    start: usize,
+    colon: usize,
+    options: &ScanOptions,
+    qualified_suffix: &str,
+    refs: &mut Vec<ServiceRef<'t>>,
+) -> usize {
+    let b = text.as_bytes();
+    let scheme = &text[start..colon];
+    let authority_start = colon + 3;
+    let mut j = authority_start;
+    while j < b.len() && !ends_authority(b[j]) {
+        j += 1;
+    }
+    // `user:password@host:port`: the host follows the last `@`.
+    let authority = &text[authority_start..j];
+    let host_start = authority_start + authority.rfind('@').map_or(0, |at| at + 1);
+    let (host, port, host_port_end) = split_host_port(text, host_start, j);
+    if !host.bytes().any(is_placeholder_byte) {
+        let port = match port {
+            Port::Unknown if host_port_end == j || b[host_port_end] != b':' => {
+                scheme_default_port(scheme)
+            }
+            p => p,
+        };
+        let written = &text[start..host_port_end];
+        if let Some(r) = classify(host, Some(scheme), port, written, options, qualified_suffix) {
+            refs.push(r);
+        }
+    }
+    j
 }
 
 /// Splits `text[from..to]` into host and port; returns where host[:port] ends.
@@ -294,70 +363,90 @@ fn scheme_default_port(scheme: &str) -> Port {
     }
 }
 
-/// Decides whether `host` names an in-cluster Service.
+/// Decides whether `host` names an in-cluster Service. Allocates only for
+/// a reference (and only when it is not already lower-case).
 fn classify<'t>(
-    host: &str,
+    host: &'t str,
     scheme: Option<&str>,
     port: Port,
     written: &'t str,
     options: &ScanOptions,
+    qualified_suffix: &str,
 ) -> Option<ServiceRef<'t>> {
     let host = host.strip_suffix('.').unwrap_or(host);
-    let may_be_short = scheme.is_some() && options.short_names;
-    if !may_be_short && !mentions_svc(host) {
-        // The common case in large ConfigMaps: a word that cannot be a Service name.
-        return None;
-    }
-    let host = host.to_ascii_lowercase();
-    if host.is_empty() || options.ignored_hosts.iter().any(|p| p.matches(&host)) {
-        return None;
-    }
-    let labels: Vec<&str> = host.split('.').collect();
-    if labels.iter().any(|l| l.is_empty()) {
-        return None;
-    }
-    let domain = options.cluster_domain;
-    let suffix_is_domain = |k: usize| {
-        let rest = &labels[k + 1..];
-        rest.is_empty() || rest.iter().copied().eq(domain.iter().map(String::as_str))
-    };
-    let svc_at = (2..labels.len())
-        .rev()
-        .find(|&k| labels[k] == "svc" && suffix_is_domain(k));
-    let (service, namespace, form) = match svc_at {
-        Some(k) => (labels[k - 2], labels[k - 1].to_string(), Form::Qualified),
+    let (service, namespace, form) = match qualified_parts(host, qualified_suffix) {
+        Some((service, namespace)) => (service, lower(namespace), Form::Qualified),
         None => {
-            let scheme = scheme?.to_ascii_lowercase();
-            if !options.short_names || !NETWORK_SCHEMES.contains(&scheme.as_str()) {
+            let scheme = scheme?;
+            if !options.short_names
+                || !NETWORK_SCHEMES
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(scheme))
+            {
                 return None;
             }
-            match labels.as_slice() {
-                [service] if *service != "localhost" => {
-                    (*service, options.default_namespace.to_string(), Form::Short)
-                }
-                [service, namespace] if !COMMON_TLDS.contains(namespace) => {
-                    (*service, namespace.to_string(), Form::ShortWithNamespace)
+            match host.split_once('.') {
+                None if !host.eq_ignore_ascii_case("localhost") => (
+                    host,
+                    Cow::Owned(options.default_namespace.to_string()),
+                    Form::Short,
+                ),
+                Some((service, namespace))
+                    if !namespace.contains('.')
+                        && !COMMON_TLDS
+                            .iter()
+                            .any(|t| t.eq_ignore_ascii_case(namespace)) =>
+                {
+                    (service, lower(namespace), Form::ShortWithNamespace)
                 }
                 _ => return None,
             }
         }
     };
-    if !is_dns1035_label(service) || !is_dns1123_label(&namespace) {
+    let service = lower(service);
+    if !is_dns1035_label(&service) || !is_dns1123_label(&namespace) {
         return None;
+    }
+    if !options.ignored_hosts.is_empty() {
+        let host = lower(host);
+        if options.ignored_hosts.iter().any(|p| p.matches(&host)) {
+            return None;
+        }
     }
     Some(ServiceRef {
         written,
-        service: service.to_string(),
+        service,
         namespace,
         port,
         form,
     })
 }
 
-fn mentions_svc(host: &str) -> bool {
-    host.as_bytes()
-        .windows(3)
-        .any(|w| w.eq_ignore_ascii_case(b"svc"))
+/// `[<pod or SRV labels>.]<service>.<namespace>.svc[.<clusterDomain>]`,
+/// case-insensitive: the service and namespace labels as written.
+/// `qualified_suffix` is `.svc.<clusterDomain>` in lower case.
+fn qualified_parts<'h>(host: &'h str, qualified_suffix: &str) -> Option<(&'h str, &'h str)> {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let rest = strip_suffix_ignore_case(host, qualified_suffix)
+        .or_else(|| strip_suffix_ignore_case(host, ".svc"))?;
+    let mut labels = rest.rsplitn(3, '.');
+    let namespace = labels.next()?;
+    let service = labels.next()?;
+    Some((service, namespace))
+}
+
+fn strip_suffix_ignore_case<'h>(text: &'h str, suffix: &str) -> Option<&'h str> {
+    let cut = text.len().checked_sub(suffix.len())?;
+    (text.is_char_boundary(cut) && text[cut..].eq_ignore_ascii_case(suffix)).then(|| &text[..cut])
+}
+
+/// DNS names are case-insensitive; Service names are stored in lower case.
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 /// A Service name: a DNS-1123 label that starts with a letter.
@@ -371,17 +460,17 @@ mod tests {
     use rstest::rstest;
 
     fn scan_with(text: &str, short_names: bool, ignored: &[&str]) -> Vec<(String, String, Port)> {
-        let domain = vec!["cluster".to_string(), "local".to_string()];
+        let domain = "cluster.local";
         let ignored: Vec<WildMatch> = ignored.iter().map(|p| WildMatch::new(p)).collect();
         let options = ScanOptions {
-            cluster_domain: &domain,
+            cluster_domain: domain,
             default_namespace: "home",
             short_names,
             ignored_hosts: &ignored,
         };
         scan(text, &options)
             .into_iter()
-            .map(|r| (r.service, r.namespace, r.port))
+            .map(|r| (r.service.into_owned(), r.namespace.into_owned(), r.port))
             .collect()
     }
 
@@ -489,9 +578,8 @@ mod tests {
 
     #[test]
     fn written_is_the_url_as_written() {
-        let domain = vec!["cluster".to_string(), "local".to_string()];
         let options = ScanOptions {
-            cluster_domain: &domain,
+            cluster_domain: "cluster.local",
             default_namespace: "home",
             short_names: false,
             ignored_hosts: &[],

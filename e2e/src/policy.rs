@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 use base64::Engine as _;
@@ -441,13 +441,15 @@ impl Policy {
             access: self.access.clone(),
             calls: Vec::new(),
             logs: Vec::new(),
+            host_time: Duration::ZERO,
         }));
         let cb_state = state.clone();
         let callback =
             move |_id: u64, binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
+                let started = Instant::now();
                 let mut guard = cb_state.lock().unwrap_or_else(|p| p.into_inner());
                 let st = &mut *guard;
-                match dispatch(
+                let answer = match dispatch(
                     &mut st.host,
                     &st.access,
                     binding,
@@ -463,7 +465,9 @@ impl Policy {
                         st.calls.push(call);
                         result.map_err(Into::into)
                     }
-                }
+                };
+                st.host_time += started.elapsed();
+                answer
             };
         let provider = self.rehydrate()?;
         let wapc = WapcHost::new(Box::new(provider), Some(Box::new(callback)))
@@ -562,6 +566,8 @@ struct Shared<H> {
     access: AccessControl,
     calls: Vec<HostCall>,
     logs: Vec<Value>,
+    /// Time spent inside the host-call callback (the host's share).
+    host_time: Duration,
 }
 
 /// A warm policy instance: one wasm instance (one `wasmtime::Store`) that
@@ -662,6 +668,13 @@ impl<H: HostCapabilities> Instance<H> {
     /// Host calls recorded since the last `validate` or `take_host_calls`.
     pub fn take_host_calls(&mut self) -> Vec<HostCall> {
         std::mem::take(&mut self.lock().calls)
+    }
+
+    /// Time the host spent answering host calls since the last call of
+    /// this method: the host's share of an evaluation, which the benchmark
+    /// subtracts to get the guest's own cost.
+    pub fn take_host_time(&mut self) -> Duration {
+        std::mem::take(&mut self.lock().host_time)
     }
 
     /// Log events recorded since the last `validate` or `take_logs`.

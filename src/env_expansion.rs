@@ -68,48 +68,64 @@ fn lookup<'v>(
 
 /// Kubernetes' `$(VAR)` expansion: defined references are replaced,
 /// undefined ones stay literal, `$$` becomes `$`. Fails with a description
-/// when a reference can only be resolved at runtime.
+/// when a reference can only be resolved at runtime, or when the result
+/// would exceed [`MAX_EXPANDED`].
 fn expand<'v>(input: &str, mut resolve: impl FnMut(&str) -> Lookup<'v>) -> Result<String, String> {
     let bytes = input.as_bytes();
     let mut out = String::with_capacity(input.len());
     let mut checkpoint = 0;
     let mut cursor = 0;
+    // Where the next `)` is, found once per `)`: re-searching the rest of
+    // the value for every `$(` would be quadratic.
+    let mut next_close: Option<Option<usize>> = None;
     while cursor < bytes.len() {
         if bytes[cursor] == b'$' && cursor + 1 < bytes.len() {
             out.push_str(&input[checkpoint..cursor]);
-            let rest = &input[cursor + 1..];
-            let advance = match rest.as_bytes()[0] {
+            let advance = match bytes[cursor + 1] {
                 b'$' => {
                     out.push('$');
                     1
                 }
-                b'(' => match rest.find(')') {
-                    Some(close) => {
-                        let name = &rest[1..close];
-                        match resolve(name) {
-                            Lookup::Value(v) => out.push_str(v),
-                            Lookup::Unresolved(why) => return Err(why),
-                            Lookup::Undefined => {
-                                out.push_str("$(");
-                                out.push_str(name);
-                                out.push(')');
-                            }
+                b'(' => {
+                    let close = match next_close {
+                        Some(Some(c)) if c > cursor + 1 => Some(c),
+                        Some(None) => None,
+                        _ => {
+                            let found =
+                                memchr::memchr(b')', &bytes[cursor + 2..]).map(|i| cursor + 2 + i);
+                            next_close = Some(found);
+                            found
                         }
-                        close + 1
+                    };
+                    match close {
+                        Some(close) => {
+                            let name = &input[cursor + 2..close];
+                            match resolve(name) {
+                                Lookup::Value(v) => out.push_str(v),
+                                Lookup::Unresolved(why) => return Err(why),
+                                Lookup::Undefined => out.push_str(&input[cursor..=close]),
+                            }
+                            close - cursor
+                        }
+                        None => {
+                            out.push_str("$(");
+                            1
+                        }
                     }
-                    None => {
-                        out.push_str("$(");
-                        1
-                    }
-                },
+                }
                 _ => {
                     // `$` followed by anything else: both stay as written.
-                    let c = rest.chars().next().unwrap_or_default();
+                    let c = input[cursor + 1..].chars().next().unwrap_or_default();
                     out.push('$');
                     out.push(c);
                     c.len_utf8()
                 }
             };
+            if out.len() > MAX_EXPANDED {
+                return Err(format!(
+                    "an expansion longer than {MAX_EXPANDED} bytes (nested $(VAR) references)"
+                ));
+            }
             cursor += advance + 1;
             checkpoint = cursor;
         } else {
@@ -119,6 +135,10 @@ fn expand<'v>(input: &str, mut resolve: impl FnMut(&str) -> Lookup<'v>) -> Resul
     out.push_str(&input[checkpoint.min(input.len())..]);
     Ok(out)
 }
+
+/// Bound on an expanded value: references can double a value at every
+/// level, and no kubeconfig path list is anywhere near this long.
+pub const MAX_EXPANDED: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -182,6 +202,32 @@ mod tests {
         let env = vec![var("K", "$(DIR)/config")];
         assert_eq!(known(&env, "K", true), None);
         assert_eq!(known(&env, "K", false).as_deref(), Some("$(DIR)/config"));
+    }
+
+    #[test]
+    fn doubling_references_are_bounded() {
+        let mut env = vec![var("V0", "xxxxxxxx")];
+        for i in 1..40 {
+            env.push(var(
+                &format!("V{i}"),
+                &format!("$(V{})$(V{})", i - 1, i - 1),
+            ));
+        }
+        env.push(var("K", "$(V39)"));
+        match effective_env(&env, false).remove("K") {
+            Some(EffectiveValue::Unresolved { source }) => {
+                assert!(source.contains("longer than 65536 bytes"), "{source}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn many_unclosed_references_stay_literal() {
+        // Under MAX_EXPANDED, so the value is kept as written; linear time.
+        let value = "$(".repeat(30_000);
+        let kept = known(&[var("K", &value)], "K", false);
+        assert!(kept.as_deref() == Some(value.as_str()), "value changed");
     }
 
     #[test]

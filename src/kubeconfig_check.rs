@@ -75,13 +75,14 @@ pub fn check(spec: &PodSpecView, settings: &Settings) -> Report {
                     });
                 }
                 Some(EffectiveValue::Known { value, written }) => {
+                    let written = (written != value).then(|| written.clone());
                     for (path, reason) in offending_paths(value, spec, container, settings) {
                         report.findings.push(Finding {
                             container_kind: kind,
                             container_index: index,
                             container: container.name.clone(),
                             variable: variable.clone(),
-                            written: (written != value).then(|| written.clone()),
+                            written: written.clone(),
                             path,
                             reason,
                         });
@@ -215,11 +216,12 @@ pub fn describe(finding: &Finding, workload: &str) -> String {
     } = finding;
     let expanded = written
         .as_ref()
-        .map(|w| format!(" (expanded from {w:?})"))
+        .map(|w| format!(" (expanded from {:?})", clip(w)))
         .unwrap_or_default();
     let subject = format!(
-        "{} {container:?} ({workload}): {variable} path {path:?}{expanded}",
-        container_kind.describe()
+        "{} {container:?} ({workload}): {variable} path {:?}{expanded}",
+        container_kind.describe(),
+        clip(path)
     );
     let fix = format!(
         "remove {variable} to use the in-cluster ServiceAccount config, or mount the kubeconfig from a Secret"
@@ -239,9 +241,26 @@ pub fn describe(finding: &Finding, workload: &str) -> String {
             volume,
             host_path,
         } => format!(
-            "{subject} is inside volumeMount {mount_path:?} of hostPath volume {volume:?} (node path {host_path:?}), which injects the node's credentials into the container; mount the kubeconfig from a Secret instead, or remove {variable} to use the in-cluster ServiceAccount config"
+            "{subject} is inside volumeMount {:?} of hostPath volume {volume:?} (node path {:?}), which injects the node's credentials into the container; mount the kubeconfig from a Secret instead, or remove {variable} to use the in-cluster ServiceAccount config",
+            clip(mount_path),
+            clip(host_path)
         ),
     }
+}
+
+/// Longer values are cut in messages: a hostile object must not make the
+/// response larger than the request.
+const MAX_QUOTED: usize = 256;
+
+fn clip(s: &str) -> String {
+    if s.len() <= MAX_QUOTED {
+        return s.to_string();
+    }
+    let mut cut = MAX_QUOTED;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} bytes)", &s[..cut], s.len())
 }
 
 /// The warning for a variable that can only be resolved at runtime.
@@ -433,6 +452,20 @@ mod tests {
         assert!(
             message
                 .contains(r#"path "/home/me/.kube/config" (expanded from "$(HOME)/.kube/config")"#),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn long_values_are_clipped_in_messages() {
+        let long = format!("/x/{}", "a".repeat(5000));
+        let container = json!({"name": "app", "env": [
+            {"name": "D", "value": long}, {"name": "KUBECONFIG", "value": "$(D)/c"}]});
+        let report = check(&pod(container, json!([])), &Settings::default());
+        let message = describe(&report.findings[0], "Pod ns/p");
+        assert!(message.len() < 1200, "{}", message.len());
+        assert!(
+            message.contains("… (5005 bytes)\" (expanded from \"$(D)/c\")"),
             "{message}"
         );
     }

@@ -177,13 +177,14 @@ fn check_workload(mut object: Value, kind: &str, workload: &str, settings: &Sett
             return Verdict::Mutate { object, warnings };
         }
     }
-    let messages: Vec<String> = report
-        .findings
-        .iter()
-        .map(|f| kubeconfig_check::describe(f, workload))
-        .collect();
+    let message = verdict::join_capped(
+        report
+            .findings
+            .iter()
+            .map(|f| kubeconfig_check::describe(f, workload)),
+    );
     Verdict::Reject {
-        message: messages.join("; "),
+        message,
         code: None,
         warnings,
     }

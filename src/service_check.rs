@@ -11,10 +11,7 @@ use crate::service_lookup::{ServiceInfo, ServiceSource};
 use crate::service_refs::{Form, Port, ScanOptions, ServiceRef, scan};
 use crate::settings::{Action, OnLookupError, Settings};
 use crate::suggest::closest;
-use crate::verdict::Verdict;
-
-/// At most this many problems are spelled out in one message.
-const MAX_LISTED: usize = 20;
+use crate::verdict::{MAX_LISTED, Verdict, join_capped};
 
 /// A reference found under one key of the ConfigMap.
 #[derive(Debug)]
@@ -239,23 +236,6 @@ fn written_list(refs: &[&KeyedRef]) -> String {
     list
 }
 
-/// Joins at most [`MAX_LISTED`] problems into one message.
-fn summarize(problems: &[String]) -> String {
-    let mut message = problems
-        .iter()
-        .take(MAX_LISTED)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("; ");
-    if problems.len() > MAX_LISTED {
-        message.push_str(&format!(
-            "; and {} more problem(s)",
-            problems.len() - MAX_LISTED
-        ));
-    }
-    message
-}
-
 fn verdict(problems: Vec<String>, lookup_errors: Vec<String>, settings: &Settings) -> Verdict {
     let deny_problems = !problems.is_empty() && settings.action == Action::Deny;
     let deny_errors = !lookup_errors.is_empty() && settings.on_lookup_error == OnLookupError::Deny;
@@ -271,12 +251,11 @@ fn verdict(problems: Vec<String>, lookup_errors: Vec<String>, settings: &Setting
     } else {
         warnings.extend(lookup_errors);
     }
-    warnings.truncate(MAX_LISTED);
     if reasons.is_empty() {
         Verdict::Accept { warnings }
     } else {
         Verdict::Reject {
-            message: summarize(&reasons),
+            message: join_capped(reasons.into_iter()),
             code: None,
             warnings,
         }

@@ -64,6 +64,9 @@ pub struct ScanOptions<'a> {
     pub ignored_hosts: &'a [WildMatch],
 }
 
+/// RFC 1035's limit on a DNS name; anything longer is not a host name.
+const MAX_DNS_NAME: usize = 253;
+
 /// Schemes whose short host names are network services worth checking; a
 /// `hf://org/model` or `file://x` URL has no host to resolve.
 const NETWORK_SCHEMES: &[&str] = &[
@@ -230,14 +233,12 @@ pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
         if hit < done {
             continue;
         }
-        // The host-name run that ends at `hit` (a scheme, or the labels
-        // before `.svc`).
-        let mut start = hit;
-        while start > done && is_host_byte(b[start - 1]) {
-            start -= 1;
-        }
         if b[hit] == b':' {
-            if !b[hit..].starts_with(b"://") || !is_scheme(&text[start..hit]) {
+            if !b[hit..].starts_with(b"://") {
+                continue;
+            }
+            let start = run_start(b, hit, done);
+            if !is_scheme(&text[start..hit]) {
                 continue;
             }
             done = scan_url(text, start, hit, options, &qualified_suffix, &mut refs);
@@ -251,6 +252,8 @@ pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
         if !svc_label {
             continue;
         }
+        // Walk back only now, once per name: the run before a `.svc` label.
+        let start = run_start(b, hit, done);
         let mut end = hit + 4;
         while end < n && is_host_byte(b[end]) {
             end += 1;
@@ -276,6 +279,15 @@ pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
         done = port_end;
     }
     refs
+}
+
+/// Start of the run of host-name bytes that ends at `end`, never before `floor`.
+fn run_start(b: &[u8], end: usize, floor: usize) -> usize {
+    let mut start = end;
+    while start > floor && is_host_byte(b[start - 1]) {
+        start -= 1;
+    }
+    start
 }
 
 /// Reads the URL whose scheme is `text[start..colon]`; returns where its
@@ -374,6 +386,9 @@ fn classify<'t>(
     qualified_suffix: &str,
 ) -> Option<ServiceRef<'t>> {
     let host = host.strip_suffix('.').unwrap_or(host);
+    if host.len() > MAX_DNS_NAME {
+        return None;
+    }
     let (service, namespace, form) = match qualified_parts(host, qualified_suffix) {
         Some((service, namespace)) => (service, lower(namespace), Form::Qualified),
         None => {
@@ -545,6 +560,8 @@ mod tests {
     #[case::broker_list("kafka-0.kafka.mq.svc:9092,kafka-1.kafka.mq.svc:9092", vec![("kafka".into(), "mq".into(), Explicit(9092)), ("kafka".into(), "mq".into(), Explicit(9092))])]
     #[case::short_ignored_by_default("http://prometheus:9090", vec![])]
     #[case::word_svc_in_prose("the svc.yaml file", vec![])]
+    #[case::too_long_for_dns(&format!("{}b.ns.svc", "a.".repeat(125)), vec![])]
+    #[case::longest_dns_name(&format!("{}b.ns.svc", "a.".repeat(122)), one("b", "ns", Unknown))]
     #[case::non_ascii_around("→http://a.b.svc:80←", one("a", "b", Explicit(80)))]
     fn qualified_names(#[case] text: &str, #[case] expected: Vec<(String, String, Port)>) {
         assert_eq!(refs(text), expected, "{text}");

@@ -1,0 +1,1433 @@
+//! The compiled policy (`e2e::policy_wasm()`) end to end on the waPC host
+//! (wapc + wasmtime-provider, as kwctl and policy-server): every fixture of
+//! `test_data/` with the verdicts of `src/tests.rs`, ConfigMaps answered by
+//! the recorded sessions of `test_data/sessions/`, settings, mutation,
+//! host-capability failures, hostile payloads sent straight to the guest,
+//! and the protocol version.
+//!
+//! The tests are tables: every row has a name, and every assertion message
+//! starts with it. A table runs all its rows and then fails listing the
+//! rows that failed (each failure's own message is printed above).
+
+mod policy_support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use e2e::json_patch::{self, PatchOperation};
+use e2e::{
+    AccessControl, ClusterState, Evaluation, EvaluationError, EvaluationErrorKind, Exchange,
+    ExchangeResponse, HostCapabilities, KubernetesRequest, NoHost, Policy, ReplaySession,
+    SettingsVerdict, ValidationResponse,
+};
+use policy_support::*;
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------
+// 1. Every fixture, with the settings of src/tests.rs; ConfigMaps answered
+//    by the recorded sessions.
+// ---------------------------------------------------------------------------
+
+/// One fixture evaluation.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    name: &'static str,
+    fixture: &'static str,
+    /// `""`: `{}`; `*.json`: a file of `test_data/`; else inline JSON.
+    settings: &'static str,
+    /// A file of `test_data/sessions/`; `None`: `NoHost` (any host call
+    /// fails the evaluation).
+    session: Option<&'static str>,
+    accepted: bool,
+    code: Option<u16>,
+    /// Part of the rejection message (`""` when accepted).
+    message: &'static str,
+    /// Part of the only warning (`""`: no warnings at all).
+    warning: &'static str,
+    /// The namespaces whose Services must be listed, in call order.
+    lookups: &'static [&'static str],
+}
+
+const fn accept(name: &'static str, fixture: &'static str) -> Case {
+    Case {
+        name,
+        fixture,
+        settings: "",
+        session: None,
+        accepted: true,
+        code: None,
+        message: "",
+        warning: "",
+        lookups: &[],
+    }
+}
+
+const fn reject(name: &'static str, fixture: &'static str, message: &'static str) -> Case {
+    Case {
+        accepted: false,
+        message,
+        ..accept(name, fixture)
+    }
+}
+
+impl Case {
+    const fn settings(self, settings: &'static str) -> Case {
+        Case { settings, ..self }
+    }
+
+    const fn code(self, code: u16) -> Case {
+        Case {
+            code: Some(code),
+            ..self
+        }
+    }
+
+    const fn warning(self, warning: &'static str) -> Case {
+        Case { warning, ..self }
+    }
+
+    /// Services answered by `session`, which must be asked exactly once,
+    /// for kubernaut-system.
+    const fn replay(self, session: &'static str) -> Case {
+        Case {
+            session: Some(session),
+            lookups: &["kubernaut-system"],
+            ..self
+        }
+    }
+}
+
+const SEED_WORKLOAD: &str = r#"container "datastorage" (Deployment kubernaut-system/datastorage): KUBECONFIG path "/Users/jgil/.kube/gateway-e2e-config" is not inside any volumeMount, so it will not exist in the container; remove KUBECONFIG to use the in-cluster ServiceAccount config, or mount the kubeconfig from a Secret"#;
+const SEED_CONFIGMAP: &str = r#"ConfigMap kubernaut-system/gateway-config, key "config.yaml": "http://datastorage.kubernaut-system.svc.cluster.local:8080" names Service "datastorage" in namespace "kubernaut-system", which does not exist; did you mean "data-storage-service"?"#;
+const S8080: &str = "services-data-storage-8080.yml";
+const S8081: &str = "services-data-storage-8081-only.yml";
+const SERR: &str = "services-host-error.yml";
+/// The host's error of `services-host-error.yml`, as the guest reports it.
+const FORBIDDEN: &str = r#"error invoking host capability kubernetes.list_resources_by_namespace: Host error: Callback evaluation failure: Cannot list v1/Service inside of namespace 'kubernaut-system': services is forbidden: User "system:serviceaccount:kubewarden:policy-server-default" cannot list resource "services""#;
+
+#[rustfmt::skip]
+const CASES: &[Case] = &[
+    // The seed scenario and its two fixes.
+    reject("seed", "deployment_kubeconfig_host_path.json", SEED_WORKLOAD),
+    accept("removed", "deployment_kubeconfig_removed.json"),
+    accept("secret_mount", "deployment_kubeconfig_secret_mount.json"),
+    // Every workload kind.
+    reject("statefulset", "statefulset_kubeconfig_host_path.json", "(StatefulSet kubernaut-system/datastorage)"),
+    reject("daemonset", "daemonset_kubeconfig_host_path.json", "(DaemonSet kubernaut-system/datastorage)"),
+    reject("replicaset", "replicaset_kubeconfig_host_path.json", "(ReplicaSet kubernaut-system/datastorage)"),
+    reject("job", "job_kubeconfig_host_path.json", "(Job kubernaut-system/datastorage)"),
+    reject("cronjob", "cronjob_kubeconfig_host_path.json", "(CronJob kubernaut-system/datastorage)"),
+    reject("replication_controller", "replicationcontroller_kubeconfig_host_path.json", "(ReplicationController kubernaut-system/datastorage)"),
+    // Every container kind.
+    reject("init_container", "pod_init_container_kubeconfig.json",
+        r#"init container "wait-for-api" (Pod kubernaut-system/migrate-7f9c): KUBECONFIG path "/home/runner/.kube/config""#),
+    reject("ephemeral_container", "pod_ephemeral_container_kubeconfig.json",
+        r#"ephemeral container "debugger-8xz2k" (Pod kubernaut-system/gateway-6d9f7c9b8-x2lkq): KUBECONFIG path "/root/.kube/config""#),
+    reject("pod_unknown_fields", "pod_unknown_fields_kubeconfig.json",
+        r#"container "gateway" (Pod kubernaut-system/gateway-unknown-fields): KUBECONFIG path "/Users/jgil/.kube/gateway-e2e-config" is not inside any volumeMount"#),
+    // Value semantics.
+    accept("later_duplicate_wins", "deployment_kubeconfig_duplicate_later_wins.json"),
+    reject("expansion", "deployment_kubeconfig_expansion.json",
+        r#"KUBECONFIG path "/home/jgil/.kube/gateway-e2e-config" (expanded from "$(HOME)/.kube/gateway-e2e-config")"#),
+    reject("list_one_bad_path", "deployment_kubeconfig_list.json",
+        r#"KUBECONFIG path "/Users/jgil/.kube/gateway-e2e-config" is not inside"#),
+    accept("sub_path", "deployment_kubeconfig_subpath.json"),
+    reject("windows", "deployment_kubeconfig_windows.json",
+        "is a Windows path, which never exists in a Linux container"),
+    accept("empty_means_in_cluster", "deployment_kubeconfig_empty.json"),
+    accept("value_from", "deployment_kubeconfig_value_from.json"),
+    accept("value_from_warned", "deployment_kubeconfig_value_from.json")
+        .settings("settings_warn_unresolved.json")
+        .warning(r#"container "datastorage" (Deployment kubernaut-system/datastorage): KUBECONFIG comes from valueFrom.configMapKeyRef and cannot be checked at admission"#),
+    // Volumes and settings.
+    reject("host_path_volume", "deployment_kubeconfig_hostpath_volume.json",
+        r#"is inside volumeMount "/root/.kube" of hostPath volume "host-kube" (node path "/home/runner/.kube"), which injects the node's credentials"#),
+    accept("host_path_allowed", "deployment_kubeconfig_hostpath_volume.json").settings("settings_allow_host_path.json"),
+    reject("image_path_rejected", "deployment_kubeconfig_image_path.json", "/opt/datastorage/kubeconfig"),
+    accept("image_path_allowed", "deployment_kubeconfig_image_path.json").settings("settings_allowed_paths.json"),
+    accept("other_variable_only", "deployment_kubeconfig_host_path.json").settings(r#"{"variables":["KUBE_CONFIG_PATH"]}"#),
+    accept("remove_setting_leaves_good_object", "deployment_kubeconfig_secret_mount.json").settings("settings_remove_offending.json"),
+    // Malformed and unexpected requests.
+    reject("pod_without_spec", "pod_without_spec.json", "Pod kubernaut-system/no-spec: the Pod has no Pod spec at spec").code(400),
+    reject("unsupported_kind", "service_unsupported_kind.json", "not Service; check the rules of the policy").code(400),
+    reject("invalid_settings", "deployment_kubeconfig_removed.json",
+        "the policy is misconfigured: invalid settings: unknown field `variable`")
+        .settings("settings_invalid_unknown_field.json").code(500),
+    reject("invalid_setting_values", "deployment_kubeconfig_removed.json",
+        r#"the policy is misconfigured: variables: "1BAD" is not a valid environment variable name"#)
+        .settings("settings_invalid_values.json").code(500),
+    // ConfigMaps, Services from recorded sessions.
+    reject("seed_missing_service", "configmap_dangling_service.json", SEED_CONFIGMAP).replay(S8080),
+    accept("service_exists", "configmap_service_exists.json").replay(S8080),
+    reject("fixed_name_wrong_port", "configmap_service_exists.json",
+        r#"ConfigMap kubernaut-system/gateway-config, key "config.yaml": "http://data-storage-service.kubernaut-system.svc.cluster.local:8080" names Service "data-storage-service" in namespace "kubernaut-system", but port 8080 is not exposed: the Service exposes only port(s) 8081, 9181"#)
+        .replay(S8081),
+    accept("ports_not_checked", "configmap_service_exists.json").settings(r#"{"checkPorts":false}"#).replay(S8081),
+    accept("warn_action", "configmap_dangling_service.json").settings("settings_warn.json").warning(SEED_CONFIGMAP).replay(S8080),
+    accept("update_keeps_old_reference", "configmap_update_old_reference.json"),
+    reject("update_adds_reference", "configmap_update_new_reference.json",
+        r#"names Service "datastorage" in namespace "kubernaut-system", which does not exist; did you mean "data-storage-service"?"#)
+        .replay(S8080),
+    accept("delete", "configmap_delete.json"),
+    accept("short_names_off", "configmap_short_names.json"),
+    reject("short_names_on", "configmap_short_names.json",
+        r#"key "audit_url": "http://datastorage:8080" names Service "datastorage" in namespace "kubernaut-system", which does not exist; did you mean "data-storage-service"?"#)
+        .settings("settings_short_names.json").replay(S8080),
+    // The host cannot list the Services.
+    reject("host_error", "configmap_service_exists.json",
+        r#"ConfigMap kubernaut-system/gateway-config: cannot verify the Services referenced in namespace "kubernaut-system" (http://data-storage-service.kubernaut-system.svc.cluster.local:8080, redis-master.kubernaut-system.svc.cluster.local:6379)"#)
+        .replay(SERR),
+    reject("host_error_quotes_the_host", "configmap_dangling_service.json", FORBIDDEN).replay(SERR),
+    accept("host_error_allowed", "configmap_service_exists.json")
+        .settings("settings_lookup_error_allow.json")
+        .warning(r#"cannot verify the Services referenced in namespace "kubernaut-system""#)
+        .replay(SERR),
+    accept("host_error_allowed_quotes_the_host", "configmap_dangling_service.json")
+        .settings("settings_lookup_error_allow.json")
+        .warning(FORBIDDEN)
+        .replay(SERR),
+];
+
+/// Every fixture of `test_data/` has at least one row in [`CASES`].
+#[test]
+fn every_fixture_has_a_case() {
+    let covered: BTreeSet<&str> = CASES.iter().map(|c| c.fixture).collect();
+    let missing: Vec<String> = request_fixtures()
+        .into_iter()
+        .filter(|f| !covered.contains(f.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "fixtures without a case: {missing:?}");
+    let names: BTreeSet<&str> = CASES.iter().map(|c| c.name).collect();
+    assert_eq!(names.len(), CASES.len(), "case names must be unique");
+}
+
+fn evaluate_case(c: &Case) -> (Evaluation, Option<ReplaySession>) {
+    let request = read_json(c.fixture);
+    let settings = settings_value(c.settings);
+    match c.session {
+        None => {
+            let mut host = NoHost::new();
+            let eval = policy()
+                .validate(&request, &settings, &mut host)
+                .unwrap_or_else(|e| panic!("{}: evaluation failed: {e:#}", c.name));
+            assert!(host.violations().is_empty(), "{}", c.name);
+            (eval, None)
+        }
+        Some(file) => {
+            let mut session = session(file);
+            let eval = policy()
+                .validate(&request, &settings, &mut session)
+                .unwrap_or_else(|e| panic!("{}: evaluation failed: {e:#}", c.name));
+            (eval, Some(session))
+        }
+    }
+}
+
+#[test]
+fn fixtures() {
+    run_table(CASES, |c| c.name, check_case);
+}
+
+fn check_case(c: &Case) {
+    let name = c.name;
+    let (eval, session) = evaluate_case(c);
+    let r = &eval.response;
+    assert_eq!(r.accepted, c.accepted, "{name}: {r:?}");
+    assert_eq!(r.code, c.code, "{name}: code of {r:?}");
+    assert!(r.mutated_object.is_none(), "{name}: unexpected mutation");
+    assert!(eval.patch.is_none(), "{name}: unexpected patch");
+    assert!(r.audit_annotations.is_none(), "{name}");
+    if c.accepted {
+        assert_eq!(r.message, None, "{name}: an acceptance has no message");
+    } else {
+        let message = r.message.as_deref().unwrap_or_default();
+        assert!(!message.is_empty(), "{name}: a rejection needs a message");
+        assert!(
+            message.contains(c.message),
+            "{name}: message {message:?} lacks {:?}",
+            c.message
+        );
+    }
+    if c.warning.is_empty() {
+        assert_eq!(r.warnings, None, "{name}: unexpected warnings");
+    } else {
+        let warnings = r.warnings.clone().unwrap_or_default();
+        assert_eq!(warnings.len(), 1, "{name}: warnings {warnings:?}");
+        assert!(
+            warnings[0].contains(c.warning),
+            "{name}: warning {:?} lacks {:?}",
+            warnings[0],
+            c.warning
+        );
+    }
+    // what kwctl prints / policy-server returns
+    let ar = &eval.admission_response;
+    assert_eq!(ar.allowed, c.accepted, "{name}");
+    assert_eq!(ar.patch_type, None, "{name}");
+    assert_eq!(
+        ar.status.as_ref().and_then(|s| s.message.clone()),
+        r.message,
+        "{name}"
+    );
+    // host calls: one list per namespace, with the field masks; none for
+    // workloads, DELETE and UPDATEs that add no reference
+    assert_lookups(name, &eval, c.lookups);
+    if let Some(session) = session {
+        assert_eq!(session.remaining(), 0, "{name}: exchanges left unreplayed");
+        assert!(
+            session.errors().is_empty(),
+            "{name}: {:?}",
+            session.errors()
+        );
+    }
+    // a recorded Error answer reaches the guest as a host error
+    if c.session == Some(SERR) {
+        let error = eval.host_calls[0].error.as_deref().unwrap_or_default();
+        assert!(
+            error.starts_with("Callback evaluation failure: Cannot list v1/Service"),
+            "{name}: {error}"
+        );
+    }
+}
+
+/// A warm instance (one wasm Store, as a policy-server worker keeps) gives
+/// the same verdicts as fresh ones, twice over, whatever came before.
+#[test]
+fn warm_instance_gives_the_same_verdicts() {
+    let mut instance = policy().instantiate(NoHost::new()).unwrap();
+    for round in 0..2 {
+        for c in CASES.iter().filter(|c| c.session.is_none()) {
+            let eval = instance
+                .validate(&read_json(c.fixture), &settings_value(c.settings))
+                .unwrap_or_else(|e| panic!("{} (round {round}): {e:#}", c.name));
+            let (fresh, _) = evaluate_case(c);
+            assert_eq!(eval.response, fresh.response, "{} (round {round})", c.name);
+        }
+    }
+    assert!(instance.with_host(|h| h.violations().is_empty()));
+}
+
+// ---------------------------------------------------------------------------
+// 2. Settings.
+// ---------------------------------------------------------------------------
+
+/// `(source, valid, parts of the message)`; `source` as [`Case::settings`]
+/// (a file of `test_data/` or inline JSON).
+#[rustfmt::skip]
+const SETTINGS: &[(&str, bool, &[&str])] = &[
+    ("settings_allow_host_path.json", true, &[]),
+    ("settings_allowed_paths.json", true, &[]),
+    ("settings_default.json", true, &[]),
+    ("settings_invalid_unknown_field.json", false, &["invalid settings: unknown field `variable`, expected one of `variables`"]),
+    ("settings_invalid_values.json", false, &[
+        r#"variables: "1BAD" is not a valid environment variable name"#,
+        r#"allowedPaths: "relative/path" must be an absolute path"#,
+        r#"clusterDomain: "Not_A_Domain" is not a DNS domain"#,
+    ]),
+    ("settings_lookup_error_allow.json", true, &[]),
+    ("settings_remove_offending.json", true, &[]),
+    ("settings_short_names.json", true, &[]),
+    ("settings_warn.json", true, &[]),
+    ("settings_warn_unresolved.json", true, &[]),
+    ("null", true, &[]),
+    ("{}", true, &[]),
+    (r#"{"variables":["KUBECONFIG","KUBE_CONFIG_PATH"],"allowedPaths":["/etc/kube"],
+        "allowHostPathVolumes":true,"removeOffendingVariables":true,"warnOnUnresolvedValues":true,
+        "action":"warn","clusterDomain":"corp.example.","checkShortNames":true,"checkPorts":false,
+        "ignoredHosts":["*.legacy.svc.cluster.local"],"onLookupError":"allow","maxNamespacesPerRequest":3}"#, true, &[]),
+    (r#"{"action":"block"}"#, false, &["unknown variant `block`, expected `deny` or `warn`"]),
+    (r#"{"action":"Deny"}"#, false, &["unknown variant `Deny`"]),
+    (r#"{"onLookupError":"ignore"}"#, false, &["unknown variant `ignore`, expected `deny` or `allow`"]),
+    (r#"{"checkPorts":"yes"}"#, false, &[r#"invalid type: string "yes", expected a boolean"#]),
+    (r#"{"variables":"KUBECONFIG"}"#, false, &[r#"invalid type: string "KUBECONFIG", expected a sequence"#]),
+    (r#"{"variables":[]}"#, false, &["variables must name at least one environment variable"]),
+    (r#"{"variables":["A=B"]}"#, false, &[r#"variables: "A=B" is not a valid environment variable name"#]),
+    (r#"{"allowedPaths":["etc/kube"]}"#, false, &[r#"allowedPaths: "etc/kube" must be an absolute path"#]),
+    (r#"{"clusterDomain":""}"#, false, &[r#"clusterDomain: "" is not a DNS domain"#]),
+    (r#"{"ignoredHosts":[" "]}"#, false, &[r#"ignoredHosts: " " must be a host name pattern without spaces"#]),
+    (r#"{"maxNamespacesPerRequest":0}"#, false, &["maxNamespacesPerRequest must be at least 1"]),
+    (r#"{"maxNamespacesPerRequest":-1}"#, false, &["invalid value: integer `-1`"]),
+    (r#"{"maxNamespacesPerRequest":1.5}"#, false, &["invalid type: floating point `1.5`"]),
+];
+
+#[test]
+fn every_settings_file_has_a_case() {
+    let covered: BTreeSet<&str> = SETTINGS.iter().map(|s| s.0).collect();
+    let missing: Vec<String> = settings_fixtures()
+        .into_iter()
+        .filter(|f| !covered.contains(f.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "settings files without a case: {missing:?}"
+    );
+}
+
+/// `validate_settings` (what kwctl and the controller call when loading
+/// the policy), and the same settings inside a `validate` payload: valid
+/// settings evaluate normally, invalid ones are a code-500 rejection with
+/// the same message.
+#[test]
+fn settings() {
+    run_table(
+        SETTINGS,
+        |s| s.0,
+        |&(source, valid, parts)| {
+            let settings = settings_value(source);
+            let verdict = policy()
+                .validate_settings(&settings)
+                .unwrap_or_else(|e| panic!("{source}: validate_settings failed: {e:#}"));
+            assert_eq!(verdict.valid, valid, "{source}: {verdict:?}");
+            let message = verdict.message.clone().unwrap_or_default();
+            if valid {
+                assert_eq!(verdict.message, None, "{source}");
+            }
+            for part in parts {
+                assert!(
+                    message.contains(part),
+                    "{source}: {message:?} lacks {part:?}"
+                );
+            }
+
+            let review = read_json("deployment_kubeconfig_removed.json");
+            let eval = policy()
+                .validate(&review, &settings, &mut NoHost::new())
+                .unwrap_or_else(|e| panic!("{source}: validate failed: {e:#}"));
+            let r = eval.response;
+            assert_eq!(r.accepted, valid, "{source}: validate answered {r:?}");
+            if !valid {
+                assert_eq!(r.code, Some(500), "{source}");
+                assert_eq!(
+                    r.message,
+                    Some(format!("the policy is misconfigured: {message}")),
+                    "{source}"
+                );
+            }
+        },
+    );
+}
+
+/// What a host might hand `validate_settings` besides a JSON object.
+#[test]
+fn raw_settings_payloads_get_an_answer() {
+    let nested = nested_arrays(10_000);
+    #[rustfmt::skip]
+    let cases: &[(&str, &[u8], bool, &str)] = &[
+        ("empty means defaults", b"", true, ""),
+        ("json null", b"null", true, ""),
+        ("not json", b"variables: [KUBECONFIG]", false, "invalid settings"),
+        ("array", b"[1]", false, "invalid settings: invalid type: integer `1`, expected a sequence"),
+        ("not utf-8", b"{\"variables\":[\"\xff\"]}", false, "settings are not UTF-8"),
+        ("deeply nested", &nested, false, "invalid settings"),
+    ];
+    run_table(
+        cases,
+        |c| c.0,
+        |&(name, payload, valid, part)| {
+            let mut instance = policy().instantiate(NoHost::new()).unwrap();
+            let raw = instance
+                .call("validate_settings", payload)
+                .unwrap_or_else(|e| panic!("{name}: the guest failed: {e:#}"));
+            let verdict: SettingsVerdict = serde_json::from_slice(&raw)
+                .unwrap_or_else(|e| panic!("{name}: {e}: {}", String::from_utf8_lossy(&raw)));
+            assert_eq!(verdict.valid, valid, "{name}: {verdict:?}");
+            let message = verdict.message.unwrap_or_default();
+            assert!(message.contains(part), "{name}: {message:?} lacks {part:?}");
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 3. Mutation with removeOffendingVariables.
+// ---------------------------------------------------------------------------
+
+/// `(fixture, JSON pointer of the env array holding KUBECONFIG, start of
+/// the warning)`.
+#[rustfmt::skip]
+const MUTATIONS: &[(&str, &str, &str)] = &[
+    ("pod_unknown_fields_kubeconfig.json", "/spec/containers/0/env",
+        r#"container "gateway" (Pod kubernaut-system/gateway-unknown-fields): removed KUBECONFIG"#),
+    ("deployment_kubeconfig_host_path.json", "/spec/template/spec/containers/0/env",
+        r#"container "datastorage" (Deployment kubernaut-system/datastorage): removed KUBECONFIG"#),
+    ("cronjob_kubeconfig_host_path.json", "/spec/jobTemplate/spec/template/spec/containers/0/env",
+        r#"container "datastorage" (CronJob kubernaut-system/datastorage): removed KUBECONFIG"#),
+    ("pod_init_container_kubeconfig.json", "/spec/initContainers/0/env",
+        r#"init container "wait-for-api" (Pod kubernaut-system/migrate-7f9c): removed KUBECONFIG"#),
+];
+
+#[test]
+fn removal_mutates_only_the_offending_variable() {
+    run_table(MUTATIONS, |m| m.0, check_removal);
+}
+
+fn check_removal(&(fixture, env_pointer, warning): &(&str, &str, &str)) {
+    let review = read_json(fixture);
+    let object = review["request"]["object"].clone();
+    let settings = settings_value("settings_remove_offending.json");
+    let eval = policy()
+        .validate(&review, &settings, &mut NoHost::new())
+        .unwrap_or_else(|e| panic!("{fixture}: {e:#}"));
+    let r = &eval.response;
+    assert!(r.accepted, "{fixture}: {r:?}");
+    assert_eq!((r.message.as_deref(), r.code), (None, None), "{fixture}");
+
+    // the mutated object is the same kind of object ...
+    let mutated = r
+        .mutated_object
+        .clone()
+        .unwrap_or_else(|| panic!("{fixture}: no mutated_object"));
+    for field in ["apiVersion", "kind", "metadata", "status"] {
+        assert_eq!(mutated[field], object[field], "{fixture}: {field}");
+    }
+    // ... and differs only by the KUBECONFIG entry of that env array
+    let mut expected = object.clone();
+    let env = expected
+        .pointer_mut(env_pointer)
+        .and_then(Value::as_array_mut)
+        .unwrap_or_else(|| panic!("{fixture}: no env at {env_pointer}"));
+    let before = env.len();
+    env.retain(|e| e["name"] != "KUBECONFIG");
+    assert_eq!(env.len() + 1, before, "{fixture}: one KUBECONFIG entry");
+    assert_eq!(mutated, expected, "{fixture}: mutated object");
+
+    // the JSON patch (policy-evaluator's diff) touches only that array:
+    // `replace`s of the entries that shift up, and one `remove`
+    let patch = eval
+        .patch
+        .clone()
+        .unwrap_or_else(|| panic!("{fixture}: no patch"));
+    let env_prefix = format!("{env_pointer}/");
+    for op in &patch.0 {
+        assert!(
+            op.path().to_string().starts_with(&env_prefix),
+            "{fixture}: patch op outside {env_pointer}: {op:?}"
+        );
+        assert!(
+            matches!(op, PatchOperation::Remove(_) | PatchOperation::Replace(_)),
+            "{fixture}: unexpected patch op {op:?}"
+        );
+    }
+    let removes: Vec<_> = patch
+        .0
+        .iter()
+        .filter(|op| matches!(op, PatchOperation::Remove(_)))
+        .collect();
+    assert_eq!(removes.len(), 1, "{fixture}: {patch:?}");
+    assert_eq!(
+        removes[0].path().to_string(),
+        format!("{env_pointer}/{}", before - 1),
+        "{fixture}: the last entry goes"
+    );
+    let mut patched = object.clone();
+    json_patch::patch(&mut patched, &patch).unwrap_or_else(|e| panic!("{fixture}: {e}"));
+    assert_eq!(patched, expected, "{fixture}: patch applied to the object");
+    // kwctl's / policy-server's AdmissionResponse carries it
+    let ar = &eval.admission_response;
+    assert!(ar.allowed, "{fixture}");
+    assert_eq!(ar.patch_type.as_deref(), Some("JSONPatch"), "{fixture}");
+    assert!(ar.patch.is_some(), "{fixture}");
+
+    let warnings = r.warnings.clone().unwrap_or_default();
+    assert_eq!(warnings.len(), 1, "{fixture}: {warnings:?}");
+    assert!(
+        warnings[0].starts_with(warning),
+        "{fixture}: {:?} does not start with {warning:?}",
+        warnings[0]
+    );
+    assert!(
+        warnings[0].contains("in-cluster ServiceAccount config"),
+        "{fixture}: {:?}",
+        warnings[0]
+    );
+    assert!(eval.host_calls.is_empty(), "{fixture}");
+}
+
+/// The exact patches: a trailing entry is one `remove`; an entry in the
+/// middle of `env` is what policy-evaluator's diff makes of the shift.
+#[test]
+fn removal_patches_are_minimal() {
+    #[rustfmt::skip]
+    let cases = [
+        ("pod_unknown_fields_kubeconfig.json", json!([
+            {"op": "replace", "path": "/spec/containers/0/env/1/name", "value": "B"},
+            {"op": "replace", "path": "/spec/containers/0/env/1/value", "value": "2"},
+            {"op": "remove", "path": "/spec/containers/0/env/2"},
+        ])),
+        ("deployment_kubeconfig_host_path.json", json!([
+            {"op": "remove", "path": "/spec/template/spec/containers/0/env/2"},
+        ])),
+        ("cronjob_kubeconfig_host_path.json", json!([
+            {"op": "remove", "path": "/spec/jobTemplate/spec/template/spec/containers/0/env/2"},
+        ])),
+    ];
+    run_table(
+        &cases,
+        |c| c.0,
+        |(fixture, expected)| {
+            let settings = settings_value("settings_remove_offending.json");
+            let eval = policy()
+                .validate(&read_json(fixture), &settings, &mut NoHost::new())
+                .unwrap_or_else(|e| panic!("{fixture}: {e:#}"));
+            let patch = serde_json::to_value(eval.patch.expect("a patch")).unwrap();
+            assert_eq!(&patch, expected, "{fixture}");
+        },
+    );
+}
+
+#[test]
+fn removal_keeps_unknown_fields() {
+    let eval = policy()
+        .validate(
+            &read_json("pod_unknown_fields_kubeconfig.json"),
+            &settings_value("settings_remove_offending.json"),
+            &mut NoHost::new(),
+        )
+        .unwrap();
+    let mutated = eval.response.mutated_object.unwrap();
+    assert_eq!(
+        mutated["spec"]["futurePodField"],
+        json!({"enabled": true, "weights": [1, 2.5, 3]})
+    );
+    assert_eq!(
+        mutated["spec"]["containers"][0]["futureContainerField"],
+        json!({"mode": "strict"})
+    );
+    assert_eq!(
+        mutated["metadata"]["annotations"]["example.com/unknown-annotation"],
+        "keep me"
+    );
+    assert_eq!(
+        mutated["spec"]["containers"][0]["env"],
+        json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])
+    );
+}
+
+/// Every KUBECONFIG entry of every offending container goes, in one
+/// response; a good container is left alone.
+#[test]
+fn removal_of_duplicates_in_several_containers() {
+    let mut review = read_json("deployment_kubeconfig_host_path.json");
+    let containers = review
+        .pointer_mut("/request/object/spec/template/spec/containers")
+        .unwrap();
+    let mut sidecar = containers[0].clone();
+    sidecar["name"] = json!("sidecar");
+    sidecar["env"]
+        .as_array_mut()
+        .unwrap()
+        .insert(0, json!({"name": "KUBECONFIG", "value": "/tmp/first"}));
+    let mut good = containers[0].clone();
+    good["name"] = json!("good");
+    good["env"] = json!([{"name": "KUBECONFIG", "value": "/etc/datastorage/kubeconfig"}]);
+    containers
+        .as_array_mut()
+        .unwrap()
+        .extend([sidecar, good.clone()]);
+    let settings = settings_value("settings_remove_offending.json");
+    let eval = policy()
+        .validate(&review, &settings, &mut NoHost::new())
+        .unwrap();
+    let r = eval.response;
+    assert!(r.accepted, "{r:?}");
+    let mutated = r.mutated_object.unwrap();
+    let containers = mutated.pointer("/spec/template/spec/containers").unwrap();
+    for i in 0..2 {
+        let names: Vec<&str> = containers[i]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["CONFIG_PATH", "POD_NAMESPACE"], "container {i}");
+    }
+    assert_eq!(containers[2], good);
+    let warnings = r.warnings.unwrap();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with(r#"container "datastorage""#)
+            && warnings[1].starts_with(r#"container "sidecar""#),
+        "{warnings:?}"
+    );
+    for op in &eval.patch.unwrap().0 {
+        assert!(op.path().to_string().contains("/env/"), "{op:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 4. Host-capability failures.
+// ---------------------------------------------------------------------------
+
+fn error_of(err: &anyhow::Error) -> &EvaluationError {
+    err.downcast_ref::<EvaluationError>()
+        .unwrap_or_else(|| panic!("not an EvaluationError: {err:#}"))
+}
+
+fn service_list(items: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ServiceList", "metadata": {"resourceVersion": "1"}, "items": items})
+}
+
+/// The request the policy sends, for hand-made sessions.
+fn list_request(namespace: &str) -> KubernetesRequest {
+    let payload = serde_json::to_vec(&list_services_payload(namespace)).unwrap();
+    KubernetesRequest::from_host_call("list_resources_by_namespace", &payload)
+        .unwrap()
+        .unwrap()
+}
+
+/// A session that does not hold the exchange the policy needs makes the
+/// evaluation fail: a missing recording can never pass silently.
+#[test]
+fn a_missing_exchange_fails_the_run() {
+    let empty = service_list(json!([]));
+    let mut unmasked = list_request("kubernaut-system");
+    if let KubernetesRequest::KubernetesListResourceNamespace { field_masks, .. } = &mut unmasked {
+        *field_masks = None;
+    }
+    let get = KubernetesRequest::get("v1", "Service", Some("kubernaut-system"), "datastorage");
+    let svc = ClusterState::service("kubernaut-system", "datastorage", &[8080]);
+    let cases: Vec<(&str, ReplaySession, &str)> = vec![
+        (
+            "empty session",
+            ReplaySession::new(vec![]),
+            "Was expecting nothing (the list of recorded responses is empty)",
+        ),
+        (
+            "other namespace",
+            ReplaySession::new(vec![Exchange::success(
+                list_request("other-namespace"),
+                &empty,
+            )]),
+            "Was expecting",
+        ),
+        (
+            "no field masks",
+            ReplaySession::new(vec![Exchange::success(unmasked, &empty)]),
+            "Was expecting",
+        ),
+        (
+            "get instead of list",
+            ReplaySession::new(vec![Exchange::success(get, &svc)]),
+            "Was expecting",
+        ),
+    ];
+    run_table(
+        &cases,
+        |c| c.0,
+        |(name, session, part)| {
+            let mut session = session.clone();
+            let review = read_json("configmap_dangling_service.json");
+            let err = policy()
+                .validate(&review, &json!({}), &mut session)
+                .expect_err(name);
+            let e = error_of(&err);
+            assert_eq!(
+                e.kind,
+                EvaluationErrorKind::HostViolation,
+                "{name}: {err:#}"
+            );
+            assert!(
+                e.message.contains("Replay error: unexpected request"),
+                "{name}: {}",
+                e.message
+            );
+            let errors = session.errors();
+            assert_eq!(errors.len(), 1, "{name}: {errors:?}");
+            assert!(
+                errors[0].starts_with("Replay error: unexpected request"),
+                "{name}"
+            );
+            assert!(errors[0].contains(part), "{name}: {errors:?}");
+            assert_eq!(session.remaining(), 0, "{name}");
+        },
+    );
+}
+
+/// A ConfigMap naming two namespaces with a session recorded for only one:
+/// the first lookup replays, the second fails the run.
+#[test]
+fn a_session_lacking_the_second_namespace_fails_the_run() {
+    let review = configmap_review(
+        "kubernaut-system",
+        json!({"a": "http://data-storage-service.kubernaut-system.svc:8080", "b": "postgres.db.svc:5432"}),
+    );
+    let db = service_list(json!([ClusterState::service("db", "postgres", &[5432])]));
+    let mut only_db = ReplaySession::new(vec![Exchange::success(list_request("db"), &db)]);
+    let err = policy()
+        .validate(&review, &json!({}), &mut only_db)
+        .unwrap_err();
+    assert_eq!(error_of(&err).kind, EvaluationErrorKind::HostViolation);
+    assert_eq!(only_db.errors().len(), 1, "{:?}", only_db.errors());
+    assert!(
+        only_db.errors()[0].contains("Was expecting nothing"),
+        "{:?}",
+        only_db.errors()
+    );
+
+    // namespaces are asked in alphabetical order: "db" before "kubernaut-system"
+    let ks = service_list(json!([ClusterState::service(
+        "kubernaut-system",
+        "data-storage-service",
+        &[8080]
+    )]));
+    let mut both = ReplaySession::new(vec![
+        Exchange::success(list_request("db"), &db),
+        Exchange::success(list_request("kubernaut-system"), &ks),
+    ]);
+    let eval = policy().validate(&review, &json!({}), &mut both).unwrap();
+    assert!(eval.accepted(), "{:?}", eval.response);
+    assert_lookups("both", &eval, &["db", "kubernaut-system"]);
+    assert_eq!(both.remaining(), 0);
+    assert!(both.errors().is_empty());
+}
+
+type HostFactory = Box<dyn Fn() -> Box<dyn HostCapabilities>>;
+
+/// Every way a lookup can fail is a rejection (or, with `onLookupError:
+/// allow`, a warning) naming the cause; never a guest error.
+#[test]
+fn host_errors_are_verdicts() {
+    let review = read_json("configmap_service_exists.json");
+    let recorded_error: HostFactory = Box::new(|| {
+        Box::new(ReplaySession::new(vec![Exchange::error(
+            list_request("kubernaut-system"),
+            "etcdserver: request timed out",
+        )]))
+    });
+    let garbage_answer: HostFactory = Box::new(|| {
+        Box::new(ReplaySession::new(vec![Exchange {
+            request: list_request("kubernaut-system"),
+            response: ExchangeResponse::Success {
+                payload: "<html>502 Bad Gateway</html>".into(),
+            },
+        }]))
+    });
+    let no_host: HostFactory = Box::new(|| Box::new(NoHost::new()));
+    let no_capabilities = AccessControl::policy_server(&[("v1", "Service")], &[]);
+    let no_resource = AccessControl::policy_server(&[("v1", "ConfigMap")], &["kubernetes/*"]);
+    // (name, access control, host, part of the reason)
+    #[rustfmt::skip]
+    let cases: Vec<(&str, AccessControl, HostFactory, &str)> = vec![
+        ("recorded error", AccessControl::default(), recorded_error,
+            "Callback evaluation failure: etcdserver: request timed out"),
+        ("unparsable answer", AccessControl::default(), garbage_answer, "expected value at line 1 column 1"),
+        ("policy-server without hostCapabilities", no_capabilities, no_host,
+            "Policy has not been granted access to the 'kubernetes/list_resources_by_namespace' host capability"),
+        ("Service not in contextAwareResources", no_resource, Box::new(|| Box::new(NoHost::new())),
+            "Policy has not been granted access to Kubernetes v1/Service resources"),
+    ];
+    run_table(
+        &cases,
+        |c| c.0,
+        |(name, access, host, part)| {
+            let policy = policy_with(access.clone());
+            for (settings, accepted) in [
+                (json!({}), false),
+                (json!({"onLookupError": "allow"}), true),
+            ] {
+                let mut host = host();
+                let eval = policy
+                    .validate(&review, &settings, &mut host)
+                    .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+                let r = &eval.response;
+                assert_eq!(r.accepted, accepted, "{name} {settings}: {r:?}");
+                let text = if accepted {
+                    r.warnings.clone().unwrap_or_default().join("\n")
+                } else {
+                    r.message.clone().unwrap_or_default()
+                };
+                assert!(
+                    text.contains(
+                        r#"cannot verify the Services referenced in namespace "kubernaut-system""#
+                    ),
+                    "{name} {settings}: {text}"
+                );
+                assert!(
+                    text.contains(part),
+                    "{name} {settings}: {text:?} lacks {part:?}"
+                );
+                assert_eq!(eval.kubernetes_calls().count(), 1, "{name}");
+                assert!(host.violations().is_empty(), "{name}");
+            }
+        },
+    );
+}
+
+/// More namespaces than `maxNamespacesPerRequest`: no host call at all.
+#[test]
+fn too_many_namespaces_are_not_looked_up() {
+    let data: serde_json::Map<String, Value> = (0..25)
+        .map(|i| {
+            (
+                format!("k{i}"),
+                json!(format!("http://api.ns-{i:02}.svc:80")),
+            )
+        })
+        .collect();
+    let review = configmap_review("team-a", Value::Object(data));
+    let eval = policy()
+        .validate(&review, &json!({}), &mut NoHost::new())
+        .unwrap();
+    assert!(!eval.accepted());
+    let message = eval.response.message.unwrap();
+    assert!(
+        message.contains(
+            "references Services in 25 namespaces, more than maxNamespacesPerRequest (20) allows"
+        ),
+        "{message}"
+    );
+    assert!(eval.host_calls.is_empty());
+
+    let mut cluster = ClusterState::new();
+    for i in 0..25 {
+        cluster.add_service(&format!("ns-{i:02}"), "api", &[80]);
+    }
+    let eval = policy()
+        .validate(
+            &review,
+            &json!({"maxNamespacesPerRequest": 25}),
+            &mut cluster,
+        )
+        .unwrap();
+    assert!(eval.accepted(), "{:?}", eval.response);
+    let expected: Vec<String> = (0..25).map(|i| format!("ns-{i:02}")).collect();
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    assert_lookups("25 namespaces", &eval, &expected);
+}
+
+// ---------------------------------------------------------------------------
+// 5. Hostile input straight into the guest.
+// ---------------------------------------------------------------------------
+
+/// A payload sent to the guest's `validate` as is (no host normalisation).
+struct Hostile {
+    name: &'static str,
+    payload: fn() -> Vec<u8>,
+    code: u16,
+    message: &'static str,
+}
+
+#[rustfmt::skip]
+const HOSTILE: &[Hostile] = &[
+    Hostile { name: "garbage", payload: || b"\x00\xffnot json".to_vec(), code: 400,
+        message: "cannot read the admission request" },
+    Hostile { name: "empty payload", payload: Vec::new, code: 400,
+        message: "cannot read the admission request: EOF while parsing" },
+    Hostile { name: "empty object", payload: || b"{}".to_vec(), code: 400,
+        message: "cannot read the admission request: missing field `request`" },
+    Hostile { name: "json null", payload: || b"null".to_vec(), code: 400,
+        message: "cannot read the admission request" },
+    Hostile { name: "request is a string", payload: || br#"{"request":"x","settings":{}}"#.to_vec(), code: 400,
+        message: "cannot read the admission request" },
+    Hostile { name: "duplicate request", payload: || br#"{"request":{},"request":{},"settings":{}}"#.to_vec(), code: 400,
+        message: "duplicate field `request`" },
+    Hostile { name: "kind is a string", code: 400, message: "cannot read the admission request",
+        payload: || edited("deployment_kubeconfig_host_path.json", |r| r["kind"] = json!("Deployment")) },
+    Hostile { name: "no kind", payload: || br#"{"request":{"operation":"CREATE","object":{}},"settings":{}}"#.to_vec(), code: 400,
+        message: "the admission request has no kind" },
+    Hostile { name: "invalid utf-8 in a string", payload: || configmap_with_raw_value(b"\"http://a.b.svc\xff\""), code: 400,
+        message: "cannot read the admission request" },
+    Hostile { name: "lone surrogate", payload: || configmap_with_raw_value(br#""\ud800""#), code: 400,
+        message: "cannot read the admission request" },
+    Hostile { name: "request of kind Service", payload: || edited("service_unsupported_kind.json", |_| {}), code: 400,
+        message: "this policy validates Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, ReplicationController and ConfigMap objects, not Service; check the rules of the policy" },
+    Hostile { name: "Pod without spec", payload: || edited("pod_without_spec.json", |_| {}), code: 400,
+        message: "Pod kubernaut-system/no-spec: the Pod has no Pod spec at spec" },
+    Hostile { name: "Pod with null object", payload: || edited("pod_without_spec.json", |r| r["object"] = Value::Null), code: 400,
+        message: "Pod kubernaut-system/no-spec: the Pod has no Pod spec at spec" },
+    Hostile { name: "Deployment spec is a string", code: 400,
+        payload: || edited("deployment_kubeconfig_host_path.json", |r| r["object"]["spec"]["template"]["spec"] = json!("x")),
+        message: "Deployment kubernaut-system/datastorage: spec.template.spec of the Deployment is not an object" },
+    Hostile { name: "containers is a map", code: 400,
+        payload: || edited("deployment_kubeconfig_host_path.json", |r| r["object"]["spec"]["template"]["spec"]["containers"] = json!({"a": 1})),
+        message: "Deployment kubernaut-system/datastorage: cannot read spec.template.spec of the Deployment" },
+    Hostile { name: "env is a string", code: 400,
+        payload: || edited("deployment_kubeconfig_host_path.json", |r| r["object"]["spec"]["template"]["spec"]["containers"][0]["env"] = json!("KUBECONFIG=/x")),
+        message: "cannot read spec.template.spec of the Deployment" },
+    Hostile { name: "env value is a number", code: 400,
+        payload: || edited("deployment_kubeconfig_host_path.json", |r| r["object"]["spec"]["template"]["spec"]["containers"][0]["env"][2]["value"] = json!(42)),
+        message: "cannot read spec.template.spec of the Deployment" },
+    Hostile { name: "ConfigMap data is a string", code: 400,
+        payload: || edited("configmap_dangling_service.json", |r| r["object"]["data"] = json!("x")),
+        message: "ConfigMap kubernaut-system/gateway-config: data is not a map of strings" },
+    Hostile { name: "ConfigMap data is an array", code: 400,
+        payload: || edited("configmap_dangling_service.json", |r| r["object"]["data"] = json!(["http://datastorage.kubernaut-system.svc:8080"])),
+        message: "ConfigMap kubernaut-system/gateway-config: data is not a map of strings" },
+    Hostile { name: "unknown settings in the payload", code: 500,
+        payload: || with_settings(json!({"variable": ["KUBECONFIG"]})),
+        message: "the policy is misconfigured: invalid settings: unknown field `variable`" },
+    Hostile { name: "settings are a string", code: 500,
+        payload: || with_settings(json!("removeOffendingVariables")),
+        message: "the policy is misconfigured: invalid settings: invalid type: string" },
+    Hostile { name: "settings are an array", code: 500,
+        payload: || with_settings(json!([1])),
+        message: "the policy is misconfigured: invalid settings: invalid type: integer `1`, expected a sequence" },
+    Hostile { name: "settings of the wrong type", code: 500,
+        payload: || with_settings(json!({"variables": "KUBECONFIG"})),
+        message: r#"the policy is misconfigured: invalid settings: invalid type: string "KUBECONFIG", expected a sequence"# },
+    Hostile { name: "invalid setting values", code: 500,
+        payload: || with_settings(read_json("settings_invalid_values.json")),
+        message: r#"the policy is misconfigured: variables: "1BAD" is not a valid environment variable name"# },
+    Hostile { name: "settings nested 10000 deep", code: 500, message: "the policy is misconfigured: invalid settings",
+        payload: || {
+            let mut p = br#"{"request":{"operation":"CREATE","kind":{"kind":"Pod"},"object":{"spec":{"containers":[]}}},"settings":"#.to_vec();
+            p.extend(nested_arrays(10_000));
+            p.push(b'}');
+            p
+        } },
+    Hostile { name: "10000 nested arrays in a ConfigMap", payload: || configmap_with_raw_value(&nested_arrays(10_000)), code: 400,
+        message: "cannot read the admission request: recursion limit exceeded" },
+    Hostile { name: "10000 nested objects in a Pod", payload: || pod_with_raw_field(&nested_objects(10_000)), code: 400,
+        message: "cannot read the admission request: recursion limit exceeded" },
+    // unknown fields are skipped without recursion
+    Hostile { name: "unknown request field nested 100000 deep", code: 400, message: "the admission request has no kind",
+        payload: || {
+            let mut p = br#"{"request":"#.to_vec();
+            p.extend(nested_objects(100_000));
+            p.push(b'}');
+            p
+        } },
+    Hostile { name: "the whole payload nested 100000 deep", payload: || nested_arrays(100_000), code: 400,
+        message: "cannot read the admission request: invalid type: sequence" },
+    Hostile { name: "1 MiB of unclosed brackets", payload: || vec![b'['; 1 << 20], code: 400,
+        message: "cannot read the admission request" },
+];
+
+/// Each hostile payload is answered with a rejection and a code, never a
+/// guest error or trap, without any host call.
+#[test]
+fn hostile_payloads_get_a_clear_rejection() {
+    run_table(
+        HOSTILE,
+        |h| h.name,
+        |h| {
+            let name = h.name;
+            let (r, calls) = call_validate(name, &(h.payload)(), NoHost::new());
+            assert!(!r.accepted, "{name}: {r:?}");
+            assert_eq!(r.code, Some(h.code), "{name}: {r:?}");
+            let message = r.message.clone().unwrap_or_default();
+            assert!(
+                message.contains(h.message),
+                "{name}: {message:?} lacks {:?}",
+                h.message
+            );
+            assert!(message.len() < 2_000, "{name}: {} bytes", message.len());
+            assert!(r.mutated_object.is_none(), "{name}");
+            assert_eq!(calls, 0, "{name}");
+        },
+    );
+}
+
+/// Payloads that are odd but harmless are accepted without comment.
+#[test]
+fn odd_but_harmless_payloads_are_accepted() {
+    let minimal_pod = br#"{"request":{"operation":"CREATE","kind":{"kind":"Pod"},"object":{"spec":{"containers":[]}}}"#;
+    let mut no_settings = minimal_pod.to_vec();
+    no_settings.push(b'}');
+    let mut null_settings = minimal_pod.to_vec();
+    null_settings.extend_from_slice(br#","settings":null}"#);
+    #[rustfmt::skip]
+    let cases: &[(&str, Vec<u8>)] = &[
+        ("no settings field", no_settings),
+        ("settings null", null_settings),
+        ("ConfigMap without data", edited("configmap_dangling_service.json", |r| {
+            r["object"].as_object_mut().unwrap().remove("data");
+        })),
+        ("ConfigMap with null object", edited("configmap_dangling_service.json", |r| r["object"] = Value::Null)),
+        ("ConfigMap value that is a number", edited("configmap_dangling_service.json", |r| r["object"]["data"] = json!({"port": 8080}))),
+        ("ConfigMap reference only in binaryData", edited("configmap_dangling_service.json", |r| {
+            r["object"]["binaryData"] = json!({"x": "aHR0cDovL2RhdGFzdG9yYWdlLmt1YmVybmF1dC1zeXN0ZW0uc3ZjOjgwODA="});
+            r["object"].as_object_mut().unwrap().remove("data");
+        })),
+        ("100 nested objects in an unknown Pod field", pod_with_raw_field(&nested_objects(100))),
+        ("status subresource of a Pod",
+            br#"{"request":{"operation":"UPDATE","subResource":"status","kind":{"kind":"Pod"},"object":{"spec":"x"}},"settings":{}}"#.to_vec()),
+        ("DELETE of a Deployment",
+            br#"{"request":{"operation":"DELETE","kind":{"kind":"Deployment"},"object":null},"settings":{}}"#.to_vec()),
+        ("CONNECT", br#"{"request":{"operation":"CONNECT","kind":{"kind":"PodExecOptions"}},"settings":{}}"#.to_vec()),
+    ];
+    run_table(
+        cases,
+        |c| c.0,
+        |(name, payload)| {
+            let (r, calls) = call_validate(name, payload, NoHost::new());
+            assert!(r.accepted, "{name}: {r:?}");
+            assert_eq!(r.message, None, "{name}");
+            assert_eq!(r.code, None, "{name}");
+            assert_eq!(r.warnings, None, "{name}");
+            assert_eq!(calls, 0, "{name}");
+        },
+    );
+}
+
+/// 1 MiB of ConfigMap data (the Kubernetes limit) with thousands of Service
+/// URLs over four namespaces: one host call per namespace, well within the
+/// 2-second policy timeout.
+#[test]
+fn one_mebibyte_config_map() {
+    let namespaces = ["ns-a", "ns-b", "ns-c", "ns-d"];
+    let mut cluster = ClusterState::new();
+    for ns in namespaces {
+        cluster.add_service(ns, "redis-master", &[6379]);
+        cluster.add_service(ns, "api", &[80, 443]);
+    }
+    let big = |missing: bool| {
+        let mut text = String::with_capacity(1 << 20);
+        let mut i = 0usize;
+        while text.len() < (1 << 20) - 300 {
+            let ns = namespaces[i % namespaces.len()];
+            let line = match (i % 3, missing) {
+                (0, true) => {
+                    format!("svc_{i}: http://svc-{i}.{ns}.svc.cluster.local:8080/path # missing\n")
+                }
+                (0, false) | (1, _) => format!(
+                    "redis_{i}: redis://redis-master.{ns}.svc.cluster.local:6379/{i} # filler text\n"
+                ),
+                _ => format!("api_{i}: https://api.{ns}.svc/v1/items?page={i}\n"),
+            };
+            text.push_str(&line);
+            i += 1;
+        }
+        let review = configmap_review("team-a", json!({"config.yaml": text}));
+        (payload_of(review, json!({})), i)
+    };
+
+    let (payload, lines) = big(false);
+    assert!(payload.len() > 1 << 20 && lines > 10_000, "{lines} lines");
+    let started = Instant::now();
+    let mut instance = policy().instantiate(cluster.clone()).unwrap();
+    let raw = instance.call("validate", &payload).expect("a verdict");
+    let elapsed = started.elapsed();
+    let r: ValidationResponse = serde_json::from_slice(&raw).unwrap();
+    assert!(r.accepted, "{r:?}");
+    let calls = instance.take_host_calls();
+    let asked: Vec<&Value> = calls.iter().map(|c| &c.payload).collect();
+    let want: Vec<Value> = namespaces
+        .iter()
+        .map(|ns| list_services_payload(ns))
+        .collect();
+    assert_eq!(
+        asked,
+        want.iter().collect::<Vec<_>>(),
+        "one call per namespace"
+    );
+    assert!(elapsed < Duration::from_secs(1), "1 MiB took {elapsed:?}");
+
+    // the same with thousands of missing Services: 20 spelled out, then a count
+    let (payload, lines) = big(true);
+    let mut instance = policy().instantiate(cluster).unwrap();
+    let raw = instance.call("validate", &payload).expect("a verdict");
+    let r: ValidationResponse = serde_json::from_slice(&raw).unwrap();
+    assert!(!r.accepted);
+    let message = r.message.unwrap();
+    let missing = lines.div_ceil(3);
+    let tail = &message[message.len().saturating_sub(200)..];
+    assert!(
+        message.ends_with(&format!("; and {} more problem(s)", missing - 20)),
+        "{tail}"
+    );
+    assert_eq!(message.matches("which does not exist").count(), 20);
+    assert!(
+        message.len() < 16 << 10,
+        "message of {} bytes",
+        message.len()
+    );
+    assert_eq!(instance.take_host_calls().len(), namespaces.len());
+}
+
+/// 1 MiB texts built to trip a scanner up: each is scanned within the
+/// policy timeout, with a verdict and a message of bounded size.
+#[test]
+fn pathological_config_map_texts() {
+    let mib = |unit: &str| unit.repeat((1 << 20) / unit.len());
+    let cases: Vec<(&str, String)> = vec![
+        ("dots", mib(".")),
+        ("labels", mib("a.")),
+        ("almost qualified", mib("a.b.svc.cluster.")),
+        ("schemes", mib("http://")),
+        ("colons", mib(":")),
+        ("placeholders", mib("${")),
+        ("templates", mib("{{")),
+        ("dollar parens", mib("$(")),
+        ("percent", mib("%(")),
+        ("dashes", mib("-")),
+        (
+            "long port",
+            format!("http://api.ns-a.svc:{}", "9".repeat(1 << 20)),
+        ),
+        (
+            "long label",
+            format!("http://{}.ns-a.svc:80", "a".repeat(1 << 20)),
+        ),
+        ("short names", mib("http://a ")),
+        ("many references", mib("http://api.ns-a.svc:81 ")),
+    ];
+    run_table(
+        &cases,
+        |c| c.0,
+        |(name, text)| check_config_map_text(name, text),
+    );
+}
+
+fn check_config_map_text(name: &str, text: &str) {
+    let mut cluster = ClusterState::new();
+    cluster.add_service("ns-a", "api", &[80]);
+    let review = configmap_review("ns-a", json!({"k": text}));
+    let started = Instant::now();
+    let eval = policy()
+        .validate(&review, &json!({"checkShortNames": true}), &mut cluster)
+        .unwrap_or_else(|e| panic!("{name}: no verdict: {e:#}"));
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(1), "{name}: {elapsed:?}");
+    assert!(eval.kubernetes_calls().count() <= 1, "{name}");
+    for text in eval
+        .response
+        .message
+        .iter()
+        .chain(eval.response.warnings.iter().flatten())
+    {
+        assert!(
+            text.len() < 16 << 10,
+            "{name}: a text of {} bytes",
+            text.len()
+        );
+    }
+}
+
+/// Workloads built to make the KUBECONFIG check work hard: each gets a
+/// verdict well within the policy timeout.
+#[test]
+fn pathological_workloads() {
+    let many_paths = vec!["/a/b/c/config"; 500].join(":");
+    let many_vars: Vec<Value> = (0..20_000)
+        .map(|i| json!({"name": "KUBECONFIG", "value": format!("/x/{i}")}))
+        .collect();
+    let many_mounts: Vec<Value> = (0..20_000)
+        .map(|i| json!({"name": format!("v{i}"), "mountPath": format!("/m/{i}")}))
+        .collect();
+    let chain: Vec<Value> = std::iter::once(json!({"name": "V0", "value": "/home"}))
+        .chain(
+            (1..5_000)
+                .map(|i| json!({"name": format!("V{i}"), "value": format!("$(V{})/d", i - 1)})),
+        )
+        .chain(std::iter::once(
+            json!({"name": "KUBECONFIG", "value": "$(V4999)/config"}),
+        ))
+        .collect();
+    let kubeconfig = |value: &str| json!([{"name": "KUBECONFIG", "value": value}]);
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Value, bool)> = vec![
+        ("500 paths in KUBECONFIG", pod_review(kubeconfig(&many_paths), json!([])), false),
+        ("20000 KUBECONFIG entries", pod_review(json!(many_vars), json!([])), false),
+        ("20000 volumeMounts", pod_review(kubeconfig("/m/19999/config"), json!(many_mounts)), true),
+        ("5000 chained expansions", pod_review(json!(chain), json!([])), false),
+        ("4096 dollar parens in another variable", pod_review(json!([{"name": "X", "value": "$(".repeat(4096)}]), json!([])), true),
+        ("20 levels of doubling expansions", pod_review(json!(doubling_chain(20)), json!([])), true),
+    ];
+    run_table(
+        &cases,
+        |c| c.0,
+        |(name, review, accepted)| check_workload_verdict(name, review, *accepted),
+    );
+}
+
+fn check_workload_verdict(name: &str, review: &Value, accepted: bool) {
+    let started = Instant::now();
+    let eval = policy()
+        .validate(review, &json!({}), &mut NoHost::new())
+        .unwrap_or_else(|e| panic!("{name}: no verdict: {e:#}"));
+    let elapsed = started.elapsed();
+    let message = eval.response.message.as_deref().unwrap_or_default();
+    assert_eq!(
+        eval.accepted(),
+        accepted,
+        "{name}: {}",
+        &message[..message.len().min(300)]
+    );
+    assert!(elapsed < Duration::from_secs(1), "{name}: {elapsed:?}");
+    assert!(
+        message.len() < 256 << 10,
+        "{name}: message of {} bytes",
+        message.len()
+    );
+}
+
+/// The cost of a workload's env grows with its size, not faster: small
+/// Pods built to blow up expansion or messages get a verdict in time (a
+/// timeout would be a 500 from policy-server, memory exhaustion a trap).
+#[test]
+fn env_cost_is_bounded() {
+    let expanded_list = std::iter::once(json!({"name": "H", "value": "/h"}))
+        .chain(std::iter::once(
+            json!({"name": "KUBECONFIG", "value": vec!["$(H)/c"; 4_000].join(":")}),
+        ))
+        .collect::<Vec<_>>();
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Value, bool)> = vec![
+        // 224 KB of env: 16000 findings, listed 20 at most
+        ("16000 paths in KUBECONFIG", pod_review(json!([{"name": "KUBECONFIG", "value": vec!["/a/b/c/config"; 16_000].join(":")}]), json!([])), false),
+        // 28 KB of env: every finding would quote the whole written value
+        ("4000 expanded paths in KUBECONFIG", pod_review(json!(expanded_list), json!([])), false),
+        // 256 KB in any variable: one search for `)` in all, not one per `$(`
+        ("128Ki dollar parens in another variable", pod_review(json!([{"name": "X", "value": "$(".repeat(1 << 17)}]), json!([])), true),
+        // 1.8 KB: V(i) = $(V(i-1))$(V(i-1)) would reach 2^40 bytes
+        ("40 levels of doubling expansions", pod_review(json!(doubling_chain(40)), json!([])), true),
+    ];
+    run_table(
+        &cases,
+        |c| c.0,
+        |(name, review, accepted)| check_workload_verdict(name, review, *accepted),
+    );
+}
+
+/// A dotted name longer than a DNS name can be (253 bytes) is not a
+/// Service reference, so a 1 MiB run of labels never becomes a 1 MiB
+/// message (or warning).
+#[test]
+fn long_dotted_runs_are_not_host_names() {
+    let mib = |unit: &str| unit.repeat((1 << 20) / unit.len());
+    let cases = [
+        ("svc labels", mib("x.svc.")),
+        (
+            "qualified names without separators",
+            mib("a.b.svc.cluster.local"),
+        ),
+    ];
+    run_table(
+        &cases,
+        |c| c.0,
+        |(name, text)| check_config_map_text(name, text),
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 6. Protocol version.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn protocol_version_is_v1() {
+    assert_eq!(policy().protocol_version().unwrap(), "v1");
+    let mut instance = policy().instantiate(NoHost::new()).unwrap();
+    let raw = instance.call("protocol_version", b"").unwrap();
+    assert_eq!(raw, br#""v1""#);
+}
+
+#[test]
+fn an_unknown_operation_is_a_guest_error() {
+    let mut instance = policy().instantiate(NoHost::new()).unwrap();
+    let err = instance.call("mutate", b"{}").unwrap_err();
+    assert_eq!(error_of(&err).kind, EvaluationErrorKind::Guest, "{err:#}");
+    // and the instance keeps working
+    assert_eq!(instance.protocol_version().unwrap(), "v1");
+}
+
+// ---------------------------------------------------------------------------
+// Helpers of this file.
+// ---------------------------------------------------------------------------
+
+fn policy_with(access: AccessControl) -> Policy {
+    Policy::load(policy_path()).unwrap().with_access(access)
+}
+
+/// Sends `payload` to a fresh instance's `validate`; the answer must be a
+/// ValidationResponse. Returns it with the number of host calls made.
+fn call_validate<H: HostCapabilities + Send + 'static>(
+    name: &str,
+    payload: &[u8],
+    host: H,
+) -> (ValidationResponse, usize) {
+    let mut instance = policy().instantiate(host).unwrap();
+    let raw = instance
+        .call("validate", payload)
+        .unwrap_or_else(|e| panic!("{name}: no verdict, the guest failed: {e:#}"));
+    let r: ValidationResponse = serde_json::from_slice(&raw).unwrap_or_else(|e| {
+        panic!(
+            "{name}: not a ValidationResponse ({e}): {}",
+            String::from_utf8_lossy(&raw)
+        )
+    });
+    let calls = instance.take_host_calls().len();
+    assert!(
+        instance.with_host(|h| h.violations().is_empty()),
+        "{name}: unexpected host call"
+    );
+    (r, calls)
+}
+
+fn payload_of(request: Value, settings: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap()
+}
+
+/// The AdmissionRequest of a fixture with `edit` applied, as a payload.
+fn edited(fixture: &str, edit: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let mut request = read_json(fixture)["request"].clone();
+    edit(&mut request);
+    payload_of(request, json!({}))
+}
+
+/// A good Deployment with `settings`.
+fn with_settings(settings: Value) -> Vec<u8> {
+    let request = read_json("deployment_kubeconfig_removed.json")["request"].clone();
+    payload_of(request, settings)
+}
+
+/// A ConfigMap payload whose `data.k` is the raw JSON text `inner`.
+fn configmap_with_raw_value(inner: &[u8]) -> Vec<u8> {
+    let mut p = br#"{"request":{"uid":"u","kind":{"group":"","version":"v1","kind":"ConfigMap"},"operation":"CREATE","namespace":"n","object":{"metadata":{"name":"c"},"data":{"k":"#.to_vec();
+    p.extend_from_slice(inner);
+    p.extend_from_slice(br#"}}},"settings":{}}"#);
+    p
+}
+
+/// A Pod payload whose `spec.futureField` is the raw JSON text `inner`.
+fn pod_with_raw_field(inner: &[u8]) -> Vec<u8> {
+    let mut p = br#"{"request":{"operation":"CREATE","kind":{"kind":"Pod"},"object":{"spec":{"containers":[],"futureField":"#.to_vec();
+    p.extend_from_slice(inner);
+    p.extend_from_slice(br#"}}},"settings":{}}"#);
+    p
+}
+
+fn nested_arrays(depth: usize) -> Vec<u8> {
+    let mut v = vec![b'['; depth];
+    v.extend(std::iter::repeat_n(b']', depth));
+    v
+}
+
+fn nested_objects(depth: usize) -> Vec<u8> {
+    let mut v = br#"{"a":"#.repeat(depth);
+    v.push(b'1');
+    v.extend(std::iter::repeat_n(b'}', depth));
+    v
+}
+
+/// `V0=xx`, then `V(i)=$(V(i-1))$(V(i-1))`: `V(n-1)` is 2^n bytes.
+fn doubling_chain(levels: usize) -> Vec<Value> {
+    std::iter::once(json!({"name": "V0", "value": "xx"}))
+        .chain(
+            (1..levels).map(
+                |i| json!({"name": format!("V{i}"), "value": format!("$(V{0})$(V{0})", i - 1)}),
+            ),
+        )
+        .collect()
+}
+
+/// A Pod `team-a/p` with one container `app`.
+fn pod_review(env: Value, mounts: Value) -> Value {
+    json!({
+        "uid": "p", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "operation": "CREATE", "namespace": "team-a", "name": "p", "userInfo": {},
+        "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "team-a"},
+            "spec": {"containers": [{"name": "app", "env": env, "volumeMounts": mounts}], "volumes": []}},
+    })
+}
+
+/// A ConfigMap `<namespace>/app-config`.
+fn configmap_review(namespace: &str, data: Value) -> Value {
+    json!({
+        "uid": "cm", "kind": {"group": "", "version": "v1", "kind": "ConfigMap"},
+        "resource": {"group": "", "version": "v1", "resource": "configmaps"},
+        "operation": "CREATE", "namespace": namespace, "name": "app-config", "userInfo": {},
+        "object": {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "app-config", "namespace": namespace}, "data": data},
+    })
+}

@@ -65,6 +65,8 @@ unit-tests:
 .PHONY: e2e-tests
 e2e-tests: policy.wasm
 	POLICY_WASM=$(CURDIR)/policy.wasm cargo $(CARGO_FLAGS) test $(E2E)
+	@test -f ../shared/corpus/SOURCES.md || test -n "$$CORPUS_DIR" || \
+	  echo "SKIPPED corpus report check: ../shared/corpus not found (set CORPUS_DIR)"
 	@if command -v kwctl >/dev/null 2>&1; then \
 	  $(MAKE) annotated-policy.wasm && bats e2e/e2e.bats; \
 	else \

@@ -164,23 +164,41 @@ fn problems_in_namespace(
         if services.is_empty() && r.form == Form::ShortWithNamespace {
             continue;
         }
-        let problem = match by_name.get(r.service.as_ref()) {
-            None => true,
-            Some(service) => {
-                settings.check_ports && r.port.number().is_some_and(|p| !service.accepts_port(p))
-            }
-        };
+        let service = by_name.get(r.service.as_ref()).copied();
+        let closed_port = service.and_then(|service| {
+            r.port
+                .number()
+                .filter(|p| settings.check_ports && !service.accepts_port(*p))
+        });
+        if service.is_some() && closed_port.is_none() {
+            continue;
+        }
         // Only problems are deduplicated: hashing every reference would cost
         // more than checking it.
-        if !problem || !seen.insert((*key, r.written)) {
+        if !seen.insert((*key, r.written.as_ref())) {
             continue;
         }
         let subject = format!(
             "{config_map}, key {key:?}: {:?} names Service {:?} in namespace {:?}",
             r.written, r.service, r.namespace
         );
-        match by_name.get(r.service.as_ref()) {
-            None => {
+        match (service, closed_port) {
+            (Some(service), Some(port)) => {
+                let implied = match r.port {
+                    Port::SchemeDefault(_) => " (implied by the URL scheme)",
+                    _ => "",
+                };
+                let exposed = if service.ports.is_empty() {
+                    "no ports".to_string()
+                } else {
+                    let list: Vec<String> = service.ports.iter().map(i32::to_string).collect();
+                    format!("only port(s) {}", list.join(", "))
+                };
+                problems.push(format!(
+                    "{subject}, but port {port}{implied} is not exposed: the Service exposes {exposed}"
+                ));
+            }
+            _ => {
                 let suggestion = if *suggestions_left > 0 {
                     *suggestions_left -= 1;
                     // Listing the port beats merely accepting it (headless).
@@ -201,31 +219,13 @@ fn problems_in_namespace(
                     .unwrap_or_else(|| "; create the Service or correct the name".to_string());
                 problems.push(format!("{subject}, which does not exist{hint}"));
             }
-            Some(service) if settings.check_ports => {
-                if let Some(port) = r.port.number().filter(|p| !service.accepts_port(*p)) {
-                    let implied = match r.port {
-                        Port::SchemeDefault(_) => " (implied by the URL scheme)",
-                        _ => "",
-                    };
-                    let exposed = if service.ports.is_empty() {
-                        "no ports".to_string()
-                    } else {
-                        let list: Vec<String> = service.ports.iter().map(i32::to_string).collect();
-                        format!("only port(s) {}", list.join(", "))
-                    };
-                    problems.push(format!(
-                        "{subject}, but port {port}{implied} is not exposed: the Service exposes {exposed}"
-                    ));
-                }
-            }
-            Some(_) => {}
         }
     }
     problems
 }
 
 fn written_list(refs: &[&KeyedRef]) -> String {
-    let mut written: Vec<&str> = refs.iter().map(|r| r.reference.written).collect();
+    let mut written: Vec<&str> = refs.iter().map(|r| r.reference.written.as_ref()).collect();
     written.dedup();
     let total = written.len();
     written.truncate(3);

@@ -44,8 +44,9 @@ impl Port {
 /// One Service named in the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceRef<'t> {
-    /// The text as written: `scheme://host:port` for URLs, else `host[:port]`.
-    pub written: &'t str,
+    /// The text as written: `scheme://host:port` for URLs (user and
+    /// password, if any, shown as `***@`), else `host[:port]`.
+    pub written: Cow<'t, str>,
     pub service: Cow<'t, str>,
     pub namespace: Cow<'t, str>,
     pub port: Port,
@@ -212,7 +213,9 @@ fn ends_authority(b: u8) -> bool {
 
 fn is_scheme(s: &str) -> bool {
     let b = s.as_bytes();
-    !b.is_empty()
+    // Real schemes are short; a long run before `://` would only make
+    // messages quoting the URL long.
+    (1..=32).contains(&b.len())
         && b[0].is_ascii_alphabetic()
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
@@ -265,7 +268,7 @@ pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
             continue;
         }
         let (port, port_end) = port_after(text, end, n);
-        let written = &text[start..port_end];
+        let written = Cow::Borrowed(&text[start..port_end]);
         if let Some(r) = classify(
             &text[start..end],
             None,
@@ -318,7 +321,15 @@ fn scan_url<'t>(
             }
             p => p,
         };
-        let written = &text[start..host_port_end];
+        // Credentials in a URL must not end up in messages, warnings, logs.
+        let written = if host_start > authority_start {
+            Cow::Owned(format!(
+                "{scheme}://***@{}",
+                &text[host_start..host_port_end]
+            ))
+        } else {
+            Cow::Borrowed(&text[start..host_port_end])
+        };
         if let Some(r) = classify(host, Some(scheme), port, written, options, qualified_suffix) {
             refs.push(r);
         }
@@ -381,7 +392,7 @@ fn classify<'t>(
     host: &'t str,
     scheme: Option<&str>,
     port: Port,
-    written: &'t str,
+    written: Cow<'t, str>,
     options: &ScanOptions,
     qualified_suffix: &str,
 ) -> Option<ServiceRef<'t>> {
@@ -560,6 +571,7 @@ mod tests {
     #[case::broker_list("kafka-0.kafka.mq.svc:9092,kafka-1.kafka.mq.svc:9092", vec![("kafka".into(), "mq".into(), Explicit(9092)), ("kafka".into(), "mq".into(), Explicit(9092))])]
     #[case::short_ignored_by_default("http://prometheus:9090", vec![])]
     #[case::word_svc_in_prose("the svc.yaml file", vec![])]
+    #[case::too_long_scheme(&format!("{}://a.b.svc:80", "x".repeat(40)), one("a", "b", Explicit(80)))]
     #[case::too_long_for_dns(&format!("{}b.ns.svc", "a.".repeat(125)), vec![])]
     #[case::longest_dns_name(&format!("{}b.ns.svc", "a.".repeat(122)), one("b", "ns", Unknown))]
     #[case::non_ascii_around("→http://a.b.svc:80←", one("a", "b", Explicit(80)))]
@@ -601,14 +613,15 @@ mod tests {
             short_names: false,
             ignored_hosts: &[],
         };
-        let text =
-            "url: \"http://user@api.prod.svc.cluster.local:8080/path?q=1\" and db.x.svc:5432.";
-        let written: Vec<&str> = scan(text, &options).iter().map(|r| r.written).collect();
+        let text = "url: \"http://user:s3cret@api.prod.svc.cluster.local:8080/path?q=1\" and db.x.svc:5432. https://a.b.svc";
+        let refs = scan(text, &options);
+        let written: Vec<&str> = refs.iter().map(|r| r.written.as_ref()).collect();
         assert_eq!(
             written,
             vec![
-                "http://user@api.prod.svc.cluster.local:8080",
-                "db.x.svc:5432"
+                "http://***@api.prod.svc.cluster.local:8080",
+                "db.x.svc:5432",
+                "https://a.b.svc"
             ]
         );
     }

@@ -137,7 +137,16 @@ fn route(
             if !request.sub_resource.is_empty() && request.sub_resource != "ephemeralcontainers" {
                 return Verdict::accept();
             }
-            check_workload(request.object, k, &identity.describe(k), settings)
+            // `kubectl debug` adds ephemeral containers to a running Pod whose
+            // other containers can no longer change: judge only the new ones.
+            let only_ephemeral = request.sub_resource == "ephemeralcontainers";
+            check_workload(
+                request.object,
+                k,
+                &identity.describe(k),
+                settings,
+                only_ephemeral,
+            )
         }
         "" => Verdict::malformed("the admission request has no kind".to_string()),
         other => Verdict::malformed(format!(
@@ -148,12 +157,23 @@ fn route(
 }
 
 /// Kubeconfig check on any workload kind, mutating when the settings ask for it.
-fn check_workload(mut object: Value, kind: &str, workload: &str, settings: &Settings) -> Verdict {
+fn check_workload(
+    mut object: Value,
+    kind: &str,
+    workload: &str,
+    settings: &Settings,
+    only_ephemeral: bool,
+) -> Verdict {
     let spec = match workload::read_pod_spec(kind, &object) {
         Ok(spec) => spec,
         Err(e) => return Verdict::malformed(format!("{workload}: {e}")),
     };
-    let report = kubeconfig_check::check(&spec, settings);
+    let mut report = kubeconfig_check::check(&spec, settings);
+    if only_ephemeral {
+        let ephemeral = workload::ContainerKind::EphemeralContainer;
+        report.findings.retain(|f| f.container_kind == ephemeral);
+        report.unresolved.retain(|u| u.container_kind == ephemeral);
+    }
     let mut warnings: Vec<String> = if settings.warn_on_unresolved_values {
         report
             .unresolved

@@ -270,6 +270,34 @@ fn value_from_is_named_only_when_asked() {
     );
 }
 
+/// `kubectl debug` on a Pod whose own container is already broken: only the
+/// ephemeral container being added is judged.
+#[rstest]
+#[case::good_debugger("/etc/kubeconfig/config", true)]
+#[case::bad_debugger("/root/.kube/config", false)]
+fn ephemeral_container_updates_judge_only_ephemeral_containers(
+    #[case] debugger_kubeconfig: &str,
+    #[case] accepted: bool,
+) {
+    let mut request = request("pod_ephemeral_container_kubeconfig.json");
+    let spec = request.pointer_mut("/object/spec").unwrap();
+    spec["containers"][0]["env"] =
+        json!([{"name": "KUBECONFIG", "value": "/Users/jgil/.kube/config"}]);
+    spec["ephemeralContainers"][0]["env"] =
+        json!([{"name": "KUBECONFIG", "value": debugger_kubeconfig}]);
+    spec["ephemeralContainers"][0]["volumeMounts"] =
+        json!([{"name": "kc", "mountPath": "/etc/kubeconfig"}]);
+    spec["volumes"] = json!([{"name": "kc", "secret": {"secretName": "kc"}}]);
+    let response = evaluate(&payload(&request, &json!({})), &no_host());
+    assert_eq!(response.accepted, accepted, "{:?}", response.message);
+    if let Some(message) = response.message {
+        assert!(
+            message.starts_with("ephemeral container") && !message.contains("container \"app\""),
+            "{message}"
+        );
+    }
+}
+
 #[test]
 fn every_offending_container_is_reported() {
     let mut request = request("deployment_kubeconfig_host_path.json");

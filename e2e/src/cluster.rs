@@ -339,12 +339,7 @@ impl HostCapabilities for ClusterState {
         operation: &str,
         payload: &[u8],
     ) -> Result<Vec<u8>, String> {
-        let req = if binding == "kubewarden" && namespace == "kubernetes" {
-            KubernetesRequest::from_host_call(operation, payload)
-        } else {
-            Ok(None)
-        };
-        let req = match req {
+        let req = match KubernetesRequest::from_wapc_call(binding, namespace, operation, payload) {
             Ok(Some(r)) => r,
             Ok(None) => {
                 let msg = format!(

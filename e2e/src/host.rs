@@ -236,6 +236,22 @@ struct GetResourceRequest {
 }
 
 impl KubernetesRequest {
+    /// Parses any waPC host call: `Ok(None)` unless it is one of the three
+    /// supported `kubewarden/kubernetes/<operation>` calls (see
+    /// [`KubernetesRequest::from_host_call`]).
+    pub fn from_wapc_call(
+        binding: &str,
+        namespace: &str,
+        operation: &str,
+        payload: &[u8],
+    ) -> Result<Option<Self>, String> {
+        if binding == "kubewarden" && namespace == "kubernetes" {
+            Self::from_host_call(operation, payload)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// Parses the payload of a `kubewarden/kubernetes/<operation>` host call.
     ///
     /// `Ok(None)` for operations that are not one of the three supported

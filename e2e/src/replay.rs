@@ -211,12 +211,7 @@ impl HostCapabilities for ReplaySession {
         operation: &str,
         payload: &[u8],
     ) -> Result<Vec<u8>, String> {
-        let got = if binding == "kubewarden" && namespace == "kubernetes" {
-            KubernetesRequest::from_host_call(operation, payload)
-        } else {
-            Ok(None)
-        };
-        let got = match got {
+        let got = match KubernetesRequest::from_wapc_call(binding, namespace, operation, payload) {
             Ok(Some(req)) => req,
             Ok(None) => {
                 return self.fail(format!(
@@ -301,9 +296,8 @@ impl<H: HostCapabilities> HostCapabilities for RecordingHost<H> {
         payload: &[u8],
     ) -> Result<Vec<u8>, String> {
         let result = self.inner.call(binding, namespace, operation, payload);
-        if binding == "kubewarden"
-            && namespace == "kubernetes"
-            && let Ok(Some(request)) = KubernetesRequest::from_host_call(operation, payload)
+        if let Ok(Some(request)) =
+            KubernetesRequest::from_wapc_call(binding, namespace, operation, payload)
         {
             let response = match &result {
                 Ok(bytes) => ExchangeResponse::Success {

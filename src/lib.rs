@@ -9,7 +9,7 @@
 
 use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
 use kubewarden_policy_sdk::response::ValidationResponse;
-use kubewarden_policy_sdk::settings::{SettingsValidationResponse, Validatable};
+use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
@@ -70,8 +70,7 @@ fn parse_request(payload: &[u8]) -> CallResult {
 fn validate_settings(payload: &[u8]) -> CallResult {
     let result = std::str::from_utf8(payload)
         .map_err(|e| format!("settings are not UTF-8: {e}"))
-        .and_then(Settings::from_json)
-        .and_then(|s| s.validate());
+        .and_then(Settings::parse_valid);
     let response = SettingsValidationResponse {
         valid: result.is_ok(),
         message: result.err(),
@@ -92,10 +91,8 @@ pub fn evaluate(payload: &[u8], services: &dyn ServiceSource) -> ValidationRespo
         .settings
         .as_deref()
         .map_or(Ok(Settings::default()), |raw| {
-            Settings::from_json(raw.get())
-        })
-        .and_then(|s| s.validate().map(|()| s))
-    {
+            Settings::parse_valid(raw.get())
+        }) {
         Ok(s) => s,
         Err(e) => {
             return Verdict::Reject {

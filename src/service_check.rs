@@ -71,14 +71,14 @@ pub fn check(
         Ok(None) => return Verdict::accept(),
         Err(e) => return Verdict::malformed(format!("{config_map}: {e}")),
     };
-    let cluster_domain = settings.cluster_domain_labels().join(".");
+    let qualified_suffix = format!(".svc.{}", settings.cluster_domain_labels().join("."));
     let ignored: Vec<WildMatch> = settings
         .ignored_hosts
         .iter()
         .map(|p| WildMatch::new(&p.to_ascii_lowercase()))
         .collect();
     let options = ScanOptions {
-        cluster_domain: &cluster_domain,
+        qualified_suffix: &qualified_suffix,
         default_namespace: namespace,
         short_names: settings.check_short_names,
         ignored_hosts: &ignored,

@@ -55,8 +55,9 @@ pub struct ServiceRef<'t> {
 
 /// What to look for.
 pub struct ScanOptions<'a> {
-    /// The cluster domain in lower case, without a trailing dot (`cluster.local`).
-    pub cluster_domain: &'a str,
+    /// `.svc.<clusterDomain>` in lower case (`.svc.cluster.local`), built
+    /// once per request rather than once per scanned value.
+    pub qualified_suffix: &'a str,
     /// Namespace of short `scheme://<svc>` names.
     pub default_namespace: &'a str,
     /// Whether short names inside URLs count.
@@ -223,7 +224,6 @@ fn is_scheme(s: &str) -> bool {
 
 /// Every Service reference in `text`, in order of appearance.
 pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
-    let qualified_suffix = format!(".svc.{}", options.cluster_domain);
     let b = text.as_bytes();
     let n = b.len();
     let mut refs = Vec::new();
@@ -244,7 +244,7 @@ pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
             if !is_scheme(&text[start..hit]) {
                 continue;
             }
-            done = scan_url(text, start, hit, options, &qualified_suffix, &mut refs);
+            done = scan_url(text, start, hit, options, &mut refs);
             continue;
         }
         let svc_label = b
@@ -269,14 +269,7 @@ pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
         }
         let (port, port_end) = port_after(text, end, n);
         let written = Cow::Borrowed(&text[start..port_end]);
-        if let Some(r) = classify(
-            &text[start..end],
-            None,
-            port,
-            written,
-            options,
-            &qualified_suffix,
-        ) {
+        if let Some(r) = classify(&text[start..end], None, port, written, options) {
             refs.push(r);
         }
         done = port_end;
@@ -300,7 +293,6 @@ fn scan_url<'t>(
     start: usize,
     colon: usize,
     options: &ScanOptions,
-    qualified_suffix: &str,
     refs: &mut Vec<ServiceRef<'t>>,
 ) -> usize {
     let b = text.as_bytes();
@@ -330,7 +322,7 @@ fn scan_url<'t>(
         } else {
             Cow::Borrowed(&text[start..host_port_end])
         };
-        if let Some(r) = classify(host, Some(scheme), port, written, options, qualified_suffix) {
+        if let Some(r) = classify(host, Some(scheme), port, written, options) {
             refs.push(r);
         }
     }
@@ -394,13 +386,12 @@ fn classify<'t>(
     port: Port,
     written: Cow<'t, str>,
     options: &ScanOptions,
-    qualified_suffix: &str,
 ) -> Option<ServiceRef<'t>> {
     let host = host.strip_suffix('.').unwrap_or(host);
     if host.len() > MAX_DNS_NAME {
         return None;
     }
-    let (service, namespace, form) = match qualified_parts(host, qualified_suffix) {
+    let (service, namespace, form) = match qualified_parts(host, options.qualified_suffix) {
         Some((service, namespace)) => (service, lower(namespace), Form::Qualified),
         None => {
             let scheme = scheme?;
@@ -486,10 +477,9 @@ mod tests {
     use rstest::rstest;
 
     fn scan_with(text: &str, short_names: bool, ignored: &[&str]) -> Vec<(String, String, Port)> {
-        let domain = "cluster.local";
         let ignored: Vec<WildMatch> = ignored.iter().map(|p| WildMatch::new(p)).collect();
         let options = ScanOptions {
-            cluster_domain: domain,
+            qualified_suffix: ".svc.cluster.local",
             default_namespace: "home",
             short_names,
             ignored_hosts: &ignored,
@@ -608,7 +598,7 @@ mod tests {
     #[test]
     fn written_is_the_url_as_written() {
         let options = ScanOptions {
-            cluster_domain: "cluster.local",
+            qualified_suffix: ".svc.cluster.local",
             default_namespace: "home",
             short_names: false,
             ignored_hosts: &[],

@@ -88,6 +88,14 @@ impl Settings {
         serde_json::from_str(trimmed).map_err(|e| format!("invalid settings: {e}"))
     }
 
+    /// Parses settings as the host sends them and validates them: what both
+    /// `validate_settings` and `validate` need.
+    pub fn parse_valid(raw: &str) -> Result<Settings, String> {
+        let settings = Settings::from_json(raw)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
     /// Lower-cased cluster domain labels without a trailing dot.
     pub fn cluster_domain_labels(&self) -> Vec<String> {
         self.cluster_domain
@@ -191,7 +199,7 @@ mod tests {
     #[case::blank_ignored_host(r#"{"ignoredHosts":[" "]}"#, false)]
     #[case::zero_namespaces(r#"{"maxNamespacesPerRequest":0}"#, false)]
     fn settings_validation(#[case] raw: &str, #[case] valid: bool) {
-        let result = Settings::from_json(raw).and_then(|s| s.validate());
+        let result = Settings::parse_valid(raw);
         assert_eq!(result.is_ok(), valid, "{raw}: {result:?}");
     }
 

@@ -159,7 +159,7 @@ mod tests {
             name: name.into(),
             value: None,
             value_from: Some(ValueFromView {
-                secret_key_ref: Some(serde::de::IgnoredAny),
+                secret_key_ref: Some(Default::default()),
                 ..Default::default()
             }),
         }

@@ -71,14 +71,14 @@ pub fn check(
         Ok(None) => return Verdict::accept(),
         Err(e) => return Verdict::malformed(format!("{config_map}: {e}")),
     };
-    let qualified_suffix = format!(".svc.{}", settings.cluster_domain_labels().join("."));
+    let qualified_suffixes = vec![format!(".svc.{}", settings.cluster_domain_labels().join("."))];
     let ignored: Vec<WildMatch> = settings
         .ignored_hosts
         .iter()
         .map(|p| WildMatch::new(&p.to_ascii_lowercase()))
         .collect();
     let options = ScanOptions {
-        qualified_suffix: &qualified_suffix,
+        qualified_suffixes: &qualified_suffixes,
         default_namespace: namespace,
         short_names: settings.check_short_names,
         ignored_hosts: &ignored,

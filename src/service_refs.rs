@@ -41,6 +41,36 @@ impl Port {
     }
 }
 
+/// Which DNS record a name asks cluster DNS for (Kubernetes DNS-Based
+/// Service Discovery spec, sections 2.3 and 2.4).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Record<'t> {
+    /// `<svc>.<ns>.svc.<zone>` (and every short form): the Service's own
+    /// A/AAAA record, or the CNAME of an ExternalName Service.
+    Service,
+    /// `<hostname>.<svc>.<ns>.svc.<zone>`: one Pod's record, which only a
+    /// headless Service (`clusterIP: None`) publishes.
+    PodHostname(Cow<'t, str>),
+    /// `_<port>._<proto>.<svc>.<ns>.svc.<zone>`: the SRV record of a named
+    /// port; `port_name` and `protocol` without their `_`, in lower case.
+    Srv {
+        port_name: Cow<'t, str>,
+        protocol: Cow<'t, str>,
+    },
+}
+
+/// The DNS zone a qualified name was written under.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Zone<'t> {
+    /// `.svc` alone (the resolver's search path completes it), or
+    /// `.svc.<d>` for a domain `d` that the cluster's DNS serves.
+    Cluster,
+    /// `.svc.<d>` for a domain that looks like a cluster domain (such as
+    /// `cluster.local`) but is not one the settings name: the query leaves
+    /// cluster DNS and gets NXDOMAIN. Holds `d` in lower case.
+    Foreign(Cow<'t, str>),
+}
+
 /// One Service named in the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceRef<'t> {
@@ -51,13 +81,18 @@ pub struct ServiceRef<'t> {
     pub namespace: Cow<'t, str>,
     pub port: Port,
     pub form: Form,
+    /// The record asked for; always [`Record::Service`] for short forms.
+    pub record: Record<'t>,
+    /// The zone; always [`Zone::Cluster`] for short forms.
+    pub zone: Zone<'t>,
 }
 
 /// What to look for.
 pub struct ScanOptions<'a> {
-    /// `.svc.<clusterDomain>` in lower case (`.svc.cluster.local`), built
-    /// once per request rather than once per scanned value.
-    pub qualified_suffix: &'a str,
+    /// `.svc.<d>` in lower case for the cluster domain and every
+    /// additional domain the cluster's DNS serves (`.svc.cluster.local`),
+    /// built once per request rather than once per scanned value.
+    pub qualified_suffixes: &'a [String],
     /// Namespace of short `scheme://<svc>` names.
     pub default_namespace: &'a str,
     /// Whether short names inside URLs count.
@@ -391,7 +426,11 @@ fn classify<'t>(
     if host.len() > MAX_DNS_NAME {
         return None;
     }
-    let (service, namespace, form) = match qualified_parts(host, options.qualified_suffix) {
+    let (service, namespace, form) = match options
+        .qualified_suffixes
+        .iter()
+        .find_map(|suffix| qualified_parts(host, suffix))
+    {
         Some((service, namespace)) => (service, lower(namespace), Form::Qualified),
         None => {
             let scheme = scheme?;
@@ -436,6 +475,8 @@ fn classify<'t>(
         namespace,
         port,
         form,
+        record: Record::Service,
+        zone: Zone::Cluster,
     })
 }
 
@@ -479,7 +520,7 @@ mod tests {
     fn scan_with(text: &str, short_names: bool, ignored: &[&str]) -> Vec<(String, String, Port)> {
         let ignored: Vec<WildMatch> = ignored.iter().map(|p| WildMatch::new(p)).collect();
         let options = ScanOptions {
-            qualified_suffix: ".svc.cluster.local",
+            qualified_suffixes: &[".svc.cluster.local".to_string()],
             default_namespace: "home",
             short_names,
             ignored_hosts: &ignored,
@@ -598,7 +639,7 @@ mod tests {
     #[test]
     fn written_is_the_url_as_written() {
         let options = ScanOptions {
-            qualified_suffix: ".svc.cluster.local",
+            qualified_suffixes: &[".svc.cluster.local".to_string()],
             default_namespace: "home",
             short_names: false,
             ignored_hosts: &[],

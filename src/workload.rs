@@ -49,6 +49,13 @@ pub struct PodSpecView {
     pub volumes: Vec<VolumeView>,
     #[serde(default)]
     pub os: Option<PodOsView>,
+    #[serde(default)]
+    pub service_account_name: Option<String>,
+    /// Deprecated alias of `serviceAccountName`, still honoured by the API server.
+    #[serde(default)]
+    pub service_account: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub image_pull_secrets: Vec<ObjectRefView>,
 }
 
 /// `spec.os`: Windows pods have Windows paths.
@@ -58,7 +65,7 @@ pub struct PodOsView {
     pub name: String,
 }
 
-/// The parts of a container the check reads.
+/// The parts of a container the checks read.
 #[derive(Deserialize, Debug, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerView {
@@ -67,7 +74,7 @@ pub struct ContainerView {
     #[serde(default, deserialize_with = "null_as_default")]
     pub env: Vec<EnvVarView>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub env_from: Vec<IgnoredAny>,
+    pub env_from: Vec<EnvFromView>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub volume_mounts: Vec<VolumeMountView>,
 }
@@ -84,12 +91,13 @@ pub struct EnvVarView {
     pub value_from: Option<ValueFromView>,
 }
 
-/// Which source a `valueFrom` names; its content is never needed.
+/// Which source a `valueFrom` names; only ConfigMap and Secret key
+/// references are ever followed (and Secrets only for existence).
 #[derive(Deserialize, Debug, Default, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct ValueFromView {
-    pub config_map_key_ref: Option<IgnoredAny>,
-    pub secret_key_ref: Option<IgnoredAny>,
+    pub config_map_key_ref: Option<KeyRefView>,
+    pub secret_key_ref: Option<KeyRefView>,
     pub field_ref: Option<IgnoredAny>,
     pub resource_field_ref: Option<IgnoredAny>,
     pub file_key_ref: Option<IgnoredAny>,
@@ -114,6 +122,38 @@ impl ValueFromView {
     }
 }
 
+/// `configMapKeyRef` / `secretKeyRef`: one key of a named object.
+#[derive(Deserialize, Debug, Default, Clone)]
+pub struct KeyRefView {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub optional: Option<bool>,
+}
+
+/// One `envFrom` entry: every key of a ConfigMap or Secret, each prefixed.
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvFromView {
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub config_map_ref: Option<ObjectRefView>,
+    #[serde(default)]
+    pub secret_ref: Option<ObjectRefView>,
+}
+
+/// `envFrom[].configMapRef` / `secretRef`, and `imagePullSecrets[]`.
+#[derive(Deserialize, Debug, Default, Clone)]
+pub struct ObjectRefView {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub optional: Option<bool>,
+}
+
 /// One `volumeMounts` entry.
 #[derive(Deserialize, Debug, Default)]
 #[serde(rename_all = "camelCase")]
@@ -136,7 +176,10 @@ impl VolumeMountView {
     }
 }
 
-/// One `volumes` entry: only whether it is a hostPath volume matters.
+/// One `volumes` entry. Only the sources whose mounts have a known shape
+/// (or that name other objects) are read; every other source (emptyDir,
+/// persistentVolumeClaim, ephemeral, csi, image, nfs...) is a directory
+/// whose content is unknown at admission.
 #[derive(Deserialize, Debug, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct VolumeView {
@@ -144,13 +187,107 @@ pub struct VolumeView {
     pub name: String,
     #[serde(default)]
     pub host_path: Option<HostPathView>,
+    #[serde(default)]
+    pub config_map: Option<ConfigMapVolumeView>,
+    #[serde(default)]
+    pub secret: Option<SecretVolumeView>,
+    #[serde(default)]
+    pub projected: Option<ProjectedVolumeView>,
+    #[serde(default, rename = "downwardAPI")]
+    pub downward_api: Option<DownwardApiView>,
 }
 
-/// `hostPath` volume source.
+/// `hostPath` volume source; `type` decides whether it is a file.
 #[derive(Deserialize, Debug, Default)]
 pub struct HostPathView {
     #[serde(default)]
     pub path: String,
+    #[serde(default, rename = "type")]
+    pub type_: Option<String>,
+}
+
+/// `configMap` volume source or projection.
+#[derive(Deserialize, Debug, Default)]
+pub struct ConfigMapVolumeView {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub items: Option<Vec<KeyToPathView>>,
+    #[serde(default)]
+    pub optional: Option<bool>,
+}
+
+/// `secret` volume source (`secretName`); a projection names it `name`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretVolumeView {
+    #[serde(default, alias = "name")]
+    pub secret_name: String,
+    #[serde(default)]
+    pub items: Option<Vec<KeyToPathView>>,
+    #[serde(default)]
+    pub optional: Option<bool>,
+}
+
+/// `items[]` of a configMap or secret source: key `key` appears as file `path`.
+#[derive(Deserialize, Debug, Default)]
+pub struct KeyToPathView {
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub path: String,
+}
+
+/// `projected` volume source.
+#[derive(Deserialize, Debug, Default)]
+pub struct ProjectedVolumeView {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub sources: Vec<ProjectionView>,
+}
+
+/// One projected source; exactly one field is set.
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectionView {
+    #[serde(default)]
+    pub config_map: Option<ConfigMapVolumeView>,
+    #[serde(default)]
+    pub secret: Option<SecretVolumeView>,
+    #[serde(default, rename = "downwardAPI")]
+    pub downward_api: Option<DownwardApiView>,
+    #[serde(default)]
+    pub service_account_token: Option<PathView>,
+    #[serde(default)]
+    pub cluster_trust_bundle: Option<PathView>,
+    /// `podCertificate` (1.34): the files it writes, when named.
+    #[serde(default)]
+    pub pod_certificate: Option<PodCertificateView>,
+}
+
+/// `downwardAPI` volume source or projection: one file per item.
+#[derive(Deserialize, Debug, Default)]
+pub struct DownwardApiView {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub items: Vec<PathView>,
+}
+
+/// A projection that writes one file at `path`.
+#[derive(Deserialize, Debug, Default)]
+pub struct PathView {
+    #[serde(default)]
+    pub path: String,
+}
+
+/// `podCertificate` projection: up to three files.
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PodCertificateView {
+    #[serde(default)]
+    pub credential_bundle_path: Option<String>,
+    #[serde(default)]
+    pub key_path: Option<String>,
+    #[serde(default)]
+    pub certificate_chain_path: Option<String>,
 }
 
 /// The kind of a container list, as named in messages.

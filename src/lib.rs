@@ -17,6 +17,7 @@ use serde_json::value::RawValue;
 
 pub mod env_expansion;
 pub mod kubeconfig_check;
+pub mod messages;
 pub mod service_check;
 pub mod service_lookup;
 pub mod service_refs;
@@ -175,7 +176,7 @@ fn check_workload(
         report
             .unresolved
             .iter()
-            .map(|u| kubeconfig_check::describe_unresolved(u, workload))
+            .map(|u| messages::kubeconfig::describe_unresolved(u, workload))
             .collect()
     } else {
         Vec::new()
@@ -198,7 +199,7 @@ fn check_workload(
         report
             .findings
             .iter()
-            .map(|f| kubeconfig_check::describe(f, workload)),
+            .map(|f| messages::kubeconfig::describe(f, workload)),
     );
     Verdict::Reject {
         message,

@@ -71,7 +71,10 @@ pub fn check(
         Ok(None) => return Verdict::accept(),
         Err(e) => return Verdict::malformed(format!("{config_map}: {e}")),
     };
-    let qualified_suffixes = vec![format!(".svc.{}", settings.cluster_domain_labels().join("."))];
+    let qualified_suffixes = vec![format!(
+        ".svc.{}",
+        settings.cluster_domain_labels().join(".")
+    )];
     let ignored: Vec<WildMatch> = settings
         .ignored_hosts
         .iter()

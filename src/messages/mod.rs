@@ -1,0 +1,4 @@
+//! Every message the policy returns is worded here, one submodule per
+//! check: the checks return typed findings and never format text.
+
+pub mod kubeconfig;

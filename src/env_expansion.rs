@@ -3,43 +3,171 @@
 //! with the same name wins) and `$(VAR)` references to variables defined
 //! earlier are expanded, `$$` being an escaped `$`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::workload::EnvVarView;
+use crate::object_lookup::ConfigMapData;
+use crate::settings::is_env_var_name;
+use crate::workload::ContainerView;
+
+/// Where a value read from a ConfigMap came from, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueOrigin {
+    pub config_map: String,
+    pub key: String,
+    /// `env[1].valueFrom.configMapKeyRef` or `envFrom[0].configMapRef`.
+    pub field: String,
+}
 
 /// The effective value of one variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EffectiveValue {
-    /// Known at admission: the expanded value and the value as written.
-    Known { value: String, written: String },
+    /// Known at admission: the expanded value, the value as written, and
+    /// the ConfigMap key it was read from (`None`: written in `env`).
+    Known {
+        value: String,
+        written: String,
+        origin: Option<ValueOrigin>,
+    },
     /// Only known at runtime (`valueFrom`, `envFrom`, or a reference to one).
     Unresolved { source: String },
 }
 
-/// Effective values of every variable set in `env`; `has_env_from` tells
-/// whether `envFrom` may define further variables (which `env` overrides).
-pub fn effective_env(env: &[EnvVarView], has_env_from: bool) -> HashMap<&str, EffectiveValue> {
-    let mut values: HashMap<&str, EffectiveValue> = HashMap::with_capacity(env.len());
-    for var in env {
+/// What the check knows of a ConfigMap a container reads.
+#[derive(Debug, Clone, Copy)]
+pub enum ConfigMapState<'a> {
+    /// Read from the host.
+    Data(&'a ConfigMapData),
+    /// The host says it does not exist: it contributes nothing.
+    Missing,
+    /// Not read (the workload check is off, or the lookup failed).
+    Unknown,
+}
+
+/// The ConfigMaps of the workload's namespace, by name.
+pub type ConfigMaps<'a> = dyn Fn(&str) -> ConfigMapState<'a> + 'a;
+
+/// No ConfigMap is known: every `configMapKeyRef` and `envFrom` stays
+/// unresolved.
+pub fn no_config_maps(_: &str) -> ConfigMapState<'static> {
+    ConfigMapState::Unknown
+}
+
+/// Effective values of every variable `container` sets, as the kubelet
+/// computes them (`makeEnvironmentVariables`): first each `envFrom` source
+/// in order (a later source wins, `prefix` prepended, keys that are not
+/// valid variable names skipped), then each `env` entry in order (a later
+/// entry wins, so `env` beats `envFrom`), `$(VAR)` seeing everything set
+/// before it. A source whose keys cannot be known (a Secret, an unread
+/// ConfigMap) makes what it could override unresolved.
+pub fn effective_env<'c>(
+    container: &'c ContainerView,
+    config_maps: &ConfigMaps<'_>,
+) -> HashMap<Cow<'c, str>, EffectiveValue> {
+    let mut values: HashMap<Cow<'c, str>, EffectiveValue> =
+        HashMap::with_capacity(container.env.len());
+    // For each name set by envFrom, the index of the source that set it;
+    // a later source of unknown keys may have replaced it.
+    let mut set_by: HashMap<Cow<'c, str>, usize> = HashMap::new();
+    let mut unknown_source: Option<(usize, String)> = None;
+    for (i, from) in container.env_from.iter().enumerate() {
+        let prefix = from.prefix.as_deref().unwrap_or_default();
+        let state = match (&from.config_map_ref, &from.secret_ref) {
+            (Some(cm), _) => config_maps(&cm.name),
+            _ => ConfigMapState::Unknown,
+        };
+        match (state, &from.config_map_ref) {
+            (ConfigMapState::Data(data), Some(cm)) => {
+                for (key, value) in &data.data {
+                    let name = format!("{prefix}{key}");
+                    if !is_env_var_name(&name) {
+                        continue;
+                    }
+                    let name: Cow<'c, str> = Cow::Owned(name);
+                    set_by.insert(name.clone(), i);
+                    values.insert(
+                        name,
+                        EffectiveValue::Known {
+                            value: value.clone(),
+                            written: value.clone(),
+                            origin: Some(ValueOrigin {
+                                config_map: cm.name.clone(),
+                                key: key.clone(),
+                                field: format!("envFrom[{i}].configMapRef"),
+                            }),
+                        },
+                    );
+                }
+            }
+            (ConfigMapState::Missing, _) => {}
+            _ => {
+                let source = if from.config_map_ref.is_some() {
+                    "configMapRef"
+                } else {
+                    "secretRef"
+                };
+                unknown_source = Some((i, format!("envFrom[{i}].{source}")));
+            }
+        }
+    }
+    if let Some((last_unknown, source)) = &unknown_source {
+        for (name, setter) in &set_by {
+            if setter < last_unknown {
+                values.insert(
+                    name.clone(),
+                    EffectiveValue::Unresolved {
+                        source: source.clone(),
+                    },
+                );
+            }
+        }
+    }
+    let has_unknown_source = unknown_source.is_some();
+    for (i, var) in container.env.iter().enumerate() {
         let effective = match (&var.value, &var.value_from) {
             (Some(written), _) if !written.is_empty() => {
-                match expand(written, |name| lookup(&values, name, has_env_from)) {
+                match expand(written, |name| lookup(&values, name, has_unknown_source)) {
                     Ok(value) => EffectiveValue::Known {
                         value,
                         written: written.clone(),
+                        origin: None,
                     },
                     Err(source) => EffectiveValue::Unresolved { source },
                 }
             }
-            (_, Some(value_from)) => EffectiveValue::Unresolved {
-                source: format!("valueFrom.{}", value_from.source()),
+            (_, Some(value_from)) => match &value_from.config_map_key_ref {
+                Some(key_ref) => match config_maps(&key_ref.name) {
+                    // The kubelet expands no `$(VAR)` in values read from a ConfigMap.
+                    ConfigMapState::Data(data) => match data.data.get(&key_ref.key) {
+                        Some(value) => EffectiveValue::Known {
+                            value: value.clone(),
+                            written: value.clone(),
+                            origin: Some(ValueOrigin {
+                                config_map: key_ref.name.clone(),
+                                key: key_ref.key.clone(),
+                                field: format!("env[{i}].valueFrom.configMapKeyRef"),
+                            }),
+                        },
+                        // An optional missing key leaves the variable as it
+                        // was; a required one stops the Pod (reported apart).
+                        None => continue,
+                    },
+                    ConfigMapState::Missing => continue,
+                    ConfigMapState::Unknown => EffectiveValue::Unresolved {
+                        source: "valueFrom.configMapKeyRef".to_string(),
+                    },
+                },
+                None => EffectiveValue::Unresolved {
+                    source: format!("valueFrom.{}", value_from.source()),
+                },
             },
             _ => EffectiveValue::Known {
                 value: String::new(),
                 written: String::new(),
+                origin: None,
             },
         };
-        values.insert(var.name.as_str(), effective);
+        values.insert(Cow::Borrowed(var.name.as_str()), effective);
     }
     values
 }
@@ -52,7 +180,7 @@ enum Lookup<'v> {
 }
 
 fn lookup<'v>(
-    values: &'v HashMap<&str, EffectiveValue>,
+    values: &'v HashMap<Cow<'_, str>, EffectiveValue>,
     name: &str,
     has_env_from: bool,
 ) -> Lookup<'v> {
@@ -143,7 +271,7 @@ pub const MAX_EXPANDED: usize = 64 * 1024;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::{EnvVarView, ValueFromView};
+    use crate::workload::{EnvFromView, EnvVarView, KeyRefView, ObjectRefView, ValueFromView};
     use rstest::rstest;
 
     fn var(name: &str, value: &str) -> EnvVarView {
@@ -165,8 +293,27 @@ mod tests {
         }
     }
 
+    fn container(env: &[EnvVarView], has_env_from: bool) -> ContainerView {
+        ContainerView {
+            env: env.to_vec(),
+            env_from: if has_env_from {
+                vec![EnvFromView {
+                    secret_ref: Some(ObjectRefView::default()),
+                    ..Default::default()
+                }]
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn effective(env: &[EnvVarView], has_env_from: bool, name: &str) -> Option<EffectiveValue> {
+        effective_env(&container(env, has_env_from), &no_config_maps).remove(name)
+    }
+
     fn known(env: &[EnvVarView], name: &str, has_env_from: bool) -> Option<String> {
-        match effective_env(env, has_env_from).remove(name)? {
+        match effective(env, has_env_from, name)? {
             EffectiveValue::Known { value, .. } => Some(value),
             EffectiveValue::Unresolved { .. } => None,
         }
@@ -214,7 +361,7 @@ mod tests {
             ));
         }
         env.push(var("K", "$(V39)"));
-        match effective_env(&env, false).remove("K") {
+        match effective(&env, false, "K") {
             Some(EffectiveValue::Unresolved { source }) => {
                 assert!(source.contains("longer than 65536 bytes"), "{source}")
             }
@@ -234,5 +381,99 @@ mod tests {
     fn value_from_then_literal_uses_literal() {
         let env = vec![secret("K"), var("K", "/etc/kube/config")];
         assert_eq!(known(&env, "K", false).as_deref(), Some("/etc/kube/config"));
+    }
+
+    fn cm_key(name: &str, config_map: &str, key: &str) -> EnvVarView {
+        EnvVarView {
+            name: name.into(),
+            value: None,
+            value_from: Some(ValueFromView {
+                config_map_key_ref: Some(KeyRefView {
+                    name: config_map.into(),
+                    key: key.into(),
+                    optional: None,
+                }),
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn from_cm(name: &str, prefix: &str) -> EnvFromView {
+        EnvFromView {
+            prefix: (!prefix.is_empty()).then(|| prefix.to_string()),
+            config_map_ref: Some(ObjectRefView {
+                name: name.into(),
+                optional: None,
+            }),
+            secret_ref: None,
+        }
+    }
+
+    fn from_secret() -> EnvFromView {
+        EnvFromView {
+            secret_ref: Some(ObjectRefView {
+                name: "s".into(),
+                optional: None,
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// ConfigMap "paths" {KUBECONFIG: /cm/kube, DIR: /cm}; "other" {KUBECONFIG: /other}; "gone" is missing.
+    fn cluster_value(env: Vec<EnvVarView>, env_from: Vec<EnvFromView>, name: &str) -> Option<String> {
+        let paths = ConfigMapData {
+            data: [("KUBECONFIG", "/cm/kube"), ("DIR", "/cm"), ("bad-name=", "x")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        let other = ConfigMapData {
+            data: [("KUBECONFIG".to_string(), "/other".to_string())].into(),
+            ..Default::default()
+        };
+        let lookup = |n: &str| match n {
+            "paths" => ConfigMapState::Data(&paths),
+            "other" => ConfigMapState::Data(&other),
+            "gone" => ConfigMapState::Missing,
+            _ => ConfigMapState::Unknown,
+        };
+        let c = ContainerView {
+            env,
+            env_from,
+            ..Default::default()
+        };
+        match effective_env(&c, &lookup).remove(name)? {
+            EffectiveValue::Known { value, .. } => Some(value),
+            EffectiveValue::Unresolved { source } => Some(format!("unresolved: {source}")),
+        }
+    }
+
+    #[rstest]
+    #[case::config_map_key_ref(vec![cm_key("KUBECONFIG", "paths", "KUBECONFIG")], vec![], Some("/cm/kube"))]
+    #[case::key_ref_not_expanded(vec![var("DIR", "/x"), cm_key("KUBECONFIG", "paths", "DIR")], vec![], Some("/cm"))]
+    #[case::missing_key_keeps_earlier(vec![var("KUBECONFIG", "/a"), cm_key("KUBECONFIG", "paths", "nope")], vec![], Some("/a"))]
+    #[case::missing_config_map_sets_nothing(vec![cm_key("KUBECONFIG", "gone", "k")], vec![], None)]
+    #[case::unread_config_map(vec![cm_key("KUBECONFIG", "unread", "k")], vec![], Some("unresolved: valueFrom.configMapKeyRef"))]
+    #[case::env_from(vec![], vec![from_cm("paths", "")], Some("/cm/kube"))]
+    #[case::env_from_prefix(vec![], vec![from_cm("paths", "KUBE")], None)]
+    #[case::later_env_from_wins(vec![], vec![from_cm("paths", ""), from_cm("other", "")], Some("/other"))]
+    #[case::env_beats_env_from(vec![var("KUBECONFIG", "/env")], vec![from_cm("paths", "")], Some("/env"))]
+    #[case::env_expands_env_from(vec![var("KUBECONFIG", "$(DIR)/config")], vec![from_cm("paths", "")], Some("/cm/config"))]
+    #[case::secret_after_may_override(vec![], vec![from_cm("paths", ""), from_secret()], Some("unresolved: envFrom[1].secretRef"))]
+    #[case::config_map_after_secret_wins(vec![], vec![from_secret(), from_cm("paths", "")], Some("/cm/kube"))]
+    fn values_from_config_maps(
+        #[case] env: Vec<EnvVarView>,
+        #[case] env_from: Vec<EnvFromView>,
+        #[case] expected: Option<&str>,
+    ) {
+        assert_eq!(cluster_value(env, env_from, "KUBECONFIG").as_deref(), expected);
+    }
+
+    #[test]
+    fn prefixed_keys_and_invalid_names() {
+        let value = cluster_value(vec![], vec![from_cm("paths", "APP_")], "APP_KUBECONFIG");
+        assert_eq!(value.as_deref(), Some("/cm/kube"));
+        assert_eq!(cluster_value(vec![], vec![from_cm("paths", "")], "bad-name="), None);
     }
 }

@@ -1,14 +1,16 @@
 //! Check 1: every path in a container's KUBECONFIG (or other watched
-//! variable) must exist in the container, i.e. lie inside one of its
-//! volumeMounts (or an allowed, image-baked path), and must not come from a
+//! variable) must exist in the container as a file, i.e. be one that its
+//! volumeMounts create (see [`crate::mounts`] for what each mount makes
+//! exist) or lie under an allowed, image-baked path, and must not come from a
 //! hostPath volume, which would inject the node's credentials.
 
 use serde_json::Value;
 
-use crate::env_expansion::{EffectiveValue, effective_env};
+use crate::env_expansion::{EffectiveValue, ValueOrigin, effective_env};
 use crate::messages;
+use crate::mounts::{Entry, FileList, Mounts, VolumeSource, clean_path, is_within};
 use crate::settings::Settings;
-use crate::workload::{ContainerKind, ContainerView, PodSpecView};
+use crate::workload::{ContainerKind, PodSpecView};
 
 /// Why a kubeconfig path is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +22,30 @@ pub enum Reason {
         mount_path: String,
         volume: String,
         host_path: String,
+    },
+    /// The path is a directory: the mountPath of a volume mounted without
+    /// subPath, or (`item_parent`) a directory the volume creates for nested
+    /// items. `files` are the files below it, when the volume lists them.
+    IsDirectory {
+        mount_path: String,
+        volume: String,
+        source: VolumeSource,
+        item_parent: bool,
+        files: Option<FileList>,
+    },
+    /// The path lies below a mount that is a file (`hostPath` of type File...).
+    BelowFile {
+        mount_path: String,
+        volume: String,
+        source: VolumeSource,
+    },
+    /// The path lies below a volume whose items list its files, and no item
+    /// creates it; `files` are the ones that exist.
+    NotProjected {
+        mount_path: String,
+        volume: String,
+        source: VolumeSource,
+        files: FileList,
     },
     /// A relative path depends on the working directory.
     NotAbsolute,
@@ -36,8 +62,20 @@ pub struct Finding {
     pub variable: String,
     /// The value as written, when `$(VAR)` expansion changed it.
     pub written: Option<String>,
+    /// The ConfigMap key the value was read from (`None`: written in `env`).
+    pub origin: Option<ValueOrigin>,
     pub path: String,
     pub reason: Reason,
+}
+
+impl Finding {
+    /// Whether removing the container's `env` entry removes the value:
+    /// not when `envFrom` sets it.
+    pub fn is_removable(&self) -> bool {
+        self.origin
+            .as_ref()
+            .is_none_or(|o| o.field.starts_with("env["))
+    }
 }
 
 /// A variable the policy cannot evaluate at admission (`valueFrom` etc.).
@@ -56,14 +94,25 @@ pub struct Report {
     pub unresolved: Vec<Unresolved>,
 }
 
-/// Checks every container of `spec`.
+/// Checks every container of `spec`, with no ConfigMap values known.
 pub fn check(spec: &PodSpecView, settings: &Settings) -> Report {
+    check_with(spec, settings, &crate::env_expansion::no_config_maps)
+}
+
+/// Checks every container of `spec`; `config_maps` gives the ConfigMaps
+/// that `configMapKeyRef` and `envFrom` read (see `effective_env`).
+pub fn check_with(
+    spec: &PodSpecView,
+    settings: &Settings,
+    config_maps: &crate::env_expansion::ConfigMaps<'_>,
+) -> Report {
     let mut report = Report::default();
     if spec.is_windows() {
         return report;
     }
     for (kind, index, container) in spec.all_containers() {
-        let env = effective_env(&container.env, !container.env_from.is_empty());
+        let env = effective_env(container, config_maps);
+        let mut mounts: Option<Mounts> = None;
         for variable in &settings.variables {
             match env.get(variable.as_str()) {
                 None => {}
@@ -75,15 +124,21 @@ pub fn check(spec: &PodSpecView, settings: &Settings) -> Report {
                         source: source.clone(),
                     });
                 }
-                Some(EffectiveValue::Known { value, written }) => {
+                Some(EffectiveValue::Known {
+                    value,
+                    written,
+                    origin,
+                }) => {
                     let written = (written != value).then(|| written.clone());
-                    for (path, reason) in offending_paths(value, spec, container, settings) {
+                    let mounts = mounts.get_or_insert_with(|| Mounts::of(container, spec));
+                    for (path, reason) in offending_paths(value, mounts, settings) {
                         report.findings.push(Finding {
                             container_kind: kind,
                             container_index: index,
                             container: container.name.clone(),
                             variable: variable.clone(),
                             written: written.clone(),
+                            origin: origin.clone(),
                             path,
                             reason,
                         });
@@ -96,12 +151,7 @@ pub fn check(spec: &PodSpecView, settings: &Settings) -> Report {
 }
 
 /// The paths of one value that will not work in `container`, with the reason.
-fn offending_paths(
-    value: &str,
-    spec: &PodSpecView,
-    container: &ContainerView,
-    settings: &Settings,
-) -> Vec<(String, Reason)> {
+fn offending_paths(value: &str, mounts: &Mounts, settings: &Settings) -> Vec<(String, Reason)> {
     if is_windows_value(value) {
         return value
             .split(';')
@@ -113,9 +163,7 @@ fn offending_paths(
     value
         .split(':')
         .filter(|p| !p.is_empty())
-        .filter_map(|path| {
-            path_problem(path, spec, container, settings).map(|r| (path.to_string(), r))
-        })
+        .filter_map(|path| path_problem(path, mounts, settings).map(|r| (path.to_string(), r)))
         .collect()
 }
 
@@ -130,78 +178,55 @@ fn is_windows_value(value: &str) -> bool {
             && matches!(b[2], b'\\' | b'/'))
 }
 
-fn path_problem(
-    path: &str,
-    spec: &PodSpecView,
-    container: &ContainerView,
-    settings: &Settings,
-) -> Option<Reason> {
+/// Why `path` will not be a readable file in the container, if it will not.
+fn path_problem(path: &str, mounts: &Mounts, settings: &Settings) -> Option<Reason> {
     if !path.starts_with('/') {
         return Some(Reason::NotAbsolute);
     }
     let path = clean_path(path);
-    let mount = container
-        .volume_mounts
-        .iter()
-        .map(|m| (clean_path(&m.mount_path), m))
-        .filter(|(mount_path, m)| {
-            if m.has_sub_path() {
-                *mount_path == path
-            } else {
-                is_within(&path, mount_path)
-            }
-        })
-        .max_by_key(|(mount_path, _)| mount_path.len());
-    match mount {
-        Some((mount_path, m)) => match spec.volume(&m.name).and_then(|v| v.host_path.as_ref()) {
-            Some(host) if !settings.allow_host_path_volumes => Some(Reason::HostPath {
-                mount_path,
-                volume: m.name.clone(),
-                host_path: host.path.clone(),
-            }),
-            _ => None,
-        },
-        None if settings
+    let Some((mount, entry)) = mounts.lookup(&path) else {
+        let allowed = settings
             .allowed_paths
             .iter()
-            .any(|allowed| is_within(&path, &clean_path(allowed))) =>
-        {
-            None
-        }
-        None => Some(Reason::NotMounted),
+            .any(|allowed| is_within(&path, &clean_path(allowed)));
+        return (!allowed).then_some(Reason::NotMounted);
+    };
+    if let VolumeSource::HostPath { path: host, .. } = &mount.source
+        && !settings.allow_host_path_volumes
+    {
+        return Some(Reason::HostPath {
+            mount_path: mount.mount_path.clone(),
+            volume: mount.volume.clone(),
+            host_path: host.clone(),
+        });
     }
-}
-
-/// True when `path` is `base` or below it, on a path-component boundary.
-fn is_within(path: &str, base: &str) -> bool {
-    base == "/"
-        || path == base
-        || (path.len() > base.len()
-            && path.starts_with(base)
-            && path.as_bytes()[base.len()] == b'/')
-}
-
-/// Lexically cleans an absolute path: no `.`, `..`, repeated or trailing `/`.
-fn clean_path(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
+    if entry == Entry::MayBeFile {
+        return None;
     }
-    let mut cleaned = String::with_capacity(path.len());
-    for p in &parts {
-        cleaned.push('/');
-        cleaned.push_str(p);
-    }
-    if cleaned.is_empty() {
-        cleaned.push('/');
-    }
-    cleaned
+    let mount_path = mount.mount_path.clone();
+    let volume = mount.volume.clone();
+    let source = mount.source.clone();
+    Some(match entry {
+        Entry::MayBeFile => return None,
+        Entry::Directory { item_parent, files } => Reason::IsDirectory {
+            mount_path,
+            volume,
+            source,
+            item_parent,
+            files,
+        },
+        Entry::BelowFile => Reason::BelowFile {
+            mount_path,
+            volume,
+            source,
+        },
+        Entry::NotCreated { files } => Reason::NotProjected {
+            mount_path,
+            volume,
+            source,
+            files,
+        },
+    })
 }
 
 /// Removes every `env` entry of an offending variable from the containers
@@ -262,8 +287,67 @@ mod tests {
         json!([
             {"name": "kubeconfig", "secret": {"secretName": "kc"}},
             {"name": "host-kube", "hostPath": {"path": "/home/me/.kube"}},
-            {"name": "cfg", "configMap": {"name": "c"}}
+            {"name": "cfg", "configMap": {"name": "c"}},
+            {"name": "cfg-items", "configMap": {"name": "ci", "items": [
+                {"key": "kubeconfig", "path": "kube/config"}, {"key": "ca", "path": "ca.crt"}]}},
+            {"name": "proj", "projected": {"sources": [
+                {"serviceAccountToken": {"path": "token"}},
+                {"configMap": {"name": "p", "items": [{"key": "kubeconfig", "path": "config"}]}}]}},
+            {"name": "proj-open", "projected": {"sources": [
+                {"serviceAccountToken": {"path": "token"}}, {"secret": {"name": "s"}}]}},
+            {"name": "downward", "downwardAPI": {"items": [{"path": "labels"}]}},
+            {"name": "host-file", "hostPath": {"path": "/etc/kubernetes/admin.conf", "type": "File"}},
+            {"name": "host-dir", "hostPath": {"path": "/etc/kubernetes", "type": "Directory"}},
+            {"name": "scratch", "emptyDir": {}},
+            {"name": "data", "persistentVolumeClaim": {"claimName": "d"}}
         ])
+    }
+
+    fn list(shown: &[&str], total: usize) -> FileList {
+        FileList {
+            shown: shown.iter().map(|s| s.to_string()).collect(),
+            total,
+        }
+    }
+
+    fn is_dir(
+        mount_path: &str,
+        volume: &str,
+        source: VolumeSource,
+        files: Option<FileList>,
+    ) -> Reason {
+        Reason::IsDirectory {
+            mount_path: mount_path.into(),
+            volume: volume.into(),
+            source,
+            item_parent: false,
+            files,
+        }
+    }
+
+    fn not_projected(
+        mount_path: &str,
+        volume: &str,
+        source: VolumeSource,
+        files: FileList,
+    ) -> Reason {
+        Reason::NotProjected {
+            mount_path: mount_path.into(),
+            volume: volume.into(),
+            source,
+            files,
+        }
+    }
+
+    fn config_map(name: &str) -> VolumeSource {
+        VolumeSource::ConfigMap { name: name.into() }
+    }
+
+    fn host_path(path: &str, type_: &str) -> VolumeSource {
+        VolumeSource::HostPath {
+            path: path.into(),
+            type_: type_.into(),
+        }
     }
 
     fn reasons(value: &str, mounts: Value, settings: &Settings) -> Vec<Reason> {
@@ -297,8 +381,67 @@ mod tests {
         vec![Reason::HostPath { mount_path: "/root/.kube".into(), volume: "host-kube".into(), host_path: "/home/me/.kube".into() }])]
     #[case::deeper_secret_mount_over_host_path("/root/.kube/s/config",
         json!([{"name": "host-kube", "mountPath": "/root/.kube"}, {"name": "kubeconfig", "mountPath": "/root/.kube/s"}]), vec![])]
+    // What each mount makes exist.
+    #[case::secret_dir_equal("/etc/kube", json!([{"name": "kubeconfig", "mountPath": "/etc/kube"}]),
+        vec![is_dir("/etc/kube", "kubeconfig", VolumeSource::Secret { name: "kc".into() }, None)])]
+    #[case::secret_dir_equal_trailing_slash("/etc/kube/", json!([{"name": "kubeconfig", "mountPath": "/etc/kube"}]),
+        vec![is_dir("/etc/kube", "kubeconfig", VolumeSource::Secret { name: "kc".into() }, None)])]
+    #[case::items_listed("/etc/app/kube/config", json!([{"name": "cfg-items", "mountPath": "/etc/app"}]), vec![])]
+    #[case::items_not_listed("/etc/app/config", json!([{"name": "cfg-items", "mountPath": "/etc/app"}]),
+        vec![not_projected("/etc/app", "cfg-items", config_map("ci"), list(&["/etc/app/ca.crt", "/etc/app/kube/config"], 2))])]
+    #[case::items_parent_dir("/etc/app/kube", json!([{"name": "cfg-items", "mountPath": "/etc/app"}]),
+        vec![Reason::IsDirectory { mount_path: "/etc/app".into(), volume: "cfg-items".into(), source: config_map("ci"),
+            item_parent: true, files: Some(list(&["/etc/app/kube/config"], 1)) }])]
+    #[case::items_mount_equal("/etc/app", json!([{"name": "cfg-items", "mountPath": "/etc/app"}]),
+        vec![is_dir("/etc/app", "cfg-items", config_map("ci"), Some(list(&["/etc/app/ca.crt", "/etc/app/kube/config"], 2)))])]
+    #[case::projected_token("/var/run/p/token", json!([{"name": "proj", "mountPath": "/var/run/p"}]), vec![])]
+    #[case::projected_item("/var/run/p/config", json!([{"name": "proj", "mountPath": "/var/run/p"}]), vec![])]
+    #[case::projected_not_listed("/var/run/p/kubeconfig", json!([{"name": "proj", "mountPath": "/var/run/p"}]),
+        vec![not_projected("/var/run/p", "proj", VolumeSource::Projected, list(&["/var/run/p/config", "/var/run/p/token"], 2))])]
+    #[case::projected_open_any_name("/var/run/p/kubeconfig", json!([{"name": "proj-open", "mountPath": "/var/run/p"}]), vec![])]
+    #[case::projected_open_equal("/var/run/p", json!([{"name": "proj-open", "mountPath": "/var/run/p"}]),
+        vec![is_dir("/var/run/p", "proj-open", VolumeSource::Projected, None)])]
+    #[case::downward_listed("/etc/info/labels", json!([{"name": "downward", "mountPath": "/etc/info"}]), vec![])]
+    #[case::downward_not_listed("/etc/info/config", json!([{"name": "downward", "mountPath": "/etc/info"}]),
+        vec![not_projected("/etc/info", "downward", VolumeSource::DownwardApi, list(&["/etc/info/labels"], 1))])]
+    #[case::empty_dir_equal("/scratch", json!([{"name": "scratch", "mountPath": "/scratch"}]),
+        vec![is_dir("/scratch", "scratch", VolumeSource::Other, None)])]
+    #[case::empty_dir_below("/scratch/kube/config", json!([{"name": "scratch", "mountPath": "/scratch"}]), vec![])]
+    #[case::pvc_equal("/data", json!([{"name": "data", "mountPath": "/data"}]),
+        vec![is_dir("/data", "data", VolumeSource::Other, None)])]
+    #[case::pvc_below("/data/config", json!([{"name": "data", "mountPath": "/data"}]), vec![])]
+    #[case::sub_path_of_items_volume("/etc/kube/config", json!([{"name": "cfg-items", "mountPath": "/etc/kube/config", "subPath": "kube/config"}]), vec![])]
+    #[case::host_file_rule_first("/etc/kubernetes/admin.conf", json!([{"name": "host-file", "mountPath": "/etc/kubernetes/admin.conf"}]),
+        vec![Reason::HostPath { mount_path: "/etc/kubernetes/admin.conf".into(), volume: "host-file".into(), host_path: "/etc/kubernetes/admin.conf".into() }])]
+    #[case::deeper_file_mount_over_dir("/etc/app/kubeconfig", json!([
+        {"name": "scratch", "mountPath": "/etc/app"}, {"name": "kubeconfig", "mountPath": "/etc/app/kubeconfig"}]),
+        vec![is_dir("/etc/app/kubeconfig", "kubeconfig", VolumeSource::Secret { name: "kc".into() }, None)])]
     fn paths(#[case] value: &str, #[case] mounts: Value, #[case] expected: Vec<Reason>) {
         assert_eq!(reasons(value, mounts, &Settings::default()), expected);
+    }
+
+    /// With `allowHostPathVolumes`, the hostPath's type still decides what exists.
+    #[rstest]
+    #[case::file_equal("/etc/kubernetes/admin.conf", json!([{"name": "host-file", "mountPath": "/etc/kubernetes/admin.conf"}]), vec![])]
+    #[case::file_below("/etc/kubernetes/admin.conf/config", json!([{"name": "host-file", "mountPath": "/etc/kubernetes/admin.conf"}]),
+        vec![Reason::BelowFile { mount_path: "/etc/kubernetes/admin.conf".into(), volume: "host-file".into(),
+            source: host_path("/etc/kubernetes/admin.conf", "File") }])]
+    #[case::dir_equal("/etc/kubernetes", json!([{"name": "host-dir", "mountPath": "/etc/kubernetes"}]),
+        vec![is_dir("/etc/kubernetes", "host-dir", host_path("/etc/kubernetes", "Directory"), None)])]
+    #[case::dir_below("/etc/kubernetes/admin.conf", json!([{"name": "host-dir", "mountPath": "/etc/kubernetes"}]), vec![])]
+    #[case::untyped_equal("/root/.kube", json!([{"name": "host-kube", "mountPath": "/root/.kube"}]), vec![])]
+    #[case::untyped_below("/root/.kube/config", json!([{"name": "host-kube", "mountPath": "/root/.kube"}]), vec![])]
+    #[case::file_sub_path("/k/config", json!([{"name": "host-dir", "mountPath": "/k/config", "subPath": "admin.conf"}]), vec![])]
+    fn allowed_host_paths(
+        #[case] value: &str,
+        #[case] mounts: Value,
+        #[case] expected: Vec<Reason>,
+    ) {
+        let settings = Settings {
+            allow_host_path_volumes: true,
+            ..Default::default()
+        };
+        assert_eq!(reasons(value, mounts, &settings), expected);
     }
 
     #[rstest]
@@ -373,6 +516,93 @@ mod tests {
         );
     }
 
+    /// The issue's input: a Secret volume mounted whole at the KUBECONFIG path.
+    #[test]
+    fn message_of_a_secret_directory() {
+        let spec = read_pod_spec(
+            "Deployment",
+            &json!({"metadata": {"name": "app", "namespace": "shop"}, "spec": {"template": {"spec": {
+                "containers": [{"name": "app", "image": "app:1",
+                    "env": [{"name": "KUBECONFIG", "value": "/etc/app/kubeconfig"}],
+                    "volumeMounts": [{"name": "kubeconfig", "mountPath": "/etc/app/kubeconfig", "readOnly": true}]}],
+                "volumes": [{"name": "kubeconfig", "secret": {"secretName": "app-kubeconfig"}}]}}}}),
+        )
+        .unwrap();
+        let report = check(&spec, &Settings::default());
+        assert_eq!(report.findings.len(), 1);
+        assert_eq!(
+            describe(&report.findings[0], "Deployment shop/app"),
+            r#"container "app" (Deployment shop/app): KUBECONFIG path "/etc/app/kubeconfig" is the directory where volume "kubeconfig" (Secret "app-kubeconfig") puts the Secret's keys, not a file: client-go fails with "is a directory"; point KUBECONFIG at "/etc/app/kubeconfig/<key>", or mount the key with subPath"#
+        );
+    }
+
+    fn message(value: &str, mounts: Value, settings: &Settings) -> String {
+        let report = check(&pod(with_env(value, mounts), volumes()), settings);
+        describe(&report.findings[0], "Pod ns/p")
+    }
+
+    #[rstest]
+    #[case::items_equal("/etc/app", json!([{"name": "cfg-items", "mountPath": "/etc/app"}]),
+        r#"container "app" (Pod ns/p): KUBECONFIG path "/etc/app" is the directory where volume "cfg-items" (ConfigMap "ci") puts the items it lists, not a file: client-go fails with "is a directory"; point KUBECONFIG at one of "/etc/app/ca.crt", "/etc/app/kube/config""#)]
+    #[case::items_parent("/etc/app/kube/", json!([{"name": "cfg-items", "mountPath": "/etc/app"}]),
+        r#"container "app" (Pod ns/p): KUBECONFIG path "/etc/app/kube/" is a directory that volume "cfg-items" (ConfigMap "ci"), mounted at "/etc/app", creates for its items, not a file: client-go fails with "is a directory"; point KUBECONFIG at "/etc/app/kube/config""#)]
+    #[case::not_projected("/var/run/p/kubeconfig", json!([{"name": "proj", "mountPath": "/var/run/p"}]),
+        r#"container "app" (Pod ns/p): KUBECONFIG path "/var/run/p/kubeconfig" is inside volumeMount "/var/run/p", but no item of volume "proj" (projected) creates it, so it will not exist in the container; the volume creates only: "/var/run/p/config", "/var/run/p/token""#)]
+    #[case::empty_dir("/scratch", json!([{"name": "scratch", "mountPath": "/scratch"}]),
+        r#"container "app" (Pod ns/p): KUBECONFIG path "/scratch" is the directory where volume "scratch" puts its files, not a file: client-go fails with "is a directory"; point KUBECONFIG at the kubeconfig file inside it ("/scratch/<file>")"#)]
+    fn messages_of_mount_shapes(
+        #[case] value: &str,
+        #[case] mounts: Value,
+        #[case] expected: &str,
+    ) {
+        assert_eq!(message(value, mounts, &Settings::default()), expected);
+    }
+
+    #[test]
+    fn message_below_a_file() {
+        let settings = Settings {
+            allow_host_path_volumes: true,
+            ..Default::default()
+        };
+        let mounts = json!([{"name": "host-file", "mountPath": "/etc/kubernetes/admin.conf"}]);
+        assert_eq!(
+            message("/etc/kubernetes/admin.conf/x", mounts, &settings),
+            r#"container "app" (Pod ns/p): KUBECONFIG path "/etc/kubernetes/admin.conf/x" lies below volumeMount "/etc/kubernetes/admin.conf" of hostPath volume "host-file" of type File, which is a file, so nothing exists below it; point KUBECONFIG at "/etc/kubernetes/admin.conf" if that file is the kubeconfig"#
+        );
+    }
+
+    #[test]
+    fn long_file_lists_are_bounded_in_messages() {
+        let items: Vec<Value> = (0..40)
+            .map(|i| json!({"key": "k", "path": format!("{}{i:02}", "f".repeat(400))}))
+            .collect();
+        let spec = pod(
+            with_env("/m/nope", json!([{"name": "many", "mountPath": "/m"}])),
+            json!([{"name": "many", "secret": {"secretName": "s", "items": items}}]),
+        );
+        let report = check(&spec, &Settings::default());
+        let text = describe(&report.findings[0], "Pod ns/p");
+        assert!(text.ends_with(" (and 30 more)"), "{text}");
+        assert!(text.len() < 4000, "{}", text.len());
+    }
+
+    #[test]
+    fn removal_covers_mount_shape_findings() {
+        let container = with_env(
+            "/etc/kube",
+            json!([{"name": "kubeconfig", "mountPath": "/etc/kube"}]),
+        );
+        let report = check(&pod(container.clone(), volumes()), &Settings::default());
+        assert!(matches!(
+            report.findings[0].reason,
+            Reason::IsDirectory { .. }
+        ));
+        let mut spec = json!({"containers": [container]});
+        let notes = remove_offending(&mut spec, &report.findings, "Pod ns/p");
+        assert_eq!(notes.len(), 1);
+        assert_eq!(spec["containers"][0]["env"], json!([]));
+    }
+
     #[test]
     fn expanded_values_name_what_was_written() {
         let container = json!({"name": "app", "env": [
@@ -412,6 +642,7 @@ mod tests {
             container: "app".into(),
             variable: "KUBECONFIG".into(),
             written: None,
+            origin: None,
             path: "/y".into(),
             reason: Reason::NotMounted,
         }];

@@ -3,7 +3,8 @@
 //! (or comes from a hostPath volume), and ConfigMaps that name in-cluster
 //! Services (or ports) that do not exist.
 //!
-//! Data flows one way: request → extract → check → verdict. Every expected
+//! Data flows one way: request → extract → check → typed findings →
+//! rendered verdict (`messages`). Every expected
 //! situation, malformed input included, ends in a verdict: a guest error or
 //! a trap would be an outage at the API server.
 
@@ -18,6 +19,8 @@ use serde_json::value::RawValue;
 pub mod env_expansion;
 pub mod kubeconfig_check;
 pub mod messages;
+pub mod mounts;
+pub mod object_lookup;
 pub mod service_check;
 pub mod service_lookup;
 pub mod service_refs;
@@ -25,9 +28,12 @@ pub mod settings;
 pub mod suggest;
 pub mod verdict;
 pub mod workload;
+pub mod workload_check;
+pub mod workload_refs;
 
+use object_lookup::{HostObjects, ObjectSource};
 use service_lookup::{HostServices, ServiceSource};
-use settings::Settings;
+use settings::{Compiled, Settings};
 use verdict::Verdict;
 
 #[unsafe(no_mangle)]
@@ -51,7 +57,11 @@ pub struct Payload {
 }
 
 fn validate(payload: &[u8]) -> CallResult {
-    Ok(serde_json::to_vec(&evaluate(payload, &HostServices))?)
+    let host = Host {
+        services: &HostServices,
+        objects: &HostObjects,
+    };
+    Ok(serde_json::to_vec(&evaluate(payload, &host))?)
 }
 
 /// Benchmark baseline: the parsing `validate` does, and nothing else.
@@ -79,8 +89,15 @@ fn validate_settings(payload: &[u8]) -> CallResult {
     Ok(serde_json::to_vec(&response)?)
 }
 
+/// The host's answers the checks can ask for: Services, and the objects
+/// a Pod template names.
+pub struct Host<'h> {
+    pub services: &'h dyn ServiceSource,
+    pub objects: &'h dyn ObjectSource,
+}
+
 /// Evaluates one `validate` payload; never fails, never panics on input.
-pub fn evaluate(payload: &[u8], services: &dyn ServiceSource) -> ValidationResponse {
+pub fn evaluate(payload: &[u8], host: &Host) -> ValidationResponse {
     let payload: Payload = match serde_json::from_slice(payload) {
         Ok(p) => p,
         Err(e) => {
@@ -104,46 +121,45 @@ pub fn evaluate(payload: &[u8], services: &dyn ServiceSource) -> ValidationRespo
             .into_response();
         }
     };
-    route(payload.request, &settings, services).into_response()
+    route(&payload.request, &settings.compile(), host).into_response()
 }
 
 /// Chooses the check for the request's kind and operation.
-fn route(
-    request: KubernetesAdmissionRequest,
-    settings: &Settings,
-    services: &dyn ServiceSource,
-) -> Verdict {
+fn route(request: &KubernetesAdmissionRequest, compiled: &Compiled, host: &Host) -> Verdict {
     if matches!(request.operation.as_str(), "DELETE" | "CONNECT") {
         return Verdict::accept();
     }
-    let kind = request.kind.kind.clone();
-    let identity = Identity::of(&request);
-    match kind.as_str() {
-        "ConfigMap" if request.sub_resource.is_empty() => {
-            let old = (request.operation == "UPDATE").then_some(&request.old_object);
-            service_check::check(
-                &request.object,
-                old.filter(|o| !o.is_null()),
-                &identity.describe(&kind),
-                &identity.namespace,
-                settings,
-                services,
-            )
-        }
+    let kind = request.kind.kind.as_str();
+    let identity = Identity::of(request);
+    let old = (request.operation == "UPDATE")
+        .then_some(&request.old_object)
+        .filter(|o| !o.is_null());
+    match kind {
+        "ConfigMap" if request.sub_resource.is_empty() => service_check::check(
+            &request.object,
+            old,
+            &identity.describe(kind),
+            &identity.namespace,
+            compiled,
+            host.services,
+        ),
         k if workload::pod_spec_pointer(k).is_some() => {
             // Status, scale, binding... carry no containers to check.
             if !request.sub_resource.is_empty() && request.sub_resource != "ephemeralcontainers" {
                 return Verdict::accept();
             }
-            // `kubectl debug` adds ephemeral containers to a running Pod whose
-            // other containers can no longer change: judge only the new ones.
-            let only_ephemeral = request.sub_resource == "ephemeralcontainers";
-            check_workload(
-                request.object,
-                k,
-                &identity.describe(k),
-                settings,
-                only_ephemeral,
+            workload_check::check(
+                &workload_check::Request {
+                    object: &request.object,
+                    old_object: old,
+                    kind: k,
+                    workload: &identity.describe(k),
+                    namespace: &identity.namespace,
+                    only_ephemeral: request.sub_resource == "ephemeralcontainers",
+                },
+                compiled,
+                host.services,
+                host.objects,
             )
         }
         "" => Verdict::malformed("the admission request has no kind".to_string()),
@@ -151,60 +167,6 @@ fn route(
             "this policy validates {} and ConfigMap objects, not {other}; check the rules of the policy",
             workload::WORKLOAD_KINDS.join(", ")
         )),
-    }
-}
-
-/// Kubeconfig check on any workload kind, mutating when the settings ask for it.
-fn check_workload(
-    mut object: Value,
-    kind: &str,
-    workload: &str,
-    settings: &Settings,
-    only_ephemeral: bool,
-) -> Verdict {
-    let spec = match workload::read_pod_spec(kind, &object) {
-        Ok(spec) => spec,
-        Err(e) => return Verdict::malformed(format!("{workload}: {e}")),
-    };
-    let mut report = kubeconfig_check::check(&spec, settings);
-    if only_ephemeral {
-        let ephemeral = workload::ContainerKind::EphemeralContainer;
-        report.findings.retain(|f| f.container_kind == ephemeral);
-        report.unresolved.retain(|u| u.container_kind == ephemeral);
-    }
-    let mut warnings: Vec<String> = if settings.warn_on_unresolved_values {
-        report
-            .unresolved
-            .iter()
-            .map(|u| messages::kubeconfig::describe_unresolved(u, workload))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    if report.findings.is_empty() {
-        return Verdict::Accept { warnings };
-    }
-    if settings.remove_offending_variables {
-        let pointer = workload::pod_spec_pointer(kind).unwrap_or("/spec");
-        if let Some(pod_spec) = object.pointer_mut(pointer) {
-            warnings.extend(kubeconfig_check::remove_offending(
-                pod_spec,
-                &report.findings,
-                workload,
-            ));
-            return Verdict::Mutate { object, warnings };
-        }
-    }
-    let message = verdict::join_capped(
-        report
-            .findings
-            .iter()
-            .map(|f| messages::kubeconfig::describe(f, workload)),
-    );
-    Verdict::Reject {
-        message,
-        code: None,
-        warnings,
     }
 }
 
@@ -246,5 +208,7 @@ impl Identity {
     }
 }
 
+#[cfg(test)]
+mod fake_cluster;
 #[cfg(test)]
 mod tests;

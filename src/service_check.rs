@@ -1,30 +1,121 @@
-//! Check 2: a ConfigMap may only name in-cluster Services (and ports) that
-//! exist. References are grouped by namespace and each namespace is looked
-//! up once.
+//! Check 2: the Services (and ports, and DNS records) that ConfigMap text
+//! names must exist. Used for a ConfigMap on its own, and for the keys a
+//! workload consumes. References are grouped by namespace and each
+//! namespace is looked up once, in sorted order, so sessions replay.
+//!
+//! The check returns typed findings; `messages::services` words them.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Map, Value};
-use wildmatch::WildMatch;
 
-use crate::service_lookup::{ServiceInfo, ServiceSource};
-use crate::service_refs::{Form, Port, ScanOptions, ServiceRef, scan};
-use crate::settings::{Action, OnLookupError, Settings};
+use crate::messages;
+use crate::service_lookup::{NamedPort, ServiceInfo, ServiceSource};
+use crate::service_refs::{Form, Port, Record, ScanOptions, ServiceRef, Zone, scan};
+use crate::settings::Compiled;
 use crate::suggest::closest;
-use crate::verdict::{MAX_LISTED, Verdict, join_capped};
+use crate::verdict::{MAX_LISTED, Verdict};
 
-/// A reference found under one key of the ConfigMap.
+/// A reference found in one scanned text: `key` of the ConfigMap, and
+/// `origin`, the caller's index of where that text is consumed.
 #[derive(Debug)]
-struct KeyedRef<'t> {
-    key: &'t str,
-    reference: ServiceRef<'t>,
+pub struct KeyedRef<'t> {
+    pub key: &'t str,
+    pub origin: usize,
+    pub reference: ServiceRef<'t>,
+}
+
+/// What is wrong with one reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// No Service of that name; the closest existing name, if any.
+    Missing { suggestion: Option<String> },
+    /// The Service exists but does not expose the port.
+    PortNotExposed { port: Port, exposed: Vec<i32> },
+    /// `<hostname>.<svc>…` names a Pod, but the Service is not headless.
+    NotHeadless { hostname: String },
+    /// `_<port>._<proto>.<svc>…` names an SRV record the Service lacks.
+    NoSuchSrv {
+        port_name: String,
+        protocol: String,
+        named_ports: Vec<NamedPort>,
+    },
+    /// The name is under a domain the cluster's DNS does not serve.
+    ForeignZone { zone: String },
+}
+
+/// One dangling reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding<'t> {
+    pub key: &'t str,
+    pub origin: usize,
+    pub written: Cow<'t, str>,
+    pub service: Cow<'t, str>,
+    pub namespace: Cow<'t, str>,
+    pub problem: Problem,
+}
+
+/// Why some references could not be verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupFailure {
+    /// More namespaces than `maxNamespacesPerRequest`: none was looked up.
+    TooManyNamespaces { count: usize, max: usize },
+    /// The host could not list the Services of `namespace`.
+    Host {
+        namespace: String,
+        /// Up to three references as written, and how many there were.
+        written: Vec<String>,
+        total: usize,
+        error: String,
+    },
+}
+
+/// Everything the check found.
+#[derive(Debug, Default)]
+pub struct Report<'t> {
+    pub findings: Vec<Finding<'t>>,
+    pub failures: Vec<LookupFailure>,
 }
 
 /// The identity of a reference across old and new objects.
-type RefId<'r> = (&'r str, &'r str, Port);
+type RefId<'r> = (&'r str, &'r str, Port, &'r Record<'r>, &'r Zone<'r>);
 
 fn id<'r>(r: &'r ServiceRef) -> RefId<'r> {
-    (&r.service, &r.namespace, r.port)
+    (&r.service, &r.namespace, r.port, &r.record, &r.zone)
+}
+
+/// The scanner's options for text read in `namespace`.
+pub fn scan_options<'a>(compiled: &'a Compiled, namespace: &'a str) -> ScanOptions<'a> {
+    ScanOptions {
+        qualified_suffixes: &compiled.qualified_suffixes,
+        default_namespace: namespace,
+        short_names: compiled.settings.check_short_names,
+        ignored_hosts: &compiled.ignored_hosts,
+    }
+}
+
+/// The references of one text, unless the key is documentation
+/// (`ignoredKeys`) or the text a Grafana dashboard.
+pub fn scan_value<'t>(
+    key: &'t str,
+    text: &'t str,
+    origin: usize,
+    compiled: &Compiled,
+    options: &ScanOptions,
+) -> Vec<KeyedRef<'t>> {
+    if compiled.is_ignored_key(key) || is_grafana_dashboard(text) {
+        return Vec::new();
+    }
+    scan(text, options)
+        .into_iter()
+        .filter(|r| !is_builtin(r))
+        .map(|reference| KeyedRef {
+            key,
+            origin,
+            reference,
+        })
+        .collect()
 }
 
 /// The ConfigMap's `data`, or why it cannot be read.
@@ -36,15 +127,14 @@ fn data_of(object: &Value) -> Result<Option<&Map<String, Value>>, String> {
     }
 }
 
-fn scan_data<'t>(data: &'t Map<String, Value>, options: &ScanOptions) -> Vec<KeyedRef<'t>> {
+fn scan_data<'t>(
+    data: &'t Map<String, Value>,
+    compiled: &Compiled,
+    options: &ScanOptions,
+) -> Vec<KeyedRef<'t>> {
     data.iter()
         .filter_map(|(key, value)| value.as_str().map(|text| (key, text)))
-        .filter(|(_, text)| !is_grafana_dashboard(text))
-        .flat_map(|(key, text)| {
-            scan(text, options)
-                .into_iter()
-                .map(move |reference| KeyedRef { key, reference })
-        })
+        .flat_map(|(key, text)| scan_value(key, text, 0, compiled, options))
         .collect()
 }
 
@@ -63,7 +153,7 @@ pub fn check(
     old_object: Option<&Value>,
     config_map: &str,
     namespace: &str,
-    settings: &Settings,
+    compiled: &Compiled,
     source: &dyn ServiceSource,
 ) -> Verdict {
     let data = match data_of(object) {
@@ -71,78 +161,32 @@ pub fn check(
         Ok(None) => return Verdict::accept(),
         Err(e) => return Verdict::malformed(format!("{config_map}: {e}")),
     };
-    let qualified_suffixes = vec![format!(
-        ".svc.{}",
-        settings.cluster_domain_labels().join(".")
-    )];
-    let ignored: Vec<WildMatch> = settings
-        .ignored_hosts
-        .iter()
-        .map(|p| WildMatch::new(&p.to_ascii_lowercase()))
-        .collect();
-    let options = ScanOptions {
-        qualified_suffixes: &qualified_suffixes,
-        default_namespace: namespace,
-        short_names: settings.check_short_names,
-        ignored_hosts: &ignored,
-    };
-
+    let options = scan_options(compiled, namespace);
     // On UPDATE only what the edit adds is checked: an old reference never
     // blocks an unrelated change.
     let old_refs = match old_object.map(data_of) {
-        Some(Ok(Some(old))) => scan_data(old, &options),
+        Some(Ok(Some(old))) => scan_data(old, compiled, &options),
         _ => Vec::new(),
     };
     let already_there: HashSet<RefId> = old_refs.iter().map(|k| id(&k.reference)).collect();
-    let refs: Vec<KeyedRef> = scan_data(data, &options)
+    let refs: Vec<KeyedRef> = scan_data(data, compiled, &options)
         .into_iter()
-        .filter(|k| !is_builtin(&k.reference))
         .filter(|k| already_there.is_empty() || !already_there.contains(&id(&k.reference)))
         .collect();
-    if refs.is_empty() {
-        return Verdict::accept();
-    }
-
-    let mut by_namespace: BTreeMap<&str, Vec<&KeyedRef>> = BTreeMap::new();
-    for r in &refs {
-        by_namespace
-            .entry(r.reference.namespace.as_ref())
-            .or_default()
-            .push(r);
-    }
-
-    let mut problems = Vec::new();
-    let mut lookup_errors = Vec::new();
-    // Suggestions cost a comparison with every Service of the namespace;
-    // only the problems that are spelled out need one.
-    let mut suggestions_left = MAX_LISTED;
-    if by_namespace.len() > settings.max_namespaces_per_request {
-        lookup_errors.push(format!(
-            "{config_map} references Services in {} namespaces, more than maxNamespacesPerRequest ({}) allows, so they were not looked up",
-            by_namespace.len(),
-            settings.max_namespaces_per_request
-        ));
-    } else {
-        // BTreeMap order: host calls are deterministic, so sessions replay.
-        for (ns, ns_refs) in &by_namespace {
-            match source.services_in(ns) {
-                Ok(services) => {
-                    problems.extend(problems_in_namespace(
-                        ns_refs,
-                        &services,
-                        config_map,
-                        settings,
-                        &mut suggestions_left,
-                    ))
-                }
-                Err(e) => lookup_errors.push(format!(
-                    "{config_map}: cannot verify the Services referenced in namespace {ns:?} ({}): {e}",
-                    written_list(ns_refs)
-                )),
-            }
-        }
-    }
-    verdict(problems, lookup_errors, settings)
+    let report = judge(refs, compiled, source);
+    let problems = report
+        .findings
+        .iter()
+        .map(|f| {
+messages::services::finding(config_map, f, compiled)
+        })
+        .collect();
+    let failures = report
+        .failures
+        .iter()
+        .map(|f| messages::services::lookup_failure(config_map, f))
+        .collect();
+    Verdict::from_problems(problems, failures, &compiled.settings)
 }
 
 /// `kubernetes.default.svc` always exists: the API server's own Service.
@@ -150,124 +194,169 @@ fn is_builtin(r: &ServiceRef) -> bool {
     r.service == "kubernetes" && r.namespace == "default"
 }
 
-fn problems_in_namespace(
-    refs: &[&KeyedRef],
+/// Judges `refs` against the Services that exist: one host call per
+/// namespace (sorted), none for names under a foreign cluster domain.
+pub fn judge<'t>(
+    refs: Vec<KeyedRef<'t>>,
+    compiled: &Compiled,
+    source: &dyn ServiceSource,
+) -> Report<'t> {
+    let mut report = Report::default();
+    let mut by_namespace: BTreeMap<&str, Vec<&KeyedRef>> = BTreeMap::new();
+    let mut seen = HashSet::new();
+    for r in &refs {
+        if let Zone::Foreign(zone) = &r.reference.zone {
+            // No lookup can help: the query never reaches cluster DNS.
+            if seen.insert((r.origin, r.key, r.reference.written.as_ref())) {
+                report
+                    .findings
+                    .push(finding(r, Problem::ForeignZone { zone: zone.to_string() }));
+            }
+            continue;
+        }
+        by_namespace
+            .entry(r.reference.namespace.as_ref())
+            .or_default()
+            .push(r);
+    }
+    if by_namespace.len() > compiled.settings.max_namespaces_per_request {
+        report.failures.push(LookupFailure::TooManyNamespaces {
+            count: by_namespace.len(),
+            max: compiled.settings.max_namespaces_per_request,
+        });
+        return report;
+    }
+    // Suggestions cost a comparison with every Service of the namespace;
+    // only the problems that are spelled out need one.
+    let mut suggestions_left = MAX_LISTED;
+    for (ns, ns_refs) in &by_namespace {
+        match source.services_in(ns) {
+            Ok(services) => problems_in_namespace(
+                ns_refs,
+                &services,
+                compiled,
+                &mut suggestions_left,
+                &mut seen,
+                &mut report.findings,
+            ),
+            Err(error) => {
+                let mut written: Vec<&str> =
+                    ns_refs.iter().map(|r| r.reference.written.as_ref()).collect();
+                written.dedup();
+                let total = written.len();
+                report.failures.push(LookupFailure::Host {
+                    namespace: ns.to_string(),
+                    written: written.into_iter().take(3).map(str::to_string).collect(),
+                    total,
+                    error,
+                });
+            }
+        }
+    }
+    report
+}
+
+fn finding<'t>(r: &KeyedRef<'t>, problem: Problem) -> Finding<'t> {
+    Finding {
+        key: r.key,
+        origin: r.origin,
+        written: r.reference.written.clone(),
+        service: r.reference.service.clone(),
+        namespace: r.reference.namespace.clone(),
+        problem,
+    }
+}
+
+fn problems_in_namespace<'t, 's>(
+    refs: &[&'s KeyedRef<'t>],
     services: &[ServiceInfo],
-    config_map: &str,
-    settings: &Settings,
+    compiled: &Compiled,
     suggestions_left: &mut usize,
-) -> Vec<String> {
+    seen: &mut HashSet<(usize, &'s str, &'s str)>,
+    findings: &mut Vec<Finding<'t>>,
+) {
     let by_name: HashMap<&str, &ServiceInfo> =
         services.iter().map(|s| (s.name.as_str(), s)).collect();
-    let mut seen = HashSet::new();
-    let mut problems = Vec::new();
-    for KeyedRef { key, reference: r } in refs.iter().copied() {
+    for r in refs.iter().copied() {
+        let reference = &r.reference;
         // A `scheme://a.b` short name in a namespace without Services is much
         // more likely an external domain than a dangling reference.
-        if services.is_empty() && r.form == Form::ShortWithNamespace {
+        if services.is_empty() && reference.form == Form::ShortWithNamespace {
             continue;
         }
-        let service = by_name.get(r.service.as_ref()).copied();
-        let closed_port = service.and_then(|service| {
-            r.port
-                .number()
-                .filter(|p| settings.check_ports && !service.accepts_port(*p))
-        });
-        if service.is_some() && closed_port.is_none() {
-            continue;
-        }
+        let problem = match by_name.get(reference.service.as_ref()).copied() {
+            Some(service) => match problem_with(reference, service, compiled) {
+                Some(problem) => problem,
+                None => continue,
+            },
+            None => Problem::Missing { suggestion: None },
+        };
         // Only problems are deduplicated: hashing every reference would cost
         // more than checking it.
-        if !seen.insert((*key, r.written.as_ref())) {
+        if !seen.insert((r.origin, r.key, reference.written.as_ref())) {
             continue;
         }
-        let subject = format!(
-            "{config_map}, key {key:?}: {:?} names Service {:?} in namespace {:?}",
-            r.written, r.service, r.namespace
-        );
-        match (service, closed_port) {
-            (Some(service), Some(port)) => {
-                let implied = match r.port {
-                    Port::SchemeDefault(_) => " (implied by the URL scheme)",
-                    _ => "",
+        let problem = match problem {
+            Problem::Missing { .. } if *suggestions_left > 0 => {
+                *suggestions_left -= 1;
+                // Listing the port beats merely accepting it (headless).
+                let serves = |s: &ServiceInfo| {
+                    reference
+                        .port
+                        .number()
+                        .is_some_and(|p| s.ports.contains(&i32::from(p)))
                 };
-                let exposed = if service.ports.is_empty() {
-                    "no ports".to_string()
-                } else {
-                    let list: Vec<String> = service.ports.iter().map(i32::to_string).collect();
-                    format!("only port(s) {}", list.join(", "))
-                };
-                problems.push(format!(
-                    "{subject}, but port {port}{implied} is not exposed: the Service exposes {exposed}"
-                ));
-            }
-            _ => {
-                let suggestion = if *suggestions_left > 0 {
-                    *suggestions_left -= 1;
-                    // Listing the port beats merely accepting it (headless).
-                    let serves = |s: &ServiceInfo| {
-                        r.port
-                            .number()
-                            .is_some_and(|p| s.ports.contains(&i32::from(p)))
-                    };
-                    closest(
-                        &r.service,
+                Problem::Missing {
+                    suggestion: closest(
+                        &reference.service,
                         services.iter().map(|s| (s.name.as_str(), serves(s))),
                     )
-                } else {
-                    None
-                };
-                let hint = suggestion
-                    .map(|s| format!("; did you mean {s:?}?"))
-                    .unwrap_or_else(|| "; create the Service or correct the name".to_string());
-                problems.push(format!("{subject}, which does not exist{hint}"));
+                    .map(str::to_string),
+                }
+            }
+            other => other,
+        };
+        findings.push(finding(r, problem));
+    }
+}
+
+/// What is wrong with `reference` to an existing `service`, if anything:
+/// the record it asks for must exist (DNS spec), then the port must be open.
+fn problem_with(reference: &ServiceRef, service: &ServiceInfo, compiled: &Compiled) -> Option<Problem> {
+    match &reference.record {
+        Record::PodHostname(hostname) if !service.headless && !service.external_name => {
+            return Some(Problem::NotHeadless {
+                hostname: hostname.to_string(),
+            });
+        }
+        Record::Srv {
+            port_name,
+            protocol,
+        } => {
+            if !service.has_srv(port_name, protocol) {
+                return Some(Problem::NoSuchSrv {
+                    port_name: port_name.to_string(),
+                    protocol: protocol.to_string(),
+                    named_ports: service.named_ports.clone(),
+                });
             }
         }
+        _ => {}
     }
-    problems
-}
-
-fn written_list(refs: &[&KeyedRef]) -> String {
-    let mut written: Vec<&str> = refs.iter().map(|r| r.reference.written.as_ref()).collect();
-    written.dedup();
-    let total = written.len();
-    written.truncate(3);
-    let mut list = written.join(", ");
-    if total > 3 {
-        list.push_str(&format!(" and {} more", total - 3));
-    }
-    list
-}
-
-fn verdict(problems: Vec<String>, lookup_errors: Vec<String>, settings: &Settings) -> Verdict {
-    let deny_problems = !problems.is_empty() && settings.action == Action::Deny;
-    let deny_errors = !lookup_errors.is_empty() && settings.on_lookup_error == OnLookupError::Deny;
-    let mut warnings = Vec::new();
-    let mut reasons = Vec::new();
-    if deny_problems {
-        reasons.extend(problems);
-    } else {
-        warnings.extend(problems);
-    }
-    if deny_errors {
-        reasons.extend(lookup_errors);
-    } else {
-        warnings.extend(lookup_errors);
-    }
-    if reasons.is_empty() {
-        Verdict::Accept { warnings }
-    } else {
-        Verdict::Reject {
-            message: join_capped(reasons.into_iter()),
-            code: None,
-            warnings,
-        }
-    }
+    let port = reference.port;
+    let closed = port
+        .number()
+        .is_some_and(|p| compiled.settings.check_ports && !service.accepts_port(p));
+    closed.then(|| Problem::PortNotExposed {
+        port,
+        exposed: service.ports.clone(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::{Action, OnLookupError, Settings};
     use crate::service_lookup::MockServiceSource;
     use mockall::predicate::eq;
     use rstest::rstest;
@@ -324,7 +413,7 @@ mod tests {
             None,
             "ConfigMap kubernaut-system/gateway-config",
             "kubernaut-system",
-            settings,
+            &settings.compile(),
             source,
         )
     }
@@ -562,7 +651,7 @@ mod tests {
             Some(&cm(json!({"k": old}))),
             "ConfigMap kubernaut-system/gateway-config",
             "kubernaut-system",
-            &Settings::default(),
+            &Settings::default().compile(),
             &cluster(),
         );
         assert_eq!(matches!(v, Verdict::Reject { .. }), rejected, "{v:?}");
@@ -615,5 +704,114 @@ mod tests {
             ),
             "{v:?}"
         );
+    }
+
+    /// Namespace `shop`: ClusterIP `nginx` (80) and `api` (8080, named
+    /// `http`), headless `web`; `kafka`: headless `kafka-headless`.
+    fn shop() -> MockServiceSource {
+        let mut source = MockServiceSource::new();
+        source.expect_services_in().returning(|ns| {
+            Ok(match ns {
+                "shop" => vec![
+                    svc("nginx", &[80]),
+                    ServiceInfo {
+                        named_ports: vec![NamedPort {
+                            name: "http".into(),
+                            protocol: "tcp".into(),
+                        }],
+                        ..svc("api", &[8080])
+                    },
+                    ServiceInfo {
+                        headless: true,
+                        ..svc("web", &[80])
+                    },
+                ],
+                "kafka" => vec![ServiceInfo {
+                    headless: true,
+                    ..svc("kafka-headless", &[9092])
+                }],
+                _ => Vec::new(),
+            })
+        });
+        source
+    }
+
+    fn in_shop(data: Value, settings: &Settings) -> Verdict {
+        let object = json!({"metadata": {"name": "cfg", "namespace": "shop"}, "data": data});
+        check(
+            &object,
+            None,
+            "ConfigMap shop/cfg",
+            "shop",
+            &settings.compile(),
+            &shop(),
+        )
+    }
+
+    fn corp_internal() -> Settings {
+        Settings {
+            cluster_domain: "corp.internal".into(),
+            ..Default::default()
+        }
+    }
+
+    #[rstest]
+    // DNS records (issue: judge names the way cluster DNS resolves them).
+    #[case::pod_name_not_headless(json!({"upstream.conf": "server web-0.nginx.shop.svc.cluster.local:80;"}), Settings::default(),
+        Some(r#"ConfigMap shop/cfg, key "upstream.conf": "web-0.nginx.shop.svc.cluster.local:80" names Service "nginx" in namespace "shop", but the Service is not headless: per-pod names such as "web-0" exist only behind a headless Service (clusterIP: None)"#))]
+    #[case::pod_name_headless(json!({"k": "web-0.web.shop.svc.cluster.local:80"}), Settings::default(), None)]
+    #[case::srv_named_port(json!({"k": "_http._tcp.api.shop.svc.cluster.local"}), Settings::default(), None)]
+    #[case::srv_wrong_protocol(json!({"k": "_http._udp.api.shop.svc.cluster.local"}), Settings::default(),
+        Some(r#"but the Service has no port named "http" with protocol UDP: SRV records exist only for named ports; its named ports are http/TCP"#))]
+    #[case::srv_unnamed_port(json!({"k": "_metrics._tcp.nginx.shop.svc"}), Settings::default(),
+        Some(r#"has no port named "metrics" with protocol TCP: SRV records exist only for named ports; it has no named ports"#))]
+    #[case::foreign_zone(json!({"BROKERS": "kafka-0.kafka-headless.kafka.svc.cluster.local:9092"}), corp_internal(),
+        Some(r#"ConfigMap shop/cfg, key "BROKERS": "kafka-0.kafka-headless.kafka.svc.cluster.local:9092" uses the cluster domain "cluster.local", but this cluster's domain is "corp.internal": the query leaves cluster DNS and gets NXDOMAIN"#))]
+    #[case::own_zone(json!({"BROKERS": "kafka-0.kafka-headless.kafka.svc.corp.internal:9092"}), corp_internal(), None)]
+    #[case::additional_zone(json!({"BROKERS": "kafka-0.kafka-headless.kafka.svc.cluster.local:9092"}),
+        Settings { additional_cluster_domains: vec!["cluster.local".into()], ..corp_internal() }, None)]
+    // Documentation is not configuration.
+    #[case::yaml_comment(json!({"app.yaml": "# Example: backend: http://example-svc.other.svc.cluster.local:8080\nbackend: http://api.shop.svc.cluster.local:8080\n"}), Settings::default(), None)]
+    #[case::yaml_uncommented(json!({"app.yaml": "example: http://example-svc.other.svc.cluster.local:8080\nbackend: http://api.shop.svc.cluster.local:8080\n"}), Settings::default(),
+        Some(r#"names Service "example-svc" in namespace "other", which does not exist"#))]
+    #[case::nginx_comment(json!({"nginx.conf": "upstream b {\n  server api.shop.svc.cluster.local:8080;\n  # server api-canary.shop.svc.cluster.local:8080;\n}\n"}), Settings::default(), None)]
+    #[case::nginx_uncommented(json!({"nginx.conf": "upstream b {\n  server api.shop.svc.cluster.local:8080;\n  server api-canary.shop.svc.cluster.local:8080;\n}\n"}), Settings::default(),
+        Some(r#"names Service "api-canary" in namespace "shop", which does not exist"#))]
+    #[case::example_key(json!({"_example": "################################\n# EXAMPLE CONFIGURATION, NOT READ #\n################################\nlog-endpoint: http://fluentd.logging.svc.cluster.local:24224\n",
+        "backend": "http://api.shop.svc.cluster.local:8080"}), Settings::default(), None)]
+    #[case::example_key_not_ignored(json!({"_example": "log-endpoint: http://fluentd.logging.svc.cluster.local:24224\n"}),
+        Settings { ignored_keys: vec![], ..Default::default() },
+        Some(r#"ConfigMap shop/cfg, key "_example": "http://fluentd.logging.svc.cluster.local:24224" names Service "fluentd" in namespace "logging", which does not exist"#))]
+    #[case::own_ignored_keys(json!({"README.md": "see http://docs.shop.svc:80", "notes.txt": "http://gone.shop.svc:80"}),
+        Settings { ignored_keys: vec!["*.md".into()], ..Default::default() },
+        Some(r#"key "notes.txt""#))]
+    #[case::url_fragment_is_not_a_comment(json!({"k": "dashboard: http://grafana.shop.svc:3000/#/overview"}), Settings::default(),
+        Some(r#"names Service "grafana" in namespace "shop", which does not exist"#))]
+    #[case::hash_in_quotes(json!({"k": "url: \"http://x.y/ # http://gone.shop.svc:80\""}), Settings::default(),
+        Some(r#"names Service "gone""#))]
+    #[case::json_has_no_comments(json!({"k": "{\"a\": \"# http://gone.shop.svc:80\"}"}), Settings::default(),
+        Some(r#"names Service "gone""#))]
+    fn records_zones_and_comments(
+        #[case] data: Value,
+        #[case] settings: Settings,
+        #[case] rejection: Option<&str>,
+    ) {
+        let v = in_shop(data, &settings);
+        match rejection {
+            Some(part) => assert!(message(&v).contains(part), "{}", message(&v)),
+            None => assert!(
+                matches!(v, Verdict::Accept { ref warnings } if warnings.is_empty()),
+                "{v:?}"
+            ),
+        }
+    }
+
+    #[test]
+    fn foreign_zones_need_no_lookup() {
+        let object = json!({"metadata": {"name": "cfg", "namespace": "shop"},
+                            "data": {"k": "kafka-0.kafka-headless.kafka.svc.cluster.local:9092"}});
+        let source = MockServiceSource::new(); // any call would panic
+        let v = check(&object, None, "ConfigMap shop/cfg", "shop", &corp_internal().compile(), &source);
+        assert!(message(&v).contains("uses the cluster domain"), "{v:?}");
     }
 }

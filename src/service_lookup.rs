@@ -24,9 +24,31 @@ pub struct ServiceInfo {
     /// `type: ExternalName`: a CNAME, any port works.
     pub external_name: bool,
     pub ports: Vec<i32>,
+    /// The ports that have a name: the only ones with SRV records.
+    pub named_ports: Vec<NamedPort>,
+}
+
+/// A named Service port: `_<name>._<protocol>.<svc>.<ns>.svc.<zone>` is
+/// its SRV record (Kubernetes DNS spec 2.3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NamedPort {
+    pub name: String,
+    /// Lower case (`tcp`, `udp`, `sctp`); the API's default is TCP.
+    pub protocol: String,
 }
 
 impl ServiceInfo {
+    /// Whether the Service has an SRV record for `_<name>._<protocol>`
+    /// (both lower case). An ExternalName Service is a CNAME: whatever the
+    /// target serves, so it is given the benefit of the doubt.
+    pub fn has_srv(&self, name: &str, protocol: &str) -> bool {
+        self.external_name
+            || self
+                .named_ports
+                .iter()
+                .any(|p| p.name == name && p.protocol == protocol)
+    }
+
     /// Whether a client can connect to `port` through this Service.
     pub fn accepts_port(&self, port: u16) -> bool {
         self.headless || self.external_name || self.ports.contains(&i32::from(port))
@@ -40,11 +62,15 @@ pub trait ServiceSource {
     fn services_in(&self, namespace: &str) -> Result<Vec<ServiceInfo>, String>;
 }
 
-/// The fields of a Service the check reads.
+/// The fields of a Service the check reads, in the order the host
+/// receives them. One fixed set for every call: policy-server keeps one
+/// watch cache per kind, namespace and mask set.
 pub const SERVICE_FIELD_MASKS: &[&str] = &[
     "metadata.name",
     "spec.clusterIP",
+    "spec.ports.name",
     "spec.ports.port",
+    "spec.ports.protocol",
     "spec.type",
 ];
 
@@ -79,10 +105,30 @@ impl ServiceSource for HostServices {
             &request,
         )
         .map_err(|e| {
-            format!("error invoking host capability kubernetes.list_resources_by_namespace: {e}")
+            summarize_host_error(&format!(
+                "error invoking host capability kubernetes.list_resources_by_namespace: {e}"
+            ))
         })?;
         parse_service_list(&answer)
     }
+}
+
+/// Longest host error quoted in a message, in bytes.
+pub const MAX_HOST_ERROR: usize = 512;
+
+/// The part of a host error worth showing to `kubectl` users: its first
+/// line (policy-server under `RUST_BACKTRACE=1` appends a stack backtrace
+/// after a blank line), at most [`MAX_HOST_ERROR`] bytes.
+pub fn summarize_host_error(error: &str) -> String {
+    let line = error.lines().next().unwrap_or_default().trim_end();
+    if line.len() <= MAX_HOST_ERROR {
+        return line.to_string();
+    }
+    let mut cut = MAX_HOST_ERROR;
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &line[..cut])
 }
 
 /// Reads a `ServiceList` answer (masked or not) into what the check needs.
@@ -121,26 +167,41 @@ struct ServiceSpecView<'a> {
     #[serde(default, borrow, rename = "type")]
     type_: Option<Cow<'a, str>>,
     #[serde(default)]
-    ports: Option<Vec<ServicePortView>>,
+    #[serde(borrow)]
+    ports: Option<Vec<ServicePortView<'a>>>,
 }
 
 #[derive(Deserialize)]
-struct ServicePortView {
+struct ServicePortView<'a> {
     port: i32,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    protocol: Option<Cow<'a, str>>,
 }
 
 impl From<ServiceView<'_>> for ServiceInfo {
     fn from(service: ServiceView<'_>) -> Self {
         let spec = service.spec.unwrap_or_default();
+        let ports = spec.ports.unwrap_or_default();
         ServiceInfo {
             name: service.metadata.name.into_owned(),
             headless: spec.cluster_ip.as_deref() == Some("None"),
             external_name: spec.type_.as_deref() == Some("ExternalName"),
-            ports: spec
-                .ports
-                .unwrap_or_default()
-                .into_iter()
-                .map(|p| p.port)
+            ports: ports.iter().map(|p| p.port).collect(),
+            named_ports: ports
+                .iter()
+                .filter_map(|p| {
+                    let name = p.name.as_deref().filter(|n| !n.is_empty())?;
+                    Some(NamedPort {
+                        name: name.to_ascii_lowercase(),
+                        protocol: p
+                            .protocol
+                            .as_deref()
+                            .unwrap_or("TCP")
+                            .to_ascii_lowercase(),
+                    })
+                })
                 .collect(),
         }
     }
@@ -158,7 +219,8 @@ mod tests {
             serde_json::json!({
                 "api_version": "v1", "kind": "Service", "namespace": "kubernaut-system",
                 "label_selector": null, "field_selector": null,
-                "field_masks": ["metadata.name", "spec.clusterIP", "spec.ports.port", "spec.type"]
+                "field_masks": ["metadata.name", "spec.clusterIP", "spec.ports.name",
+                                "spec.ports.port", "spec.ports.protocol", "spec.type"]
             })
         );
     }
@@ -167,7 +229,7 @@ mod tests {
     fn service_list_as_the_host_sends_it() {
         let answer = br#"{"apiVersion":"v1","kind":"ServiceList","metadata":{"resourceVersion":"7"},"items":[
             {"apiVersion":"v1","kind":"Service","metadata":{"name":"data-storage-service","namespace":"k"},
-             "spec":{"type":"NodePort","clusterIP":"10.96.0.7","ports":[{"port":8081,"protocol":"TCP"},{"port":9181}]}},
+             "spec":{"type":"NodePort","clusterIP":"10.96.0.7","ports":[{"port":8081,"protocol":"TCP","name":"HTTP"},{"port":9181,"name":"dns","protocol":"UDP"}]}},
             {"metadata":{"name":"redis-headless"},"spec":{"clusterIP":"None"}},
             {"metadata":{"name":"legacy"},"spec":{"type":"ExternalName","externalName":"db.example.com"}},
             {"metadata":{"name":"bare"}}]}"#;
@@ -175,6 +237,8 @@ mod tests {
         assert_eq!(services[0].ports, vec![8081, 9181]);
         assert!(services[0].accepts_port(8081) && !services[0].accepts_port(8080));
         assert!(services[1].headless && services[2].external_name);
+        assert!(services[0].has_srv("http", "tcp") && services[0].has_srv("dns", "udp"));
+        assert!(!services[0].has_srv("dns", "tcp") && !services[1].has_srv("http", "tcp"));
         assert_eq!(
             services[3],
             ServiceInfo {
@@ -192,6 +256,17 @@ mod tests {
                 .contains("cannot read the ServiceList")
         );
         assert!(parse_service_list(br#"{"items":[{"spec":{"ports":[{"port":"x"}]}}]}"#).is_err());
+    }
+
+    #[test]
+    fn host_errors_keep_their_first_line() {
+        let with_backtrace = "error invoking host capability kubernetes.list_resources_by_namespace: Host error: Callback evaluation failure: kube::Client was not initialized properly\n\nStack backtrace:\n   0: policy_evaluator::callback\n   1: tokio";
+        assert_eq!(
+            summarize_host_error(with_backtrace),
+            "error invoking host capability kubernetes.list_resources_by_namespace: Host error: Callback evaluation failure: kube::Client was not initialized properly"
+        );
+        let long = "é".repeat(MAX_HOST_ERROR);
+        assert!(summarize_host_error(&long).len() <= MAX_HOST_ERROR + '…'.len_utf8());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Finds the in-cluster Service names in free text (YAML, JSON, INI,
 //! properties, URLs, broker lists, JDBC URLs...) in one left-to-right pass:
 //! every byte is looked at a bounded number of times, so the cost is linear
-//! in the size of the text.
+//! in the size of the text. Names inside comments of the config file are
+//! not references (see `Comments`).
 
 use std::borrow::Cow;
 
@@ -257,11 +258,17 @@ fn is_scheme(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
 }
 
-/// Every Service reference in `text`, in order of appearance.
+/// Every Service reference in `text`, in order of appearance: URLs
+/// (`scheme://host[:port]`), qualified names `...<svc>.<ns>.svc[.<d>]`
+/// anywhere, and short names in URLs if `options.short_names`. References
+/// inside comments of the config file (`#`, `//`, `;`, `!` comments of
+/// YAML, TOML, INI, properties, shell, nginx, HCL, JavaScript; see
+/// `Comments`) are not returned; a JSON value has no comments.
 pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
     let b = text.as_bytes();
     let n = b.len();
     let mut refs = Vec::new();
+    let mut comments = Comments::new(b);
     // Only two places can start a reference: the `://` of a URL and the dot
     // of a `.svc` label. memchr jumps between `:` and `.` several bytes at a
     // time; every byte before `done` has been dealt with, so no byte is
@@ -279,6 +286,10 @@ pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
             if !is_scheme(&text[start..hit]) {
                 continue;
             }
+            if let Some(comment_end) = comments.comment_end(start) {
+                done = comment_end;
+                continue;
+            }
             done = scan_url(text, start, hit, options, &mut refs);
             continue;
         }
@@ -292,6 +303,10 @@ pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
         }
         // Walk back only now, once per name: the run before a `.svc` label.
         let start = run_start(b, hit, done);
+        if let Some(comment_end) = comments.comment_end(start) {
+            done = comment_end;
+            continue;
+        }
         let mut end = hit + 4;
         while end < n && is_host_byte(b[end]) {
             end += 1;
@@ -319,6 +334,211 @@ fn run_start(b: &[u8], end: usize, floor: usize) -> usize {
         start -= 1;
     }
     start
+}
+
+/// How the comment reader sees a byte, as a table (see [`HOST_BYTES`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ByteClass {
+    /// Anything that is neither of the two below: ends a blank line start.
+    Plain,
+    /// Indentation: space, tab, `\r`, vertical tab, form feed.
+    Blank,
+    /// `\n`, a quote, or a byte that may start a comment (`#`, `/`, `;`, `!`).
+    Special,
+}
+
+const BYTE_CLASSES: [ByteClass; 256] = {
+    let mut table = [ByteClass::Plain; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            b' ' | b'\t' | b'\r' | 0x0b | 0x0c => ByteClass::Blank,
+            b'\n' | b'"' | b'\'' | b'#' | b'/' | b';' | b'!' => ByteClass::Special,
+            _ => ByteClass::Plain,
+        };
+        b += 1;
+    }
+    table
+};
+
+/// Tells which positions of a config file are inside a comment, reading the
+/// text once from left to right, lazily: only up to the positions asked
+/// about, which never go back. The rules cover the comments of YAML, TOML,
+/// INI, Java properties, shell, nginx, HCL, Prometheus and JavaScript-like
+/// configs without knowing which one the text is; where a byte could be
+/// either a comment or data, it is data:
+///
+/// - a whole-line comment starts with `#` or `//` after optional blanks,
+///   or with `;` (INI) or `!` (Java properties) as the first non-blank byte;
+/// - a trailing comment starts with `#` after a space or tab (YAML, shell)
+///   or right after `;` (nginx `server a:80;# old`), or with `//` after a
+///   space or tab;
+/// - either runs to the end of the line;
+/// - never a comment: `#` or `//` inside `"..."` or `'...'` on the same
+///   line (a backslash escapes the next byte inside double quotes; an
+///   apostrophe right after a letter or digit, as in `don't`, opens no
+///   quote), a URL fragment (`/#/overview`: no blank before `#`), the `//`
+///   of `scheme://`, and anything at all in a JSON value (first non-blank
+///   byte `{`, or `[` followed by a JSON value rather than an INI or TOML
+///   section name), since JSON has no comments.
+struct Comments<'b> {
+    text: &'b [u8],
+    /// Every byte before `pos` has been read.
+    pos: usize,
+    /// False for JSON values.
+    enabled: bool,
+    /// Only blanks so far on the current line.
+    line_blank: bool,
+    /// The quote open on the current line, if any.
+    quote: Option<u8>,
+    /// In a comment that runs to the end of the current line.
+    comment: bool,
+}
+
+impl<'b> Comments<'b> {
+    fn new(text: &'b [u8]) -> Self {
+        Comments {
+            text,
+            pos: 0,
+            enabled: !is_json(text),
+            line_blank: true,
+            quote: None,
+            comment: false,
+        }
+    }
+
+    /// If the byte at `at` is inside a comment, where the comment ends (the
+    /// `\n` of its line, or the end of the text). `at` must not be lower
+    /// than at the previous call.
+    fn comment_end(&mut self, at: usize) -> Option<usize> {
+        if !self.enabled {
+            return None;
+        }
+        self.read_to(at);
+        if !self.comment {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', &self.text[at..]).map_or(self.text.len(), |k| at + k);
+        // Still in the comment; reading the `\n` later starts a new line.
+        self.pos = end;
+        Some(end)
+    }
+
+    /// Reads the bytes from `pos` up to (not including) `to`.
+    fn read_to(&mut self, to: usize) {
+        let b = self.text;
+        if to <= self.pos {
+            return;
+        }
+        // Only the line of `to` matters: jump to its start (memrchr reads
+        // the skipped lines many bytes at a time).
+        if let Some(k) = memchr::memrchr(b'\n', &b[self.pos..to]) {
+            self.pos += k + 1;
+            self.line_blank = true;
+            self.quote = None;
+            self.comment = false;
+        }
+        let mut i = self.pos;
+        while i < to {
+            let c = b[i];
+            if c == b'\n' {
+                self.line_blank = true;
+                self.quote = None;
+                self.comment = false;
+                i += 1;
+                continue;
+            }
+            if self.comment {
+                i = memchr::memchr(b'\n', &b[i..to]).map_or(to, |k| i + k);
+                continue;
+            }
+            if let Some(quote) = self.quote {
+                if c == quote {
+                    self.quote = None;
+                    i += 1;
+                } else if c == b'\\' && quote == b'"' {
+                    // Skips the escaped byte, unless it ends the line.
+                    i += if b.get(i + 1).is_some_and(|&e| e != b'\n') {
+                        2
+                    } else {
+                        1
+                    };
+                } else {
+                    let rest = &b[i..to];
+                    let next = if quote == b'"' {
+                        memchr::memchr3(b'"', b'\\', b'\n', rest)
+                    } else {
+                        memchr::memchr2(b'\'', b'\n', rest)
+                    };
+                    i = next.map_or(to, |k| i + k);
+                }
+                continue;
+            }
+            match BYTE_CLASSES[c as usize] {
+                ByteClass::Plain => self.line_blank = false,
+                ByteClass::Blank => {}
+                ByteClass::Special => {
+                    self.special(c, i);
+                    self.line_blank = false;
+                }
+            }
+            i += 1;
+            if !self.line_blank && !self.comment && self.quote.is_none() {
+                // Past the indentation only special bytes matter: the
+                // hot loop, one table look-up per byte.
+                while i < to && BYTE_CLASSES[b[i] as usize] != ByteClass::Special {
+                    i += 1;
+                }
+            }
+        }
+        self.pos = self.pos.max(i);
+    }
+
+    /// A quote or possible comment start at `i`, outside quotes and comments.
+    fn special(&mut self, c: u8, i: usize) {
+        let b = self.text;
+        let after_blank = i > 0 && matches!(b[i - 1], b' ' | b'\t');
+        match c {
+            b'"' => self.quote = Some(b'"'),
+            b'\'' if i == 0 || !b[i - 1].is_ascii_alphanumeric() => self.quote = Some(b'\''),
+            b'#' => {
+                self.comment = self.line_blank || after_blank || (i > 0 && b[i - 1] == b';');
+            }
+            b'/' => {
+                self.comment = b.get(i + 1) == Some(&b'/') && (self.line_blank || after_blank);
+            }
+            b';' | b'!' => self.comment = self.line_blank,
+            _ => {}
+        }
+    }
+}
+
+/// Whether `text` is a JSON document rather than a config file with
+/// comments: it starts (after blanks) with `{`, or with `[` followed by a
+/// JSON value. `[section]` (INI) and `[[table]]` (TOML) are not JSON.
+fn is_json(text: &[u8]) -> bool {
+    let mut i = 0;
+    while i < text.len() && text[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    match text.get(i) {
+        Some(b'{') => true,
+        Some(b'[') => {
+            while i < text.len() && (text[i] == b'[' || text[i].is_ascii_whitespace()) {
+                i += 1;
+            }
+            let rest = &text[i..];
+            match rest.first() {
+                None => true,
+                Some(c) if matches!(c, b'{' | b'"' | b']' | b'-') || c.is_ascii_digit() => true,
+                Some(_) => [&b"true"[..], b"false", b"null"].iter().any(|literal| {
+                    rest.starts_with(literal)
+                        && rest.get(literal.len()).is_none_or(|c| !is_host_byte(*c))
+                }),
+            }
+        }
+        _ => false,
+    }
 }
 
 /// Reads the URL whose scheme is `text[start..colon]`; returns where its
@@ -426,39 +646,43 @@ fn classify<'t>(
     if host.len() > MAX_DNS_NAME {
         return None;
     }
-    let (service, namespace, form) = match options
-        .qualified_suffixes
-        .iter()
-        .find_map(|suffix| qualified_parts(host, suffix))
-    {
-        Some((service, namespace)) => (service, lower(namespace), Form::Qualified),
-        None => {
-            let scheme = scheme?;
-            if !options.short_names
-                || !NETWORK_SCHEMES
-                    .iter()
-                    .any(|s| s.eq_ignore_ascii_case(scheme))
-            {
-                return None;
-            }
-            match host.split_once('.') {
-                None if !host.eq_ignore_ascii_case("localhost") => (
-                    host,
-                    Cow::Owned(options.default_namespace.to_string()),
-                    Form::Short,
-                ),
-                Some((service, namespace))
-                    if !namespace.contains('.')
-                        && !COMMON_TLDS
-                            .iter()
-                            .any(|t| t.eq_ignore_ascii_case(namespace)) =>
+    let (service, namespace, form, record, zone) =
+        match qualified_parts(host, options.qualified_suffixes) {
+            Some(q) => (
+                q.service,
+                lower(q.namespace),
+                Form::Qualified,
+                q.record,
+                q.zone,
+            ),
+            None => {
+                let scheme = scheme?;
+                if !options.short_names
+                    || !NETWORK_SCHEMES
+                        .iter()
+                        .any(|s| s.eq_ignore_ascii_case(scheme))
                 {
-                    (service, lower(namespace), Form::ShortWithNamespace)
+                    return None;
                 }
-                _ => return None,
+                let (service, namespace, form) = match host.split_once('.') {
+                    None if !host.eq_ignore_ascii_case("localhost") => (
+                        host,
+                        Cow::Owned(options.default_namespace.to_string()),
+                        Form::Short,
+                    ),
+                    Some((service, namespace))
+                        if !namespace.contains('.')
+                            && !COMMON_TLDS
+                                .iter()
+                                .any(|t| t.eq_ignore_ascii_case(namespace)) =>
+                    {
+                        (service, lower(namespace), Form::ShortWithNamespace)
+                    }
+                    _ => return None,
+                };
+                (service, namespace, form, Record::Service, Zone::Cluster)
             }
-        }
-    };
+        };
     let service = lower(service);
     if !is_dns1035_label(&service) || !is_dns1123_label(&namespace) {
         return None;
@@ -475,22 +699,133 @@ fn classify<'t>(
         namespace,
         port,
         form,
-        record: Record::Service,
-        zone: Zone::Cluster,
+        record,
+        zone,
     })
 }
 
-/// `[<pod or SRV labels>.]<service>.<namespace>.svc[.<clusterDomain>]`,
-/// case-insensitive: the service and namespace labels as written.
-/// `qualified_suffix` is `.svc.<clusterDomain>` in lower case.
-fn qualified_parts<'h>(host: &'h str, qualified_suffix: &str) -> Option<(&'h str, &'h str)> {
-    let host = host.strip_suffix('.').unwrap_or(host);
-    let rest = strip_suffix_ignore_case(host, qualified_suffix)
-        .or_else(|| strip_suffix_ignore_case(host, ".svc"))?;
-    let mut labels = rest.rsplitn(3, '.');
-    let namespace = labels.next()?;
-    let service = labels.next()?;
-    Some((service, namespace))
+/// The parts of a qualified name, as written (not yet lower-cased).
+struct Qualified<'h> {
+    service: &'h str,
+    namespace: &'h str,
+    record: Record<'h>,
+    zone: Zone<'h>,
+}
+
+/// Reads `[<hostname>. | _<port>._<proto>.]<svc>.<ns>.svc[.<zone>]`
+/// (Kubernetes DNS-Based Service Discovery spec, 2.3 and 2.4),
+/// case-insensitively. `qualified_suffixes` are `.svc.<d>` in lower case
+/// for the domains the cluster's DNS serves; a name under another domain
+/// is a reference only if that domain looks like a cluster domain (see
+/// [`foreign_zone`]).
+fn qualified_parts<'h>(host: &'h str, qualified_suffixes: &[String]) -> Option<Qualified<'h>> {
+    let (labels, zone) = match qualified_suffixes
+        .iter()
+        .find_map(|suffix| strip_suffix_ignore_case(host, suffix))
+        .or_else(|| strip_suffix_ignore_case(host, ".svc"))
+    {
+        Some(labels) => (labels, Zone::Cluster),
+        None => {
+            let (labels, domain) = foreign_zone(host)?;
+            (labels, Zone::Foreign(lower(domain)))
+        }
+    };
+    let (rest, namespace) = labels.rsplit_once('.')?;
+    let (record, service) = match rest.rsplit_once('.') {
+        Some((extra, service)) => (record_of(extra), service),
+        None => (Record::Service, rest),
+    };
+    Some(Qualified {
+        service,
+        namespace,
+        record,
+        zone,
+    })
+}
+
+/// Last labels of the domains that look like a cluster domain (`local` as
+/// in `cluster.local`, `internal`, `cluster`...): private-use names, never
+/// public suffixes, so `.svc.<d>` under them is meant for a cluster's DNS.
+const CLUSTER_DOMAIN_ENDINGS: &[&str] = &[
+    "local",
+    "internal",
+    "cluster",
+    "lan",
+    "intranet",
+    "corp",
+    "home",
+    "localdomain",
+];
+
+/// At most this many labels in a domain that looks like a cluster domain.
+const MAX_CLUSTER_DOMAIN_LABELS: usize = 3;
+
+/// `<labels>.svc.<d>` where `d` looks like a cluster domain: 1 to
+/// [`MAX_CLUSTER_DOMAIN_LABELS`] valid DNS labels, the last one in
+/// [`CLUSTER_DOMAIN_ENDINGS`]. Returns `<labels>` and `d` as written.
+/// `svc.example.com` or `x.svc.amazonaws.com` are public names, not this.
+fn foreign_zone(host: &str) -> Option<(&str, &str)> {
+    let last_dot = host.rfind('.')?;
+    let last = &host[last_dot + 1..];
+    if !CLUSTER_DOMAIN_ENDINGS
+        .iter()
+        .any(|e| e.eq_ignore_ascii_case(last))
+    {
+        return None;
+    }
+    // `domain_start` is where `d` starts; the label before it is either
+    // `svc` or one more label of `d`.
+    let mut domain_start = last_dot + 1;
+    for _ in 0..MAX_CLUSTER_DOMAIN_LABELS {
+        let before = &host[..domain_start - 1];
+        let label_start = before.rfind('.').map_or(0, |dot| dot + 1);
+        if label_start == 0 {
+            return None;
+        }
+        if before[label_start..].eq_ignore_ascii_case("svc") {
+            let domain = &host[domain_start..];
+            return domain
+                .split('.')
+                .all(is_dns_label_ignore_case)
+                .then(|| (&host[..label_start - 1], domain));
+        }
+        domain_start = label_start;
+    }
+    None
+}
+
+/// The protocols an SRV name can ask for: those of a Service port.
+const SRV_PROTOCOLS: &[&str] = &["tcp", "udp", "sctp"];
+
+/// The record asked for by the labels before `<svc>.<ns>`: one hostname
+/// label is a Pod's A record, `_<port>._<proto>` a named port's SRV record
+/// (Kubernetes DNS-Based Service Discovery spec: 2.4.1 A/AAAA records of
+/// a headless Service, 2.3.2 and 2.4.2 SRV records). Any other shape
+/// (more labels, one `_` label, an invalid label, a protocol other than
+/// TCP, UDP, SCTP) is kept as [`Record::Service`]: cluster DNS answers none of them, but
+/// only the Service's existence is checked, as it was before pod and SRV
+/// names were told apart, so unusual names never cause a rejection.
+fn record_of(extra: &str) -> Record<'_> {
+    match extra.split_once('.') {
+        None if !extra.starts_with('_') && is_dns_label_ignore_case(extra) => {
+            Record::PodHostname(lower(extra))
+        }
+        Some((port, protocol)) => match (port.strip_prefix('_'), protocol.strip_prefix('_')) {
+            (Some(port_name), Some(protocol))
+                if is_dns_label_ignore_case(port_name)
+                    && SRV_PROTOCOLS
+                        .iter()
+                        .any(|p| p.eq_ignore_ascii_case(protocol)) =>
+            {
+                Record::Srv {
+                    port_name: lower(port_name),
+                    protocol: lower(protocol),
+                }
+            }
+            _ => Record::Service,
+        },
+        None => Record::Service,
+    }
 }
 
 fn strip_suffix_ignore_case<'h>(text: &'h str, suffix: &str) -> Option<&'h str> {
@@ -510,6 +845,15 @@ fn lower(s: &str) -> Cow<'_, str> {
 /// A Service name: a DNS-1123 label that starts with a letter.
 fn is_dns1035_label(label: &str) -> bool {
     is_dns1123_label(label) && label.as_bytes()[0].is_ascii_lowercase()
+}
+
+/// A DNS-1123 label in any case (DNS names are case-insensitive).
+fn is_dns_label_ignore_case(label: &str) -> bool {
+    let b = label.as_bytes();
+    (1..=63).contains(&b.len())
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
 }
 
 #[cfg(test)]
@@ -655,5 +999,430 @@ mod tests {
                 "https://a.b.svc"
             ]
         );
+    }
+
+    /// The services found in `text` with the default options.
+    fn services(text: &str) -> Vec<String> {
+        refs(text)
+            .into_iter()
+            .map(|(service, _, _)| service)
+            .collect()
+    }
+
+    #[rstest]
+    #[case::issue_yaml_example(
+        "# Example: backend: http://example-svc.other.svc.cluster.local:8080\nbackend: http://api.shop.svc.cluster.local:8080\n",
+        &["api"]
+    )]
+    #[case::issue_yaml_example_uncommented(
+        "Example: backend: http://example-svc.other.svc.cluster.local:8080\nbackend: http://api.shop.svc.cluster.local:8080\n",
+        &["example-svc", "api"]
+    )]
+    #[case::issue_nginx(
+        "upstream b {\n  server api.shop.svc.cluster.local:8080;\n  # server api-canary.shop.svc.cluster.local:8080;\n}\n",
+        &["api"]
+    )]
+    #[case::issue_nginx_uncommented(
+        "upstream b {\n  server api.shop.svc.cluster.local:8080;\n  server api-canary.shop.svc.cluster.local:8080;\n}\n",
+        &["api", "api-canary"]
+    )]
+    #[case::yaml_indented_whole_line(
+        "upstreams:\n  # - http://old.shop.svc:80\n  - http://api.shop.svc:80\n",
+        &["api"]
+    )]
+    #[case::yaml_indented_whole_line_uncommented(
+        "upstreams:\n  - http://old.shop.svc:80\n  - http://api.shop.svc:80\n",
+        &["old", "api"]
+    )]
+    #[case::yaml_trailing(
+        "url: http://api.shop.svc:80  # was http://old.shop.svc:80\nnext: b.shop.svc\n",
+        &["api", "b"]
+    )]
+    #[case::yaml_trailing_uncommented(
+        "url: http://api.shop.svc:80    was http://old.shop.svc:80\nnext: b.shop.svc\n",
+        &["api", "old", "b"]
+    )]
+    #[case::toml(
+        "[backend]\n# url = \"http://old.shop.svc:80\"\nurl = \"http://api.shop.svc:80\" # old.shop.svc:81\n",
+        &["api"]
+    )]
+    #[case::toml_uncommented(
+        "[backend]\nurl = \"http://old.shop.svc:80\"\nurl = \"http://api.shop.svc:80\"   old.shop.svc:81\n",
+        &["old", "api", "old"]
+    )]
+    #[case::toml_array_of_tables(
+        "[[servers]]\n# url = \"http://old.shop.svc:80\"\n",
+        &[]
+    )]
+    #[case::shell(
+        "#!/bin/sh\n# curl http://old.shop.svc:80/healthz\ncurl http://api.shop.svc:80/healthz # or old.shop.svc\n",
+        &["api"]
+    )]
+    #[case::shell_uncommented(
+        "#!/bin/sh\ncurl http://old.shop.svc:80/healthz\ncurl http://api.shop.svc:80/healthz   or old.shop.svc\n",
+        &["old", "api", "old"]
+    )]
+    #[case::nginx_trailing_after_semicolon(
+        "server api.shop.svc.cluster.local:8080;# server old.shop.svc.cluster.local:8080;\n",
+        &["api"]
+    )]
+    #[case::nginx_trailing_after_semicolon_uncommented(
+        "server api.shop.svc.cluster.local:8080; server old.shop.svc.cluster.local:8080;\n",
+        &["api", "old"]
+    )]
+    #[case::hcl_hash(
+        "# address = \"old.shop.svc:8500\"\naddress = \"api.shop.svc:8500\"\n",
+        &["api"]
+    )]
+    #[case::hcl_hash_uncommented(
+        "address = \"old.shop.svc:8500\"\naddress = \"api.shop.svc:8500\"\n",
+        &["old", "api"]
+    )]
+    #[case::hcl_slashes(
+        "backend \"consul\" {\n  // address = \"old.shop.svc:8500\"\n  address = \"api.shop.svc:8500\" // was old.shop.svc:8501\n}\n",
+        &["api"]
+    )]
+    #[case::hcl_slashes_uncommented(
+        "backend \"consul\" {\n  address = \"old.shop.svc:8500\"\n  address = \"api.shop.svc:8500\"    was old.shop.svc:8501\n}\n",
+        &["old", "api", "old"]
+    )]
+    #[case::prometheus(
+        "scrape_configs:\n  - job_name: api\n    static_configs:\n      - targets:\n        # - old.shop.svc:9090\n        - api.shop.svc:9090 # old.shop.svc:9091\n",
+        &["api"]
+    )]
+    #[case::prometheus_uncommented(
+        "scrape_configs:\n  - job_name: api\n    static_configs:\n      - targets:\n        - old.shop.svc:9090\n        - api.shop.svc:9090 , old.shop.svc:9091\n",
+        &["old", "api", "old"]
+    )]
+    #[case::properties_hash(
+        "# db.host=old.shop.svc:5432\ndb.host=api.shop.svc:5432\n",
+        &["api"]
+    )]
+    #[case::properties_hash_uncommented(
+        "db.host=old.shop.svc:5432\ndb.host=api.shop.svc:5432\n",
+        &["old", "api"]
+    )]
+    #[case::properties_bang(
+        "! db.url=jdbc:postgresql://old.shop.svc:5432/app\n   !db.host=old.shop.svc\ndb.host=api.shop.svc:5432\n",
+        &["api"]
+    )]
+    #[case::properties_bang_uncommented(
+        "db.url=jdbc:postgresql://old.shop.svc:5432/app\n   db.host=old.shop.svc\ndb.host=api.shop.svc:5432\n",
+        &["old", "old", "api"]
+    )]
+    #[case::ini_semicolon(
+        "[database]\n; host = old.shop.svc:5432\n  ;host = old.shop.svc\nhost = api.shop.svc:5432\n",
+        &["api"]
+    )]
+    #[case::ini_semicolon_uncommented(
+        "[database]\nhost = old.shop.svc:5432\n  host = old.shop.svc\nhost = api.shop.svc:5432\n",
+        &["old", "old", "api"]
+    )]
+    #[case::js_whole_line(
+        "module.exports = {\n  // api: 'http://old.shop.svc:80',\n  api: 'http://api.shop.svc:80',\n};\n",
+        &["api"]
+    )]
+    #[case::js_whole_line_uncommented(
+        "module.exports = {\n  old: 'http://old.shop.svc:80',\n  api: 'http://api.shop.svc:80',\n};\n",
+        &["old", "api"]
+    )]
+    #[case::js_trailing(
+        "const api = 'http://api.shop.svc:80'; // 'http://old.shop.svc:80'\n",
+        &["api"]
+    )]
+    #[case::js_trailing_uncommented(
+        "const api = 'http://api.shop.svc:80'; 'http://old.shop.svc:80'\n",
+        &["api", "old"]
+    )]
+    #[case::comment_ends_at_line_end(
+        "a: 1 # http://old.shop.svc:80\r\nb: http://api.shop.svc:80\n",
+        &["api"]
+    )]
+    #[case::last_line_without_newline("a: x.shop.svc\n# http://old.shop.svc:80", &["x"])]
+    #[case::apostrophe_in_a_word_opens_no_quote(
+        "note: don't # http://old.shop.svc:80\n",
+        &[]
+    )]
+    #[case::quote_closed_by_the_line_end(
+        "a: 'unterminated\n# http://old.shop.svc:80\nb: \"unterminated\n  # http://old.shop.svc:80\n",
+        &[]
+    )]
+    #[case::escaped_backslash_closes_the_string(
+        "x = \"a\\\\\" # http://old.shop.svc:80\n",
+        &[]
+    )]
+    fn comments_are_not_configuration(#[case] text: &str, #[case] expected: &[&str]) {
+        assert_eq!(services(text), expected, "{text}");
+    }
+
+    #[rstest]
+    #[case::url_fragment(
+        "link: http://argo.ops.svc:8080/#/apps?next=http://api.shop.svc:80 #x\n",
+        &["argo", "api"]
+    )]
+    #[case::url_fragment_at_line_start("http://argo.ops.svc/#/x http://api.shop.svc\n", &["argo", "api"])]
+    #[case::hash_in_double_quotes("cmd: \"echo # http://api.shop.svc:80\"\n", &["api"])]
+    #[case::hash_in_single_quotes("cmd: 'echo # http://api.shop.svc:80'\n", &["api"])]
+    #[case::slashes_in_double_quotes("x = \"see // http://api.shop.svc:80\"\n", &["api"])]
+    #[case::slashes_in_single_quotes("x: 'see // api.shop.svc:80'\n", &["api"])]
+    #[case::escaped_quote_in_string(
+        "x = \"say \\\" # http://api.shop.svc:80\"\n",
+        &["api"]
+    )]
+    #[case::semicolon_mid_line("a=1; http://api.shop.svc:80\n", &["api"])]
+    #[case::bang_mid_line("hello! http://api.shop.svc:80\n", &["api"])]
+    #[case::scheme_slashes("url: http://api.shop.svc:80 grpc://b.shop.svc:81\n", &["api", "b"])]
+    #[case::hash_glued_to_a_word("color=#fff api.shop.svc:80 a#b.shop.svc\n", &["api", "b"])]
+    #[case::json_object(
+        r#"{"cmd": "sh -c 'curl http://api.shop.svc:80' # http://b.shop.svc:81", "doc": "// http://c.shop.svc:82"}"#,
+        &["api", "b", "c"]
+    )]
+    #[case::json_pretty(
+        "\n  {\n  \"a\": \"x # api.shop.svc:80\",\n  \"b\": \"// b.shop.svc\"\n}\n",
+        &["api", "b"]
+    )]
+    #[case::json_array(r#"["http://api.shop.svc:80 # x", "// b.shop.svc:1"]"#, &["api", "b"])]
+    #[case::json_nested_array(r##"[[1, "# api.shop.svc"]]"##, &["api"])]
+    #[case::json_has_no_comments("{\"a\": 1}\n# http://api.shop.svc:80\n", &["api"])]
+    fn never_comments(#[case] text: &str, #[case] expected: &[&str]) {
+        assert_eq!(services(text), expected, "{text}");
+    }
+
+    /// (service, namespace, record, zone) of every reference in `text`
+    /// when the cluster's DNS serves `domains`.
+    fn records<'t>(text: &'t str, domains: &[&str]) -> Vec<(String, String, Record<'t>, Zone<'t>)> {
+        let suffixes: Vec<String> = domains.iter().map(|d| format!(".svc.{d}")).collect();
+        let options = ScanOptions {
+            qualified_suffixes: &suffixes,
+            default_namespace: "home",
+            short_names: true,
+            ignored_hosts: &[],
+        };
+        scan(text, &options)
+            .into_iter()
+            .map(|r| {
+                (
+                    r.service.into_owned(),
+                    r.namespace.into_owned(),
+                    r.record,
+                    r.zone,
+                )
+            })
+            .collect()
+    }
+
+    fn pod(hostname: &str) -> Record<'_> {
+        Record::PodHostname(Cow::Borrowed(hostname))
+    }
+
+    fn srv<'a>(port_name: &'a str, protocol: &'a str) -> Record<'a> {
+        Record::Srv {
+            port_name: Cow::Borrowed(port_name),
+            protocol: Cow::Borrowed(protocol),
+        }
+    }
+
+    fn foreign(domain: &str) -> Zone<'_> {
+        Zone::Foreign(Cow::Borrowed(domain))
+    }
+
+    use Record::Service as SERVICE;
+    use Zone::Cluster as CLUSTER;
+
+    #[rstest]
+    #[case::service("api.shop.svc.cluster.local:80", "api", "shop", SERVICE, CLUSTER)]
+    #[case::svc_bare("redis.cache.svc:6379", "redis", "cache", SERVICE, CLUSTER)]
+    #[case::svc_bare_then_sentence("see redis.cache.svc.", "redis", "cache", SERVICE, CLUSTER)]
+    #[case::url_svc_bare("http://redis.cache.svc/x", "redis", "cache", SERVICE, CLUSTER)]
+    #[case::pod_hostname(
+        "kafka-0.kafka-headless.kafka.svc.cluster.local:9092",
+        "kafka-headless",
+        "kafka",
+        pod("kafka-0"),
+        CLUSTER
+    )]
+    #[case::pod_hostname_upper_case("Kafka-0.Kafka.MQ.svc", "kafka", "mq", pod("kafka-0"), CLUSTER)]
+    #[case::pod_hostname_in_url(
+        "mongodb://mongo-1.mongo.db.svc:27017/app",
+        "mongo",
+        "db",
+        pod("mongo-1"),
+        CLUSTER
+    )]
+    #[case::srv_tcp(
+        "_grpc._tcp.api.prod.svc.cluster.local",
+        "api",
+        "prod",
+        srv("grpc", "tcp"),
+        CLUSTER
+    )]
+    #[case::srv_udp_upper_case(
+        "_DNS._UDP.coredns.kube-system.svc",
+        "coredns",
+        "kube-system",
+        srv("dns", "udp"),
+        CLUSTER
+    )]
+    #[case::srv_sctp("_sig._sctp.amf.core.svc", "amf", "core", srv("sig", "sctp"), CLUSTER)]
+    #[case::srv_unknown_protocol("_http._quic.api.prod.svc", "api", "prod", SERVICE, CLUSTER)]
+    #[case::srv_one_underscore_label("_http.api.prod.svc", "api", "prod", SERVICE, CLUSTER)]
+    #[case::srv_protocol_without_underscore(
+        "_http.tcp.api.prod.svc",
+        "api",
+        "prod",
+        SERVICE,
+        CLUSTER
+    )]
+    #[case::srv_port_without_underscore("http._tcp.api.prod.svc", "api", "prod", SERVICE, CLUSTER)]
+    #[case::srv_empty_port_name("_._tcp.api.prod.svc", "api", "prod", SERVICE, CLUSTER)]
+    #[case::three_extra_labels("a.b.c.api.prod.svc", "api", "prod", SERVICE, CLUSTER)]
+    #[case::three_extra_labels_srv_like(
+        "x._http._tcp.api.prod.svc",
+        "api",
+        "prod",
+        SERVICE,
+        CLUSTER
+    )]
+    #[case::invalid_hostname_label("a_b.api.prod.svc", "api", "prod", SERVICE, CLUSTER)]
+    #[case::service_named_svc("svc.svc.svc.cluster.local", "svc", "svc", SERVICE, CLUSTER)]
+    fn dns_forms(
+        #[case] text: &str,
+        #[case] service: &str,
+        #[case] namespace: &str,
+        #[case] record: Record,
+        #[case] zone: Zone,
+    ) {
+        let expected = vec![(service.to_string(), namespace.to_string(), record, zone)];
+        assert_eq!(records(text, &["cluster.local"]), expected, "{text}");
+    }
+
+    #[rstest]
+    #[case::foreign_pod_hostname(
+        "kafka-0.kafka-headless.kafka.svc.cluster.local:9092",
+        &["corp.internal"],
+        Some(("kafka-headless", "kafka", pod("kafka-0"), foreign("cluster.local")))
+    )]
+    #[case::foreign_in_url(
+        "http://API.Shop.SVC.Cluster.Local:80",
+        &["corp.internal"],
+        Some(("api", "shop", SERVICE, foreign("cluster.local")))
+    )]
+    #[case::foreign_one_label(
+        "api.shop.svc.cluster",
+        &["cluster.local"],
+        Some(("api", "shop", SERVICE, foreign("cluster")))
+    )]
+    #[case::foreign_three_labels(
+        "_web._tcp.api.shop.svc.eu-1.k8s.local",
+        &["cluster.local"],
+        Some(("api", "shop", srv("web", "tcp"), foreign("eu-1.k8s.local")))
+    )]
+    #[case::foreign_four_labels("api.shop.svc.a.eu-1.k8s.local", &["cluster.local"], None)]
+    #[case::foreign_invalid_label("api.shop.svc.-x.local", &["cluster.local"], None)]
+    #[case::configured_domain(
+        "api.shop.svc.corp.internal:80",
+        &["corp.internal"],
+        Some(("api", "shop", SERVICE, CLUSTER))
+    )]
+    #[case::configured_additional_domain(
+        "pod-0.api.shop.svc.cluster.local:80",
+        &["corp.internal", "cluster.local"],
+        Some(("api", "shop", pod("pod-0"), CLUSTER))
+    )]
+    #[case::configured_domain_not_cluster_looking(
+        "api.shop.svc.corp.example:80",
+        &["cluster.local", "corp.example"],
+        Some(("api", "shop", SERVICE, CLUSTER))
+    )]
+    #[case::bare_svc_with_any_domain(
+        "api.shop.svc:80",
+        &["corp.internal"],
+        Some(("api", "shop", SERVICE, CLUSTER))
+    )]
+    #[case::no_configured_domain(
+        "api.shop.svc.cluster.local:80",
+        &[],
+        Some(("api", "shop", SERVICE, foreign("cluster.local")))
+    )]
+    #[case::public_domain("api.shop.svc.example.com:80", &["cluster.local"], None)]
+    #[case::public_domain_in_url("https://api.shop.svc.example.com/x", &["cluster.local"], None)]
+    #[case::aws_endpoint("vpce-1.x.svc.amazonaws.com", &["cluster.local"], None)]
+    #[case::svc_as_zone_label("svc.example.local", &["cluster.local"], None)]
+    #[case::no_namespace_foreign("api.svc.cluster.local", &["corp.internal"], None)]
+    #[case::placeholder_foreign("${POD}.kafka.mq.svc.cluster.local", &["corp.internal"], None)]
+    fn zones(
+        #[case] text: &str,
+        #[case] domains: &[&str],
+        #[case] expected: Option<(&str, &str, Record, Zone)>,
+    ) {
+        let expected: Vec<_> = expected
+            .into_iter()
+            .map(|(s, n, r, z)| (s.to_string(), n.to_string(), r, z))
+            .collect();
+        assert_eq!(records(text, domains), expected, "{text}");
+    }
+
+    #[test]
+    fn foreign_names_are_bounded_and_ignorable() {
+        let long = format!("{}b.ns.svc.cluster.local", "a.".repeat(120));
+        assert_eq!(records(&long, &["corp.internal"]), vec![]);
+        let ignored = [WildMatch::new("*.svc.cluster.local")];
+        let suffixes = [".svc.corp.internal".to_string()];
+        let options = ScanOptions {
+            qualified_suffixes: &suffixes,
+            default_namespace: "home",
+            short_names: false,
+            ignored_hosts: &ignored,
+        };
+        let text = "a.b.svc.cluster.local c.d.svc.corp.internal";
+        let found: Vec<_> = scan(text, &options)
+            .into_iter()
+            .map(|r| r.service)
+            .collect();
+        assert_eq!(found, vec!["c"]);
+    }
+
+    #[test]
+    fn short_forms_are_service_records_in_the_cluster_zone() {
+        let found = records("http://grafana:3000 http://a.b:80", &["cluster.local"]);
+        assert!(
+            found
+                .iter()
+                .all(|(_, _, r, z)| *r == Record::Service && *z == Zone::Cluster),
+            "{found:?}"
+        );
+        assert_eq!(found.len(), 2);
+    }
+
+    // Inputs big enough that reading a line again from its start for each
+    // reference (or each `#`) would take minutes instead of milliseconds.
+
+    #[test]
+    fn one_huge_line_of_quotes_hashes_and_references_is_read_once() {
+        let unit = "'#' \"a # b\" http://a.b.svc/#/x x.y.svc:1 ";
+        let text = unit.repeat(1 << 20 >> 5);
+        assert!(text.len() > 1 << 20);
+        let found = refs(&text);
+        assert_eq!(found.len(), 2 * (1 << 20 >> 5));
+    }
+
+    #[test]
+    fn one_huge_line_of_glued_hashes() {
+        let text = "u.v.svc#".repeat(1 << 17);
+        assert_eq!(refs(&text).len(), 1 << 17);
+    }
+
+    #[test]
+    fn many_comment_lines() {
+        let text = "a.b.svc:1;# c.d.svc\n  // http://e.f.svc\n; g.h.svc\n".repeat(1 << 14);
+        let found = refs(&text);
+        assert_eq!(found.len(), 1 << 14);
+        assert!(found.iter().all(|(s, _, _)| s == "a"));
+    }
+
+    #[test]
+    fn a_comment_on_a_huge_line_hides_the_rest_of_it() {
+        let text = format!("x.y.svc # {}\nz.y.svc", "http://a.b.svc ".repeat(1 << 16));
+        assert_eq!(services(&text), vec!["x", "z"]);
     }
 }

@@ -2,6 +2,7 @@
 
 use kubewarden_policy_sdk::settings::Validatable;
 use serde::{Deserialize, Serialize};
+use wildmatch::WildMatch;
 
 /// What to do with a ConfigMap whose Service references do not resolve.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,17 +45,34 @@ pub struct Settings {
     pub action: Action,
     /// The cluster's DNS domain (`<svc>.<ns>.svc.<clusterDomain>`).
     pub cluster_domain: String,
+    /// Further domains the cluster's DNS serves Service records under
+    /// (CoreDNS `kubernetes` plugin zones beyond the first).
+    pub additional_cluster_domains: Vec<String>,
     /// Also check `scheme://<svc>[.<ns>][:port]` short names inside URLs.
     pub check_short_names: bool,
     /// Check that the Service exposes the referenced port.
     pub check_ports: bool,
     /// Glob patterns (`*`, `?`) of hosts never checked.
     pub ignored_hosts: Vec<String>,
+    /// Glob patterns (`*`, `?`) of ConfigMap keys that hold documentation,
+    /// not configuration (Knative's `_example`); they are never scanned.
+    pub ignored_keys: Vec<String>,
     /// What to do when the Services of a namespace cannot be listed.
     pub on_lookup_error: OnLookupError,
     /// Upper bound on namespaces looked up for one request.
     pub max_namespaces_per_request: usize,
+
+    /// Check workloads for what their Pod template names: consumed
+    /// ConfigMaps (existence, keys, and the Services their values name),
+    /// KUBECONFIG values taken from ConfigMaps, and the ServiceAccount.
+    pub check_workload_references: bool,
+    /// Also check that the Secrets a workload names exist (names only).
+    pub check_secret_references: bool,
 }
+
+/// Default for [`Settings::ignored_keys`]: Knative ships every ConfigMap
+/// with an `_example` key that its own text declares is not read.
+pub const DEFAULT_IGNORED_KEYS: &[&str] = &["_example"];
 
 /// Default for [`Settings::max_namespaces_per_request`].
 pub const DEFAULT_MAX_NAMESPACES: usize = 20;
@@ -69,11 +87,15 @@ impl Default for Settings {
             warn_on_unresolved_values: false,
             action: Action::Deny,
             cluster_domain: "cluster.local".to_string(),
+            additional_cluster_domains: Vec::new(),
             check_short_names: false,
             check_ports: true,
             ignored_hosts: Vec::new(),
+            ignored_keys: DEFAULT_IGNORED_KEYS.iter().map(|k| k.to_string()).collect(),
             on_lookup_error: OnLookupError::Deny,
             max_namespaces_per_request: DEFAULT_MAX_NAMESPACES,
+            check_workload_references: false,
+            check_secret_references: false,
         }
     }
 }
@@ -98,12 +120,72 @@ impl Settings {
 
     /// Lower-cased cluster domain labels without a trailing dot.
     pub fn cluster_domain_labels(&self) -> Vec<String> {
-        self.cluster_domain
-            .trim_end_matches('.')
-            .split('.')
-            .filter(|l| !l.is_empty())
-            .map(str::to_ascii_lowercase)
-            .collect()
+        domain_labels(&self.cluster_domain)
+    }
+
+    /// What the checks use, built once per request: lower-cased patterns
+    /// and the `.svc.<domain>` suffixes of every cluster domain.
+    pub fn compile(&self) -> Compiled {
+        let lower_globs = |patterns: &[String], lower: bool| {
+            patterns
+                .iter()
+                .map(|p| {
+                    WildMatch::new(&if lower {
+                        p.to_ascii_lowercase()
+                    } else {
+                        p.clone()
+                    })
+                })
+                .collect()
+        };
+        let cluster_domain = self.cluster_domain_labels().join(".");
+        let mut qualified_suffixes = vec![format!(".svc.{cluster_domain}")];
+        for extra in &self.additional_cluster_domains {
+            let suffix = format!(".svc.{}", domain_labels(extra).join("."));
+            if !qualified_suffixes.contains(&suffix) {
+                qualified_suffixes.push(suffix);
+            }
+        }
+        Compiled {
+            settings: self.clone(),
+            cluster_domain,
+            qualified_suffixes,
+            ignored_hosts: lower_globs(&self.ignored_hosts, true),
+            // Keys are case-sensitive, as in the API.
+            ignored_keys: lower_globs(&self.ignored_keys, false),
+        }
+    }
+}
+
+fn domain_labels(domain: &str) -> Vec<String> {
+    domain
+        .trim_end_matches('.')
+        .split('.')
+        .filter(|l| !l.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+/// Settings compiled into what the checks match against; the checks take
+/// this, never raw [`Settings`].
+#[derive(Debug)]
+pub struct Compiled {
+    /// The settings as validated.
+    pub settings: Settings,
+    /// `clusterDomain`, lower case, without a trailing dot.
+    pub cluster_domain: String,
+    /// `.svc.<d>` for `clusterDomain` first, then every additional domain.
+    pub qualified_suffixes: Vec<String>,
+    /// `ignoredHosts`, lower case.
+    pub ignored_hosts: Vec<WildMatch>,
+    /// `ignoredKeys`.
+    pub ignored_keys: Vec<WildMatch>,
+}
+
+impl Compiled {
+    /// Whether a ConfigMap key holds documentation that nothing reads.
+    pub fn is_ignored_key(&self, key: &str) -> bool {
+        self.ignored_keys.iter().any(|p| p.matches(key))
     }
 }
 
@@ -154,6 +236,25 @@ impl Validatable for Settings {
                 self.cluster_domain
             ));
         }
+        for domain in &self.additional_cluster_domains {
+            let labels = domain_labels(domain);
+            if labels.is_empty() || !labels.iter().all(|l| is_dns1123_label(l)) {
+                errors.push(format!(
+                    "additionalClusterDomains: {domain:?} is not a DNS domain such as \"cluster.local\""
+                ));
+            }
+        }
+        for pattern in &self.ignored_keys {
+            if pattern.is_empty() {
+                errors.push("ignoredKeys: an empty pattern matches no key".to_string());
+            }
+        }
+        if self.check_secret_references && !self.check_workload_references {
+            errors.push(
+                "checkSecretReferences needs checkWorkloadReferences: Secrets are checked as part of the workload check"
+                    .to_string(),
+            );
+        }
         for pattern in &self.ignored_hosts {
             if pattern.trim().is_empty() || pattern.chars().any(char::is_whitespace) {
                 errors.push(format!(
@@ -198,6 +299,12 @@ mod tests {
     #[case::empty_cluster_domain(r#"{"clusterDomain":""}"#, false)]
     #[case::blank_ignored_host(r#"{"ignoredHosts":[" "]}"#, false)]
     #[case::zero_namespaces(r#"{"maxNamespacesPerRequest":0}"#, false)]
+    #[case::additional_domains(r#"{"additionalClusterDomains":["corp.internal","cluster.local."]}"#, true)]
+    #[case::bad_additional_domain(r#"{"additionalClusterDomains":["corp_internal"]}"#, false)]
+    #[case::ignored_keys(r#"{"ignoredKeys":["_example","*.md"]}"#, true)]
+    #[case::empty_ignored_key(r#"{"ignoredKeys":[""]}"#, false)]
+    #[case::workload_and_secrets(r#"{"checkWorkloadReferences":true,"checkSecretReferences":true}"#, true)]
+    #[case::secrets_without_workloads(r#"{"checkSecretReferences":true}"#, false)]
     fn settings_validation(#[case] raw: &str, #[case] valid: bool) {
         let result = Settings::parse_valid(raw);
         assert_eq!(result.is_ok(), valid, "{raw}: {result:?}");
@@ -216,5 +323,31 @@ mod tests {
         assert_eq!(s.action, Action::Deny);
         assert!(s.check_ports && !s.check_short_names && !s.remove_offending_variables);
         assert_eq!(s.cluster_domain_labels(), vec!["cluster", "local"]);
+        assert!(!s.check_workload_references && !s.check_secret_references);
+        assert!(s.compile().is_ignored_key("_example"));
+    }
+
+    #[test]
+    fn compiled_suffixes_cover_every_domain_once() {
+        let s = Settings::from_json(
+            r#"{"clusterDomain":"Corp.Internal.","additionalClusterDomains":["cluster.local","corp.internal"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            s.compile().qualified_suffixes,
+            vec![".svc.corp.internal", ".svc.cluster.local"]
+        );
+    }
+
+    #[rstest]
+    #[case::example("_example", true)]
+    #[case::other("config.yaml", false)]
+    #[case::glob_on_request("notes.md", true)]
+    fn ignored_keys_are_globs(#[case] key: &str, #[case] ignored: bool) {
+        let s = Settings {
+            ignored_keys: vec!["_example".into(), "*.md".into()],
+            ..Default::default()
+        };
+        assert_eq!(s.compile().is_ignored_key(key), ignored);
     }
 }

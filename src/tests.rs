@@ -4,7 +4,20 @@ use rstest::rstest;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::object_lookup::MockObjectSource;
 use crate::service_lookup::{MockServiceSource, ServiceInfo};
+
+/// The policy with `services` answering Service lookups; any other host
+/// call fails the test.
+fn evaluate(payload: &[u8], services: &dyn ServiceSource) -> ValidationResponse {
+    crate::evaluate(
+        payload,
+        &Host {
+            services,
+            objects: &MockObjectSource::new(),
+        },
+    )
+}
 
 fn read_json(path: &str) -> Value {
     let text = std::fs::read_to_string(format!("{}/test_data/{path}", env!("CARGO_MANIFEST_DIR")))

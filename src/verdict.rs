@@ -3,6 +3,8 @@
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
 
+use crate::settings::{Action, OnLookupError, Settings};
+
 /// At most this many problems are spelled out in one message (or returned
 /// as warnings): a response must stay readable, and bounded whatever the
 /// request holds.
@@ -17,6 +19,28 @@ pub fn join_capped(problems: impl ExactSizeIterator<Item = String>) -> String {
         message.push_str(&format!("; and {} more problem(s)", total - MAX_LISTED));
     }
     message
+}
+
+/// Splits rendered reference `problems` and `lookup_errors` into reasons
+/// to reject and warnings, as `action` and `onLookupError` say.
+pub fn by_settings(
+    problems: Vec<String>,
+    lookup_errors: Vec<String>,
+    settings: &Settings,
+) -> (Vec<String>, Vec<String>) {
+    let mut reasons = Vec::new();
+    let mut warnings = Vec::new();
+    if settings.action == Action::Deny {
+        reasons.extend(problems);
+    } else {
+        warnings.extend(problems);
+    }
+    if settings.on_lookup_error == OnLookupError::Deny {
+        reasons.extend(lookup_errors);
+    } else {
+        warnings.extend(lookup_errors);
+    }
+    (reasons, warnings)
 }
 
 /// What the policy answers for one request.
@@ -51,6 +75,31 @@ impl Verdict {
             message,
             code: Some(400),
             warnings: Vec::new(),
+        }
+    }
+
+    /// The verdict on rendered reference `problems` (rejected or warned
+    /// as `action` says) and `lookup_errors` (as `onLookupError` says).
+    pub fn from_problems(
+        problems: Vec<String>,
+        lookup_errors: Vec<String>,
+        settings: &Settings,
+    ) -> Verdict {
+        let (reasons, warnings) = by_settings(problems, lookup_errors, settings);
+        Verdict::from_parts(reasons, warnings, None)
+    }
+
+    /// Rejected when there are `reasons`; else the `mutated` object, or
+    /// accepted, with `warnings` either way.
+    pub fn from_parts(reasons: Vec<String>, warnings: Vec<String>, mutated: Option<Value>) -> Verdict {
+        match (reasons.is_empty(), mutated) {
+            (false, _) => Verdict::Reject {
+                message: join_capped(reasons.into_iter()),
+                code: None,
+                warnings,
+            },
+            (true, Some(object)) => Verdict::Mutate { object, warnings },
+            (true, None) => Verdict::Accept { warnings },
         }
     }
 

@@ -2,6 +2,7 @@
 //! mutation notes.
 
 use crate::kubeconfig_check::{Finding, Reason, Unresolved};
+use crate::mounts::{FileList, VolumeSource};
 use crate::workload::ContainerKind;
 
 /// The rejection text for one finding; `workload` reads like "Deployment ns/name".
@@ -15,10 +16,16 @@ pub fn describe(finding: &Finding, workload: &str) -> String {
         reason,
         ..
     } = finding;
-    let expanded = written
-        .as_ref()
-        .map(|w| format!(" (expanded from {:?})", clip(w)))
-        .unwrap_or_default();
+    let expanded = match (&finding.origin, written) {
+        (Some(o), _) => format!(
+            " (from ConfigMap {:?}, key {:?}, {})",
+            clip(&o.config_map),
+            clip(&o.key),
+            o.field
+        ),
+        (None, Some(w)) => format!(" (expanded from {:?})", clip(w)),
+        (None, None) => String::new(),
+    };
     let subject = format!(
         "{} {container:?} ({workload}): {variable} path {:?}{expanded}",
         container_kind.describe(),
@@ -46,7 +53,142 @@ pub fn describe(finding: &Finding, workload: &str) -> String {
             clip(mount_path),
             clip(host_path)
         ),
+        Reason::IsDirectory {
+            mount_path,
+            volume,
+            source,
+            item_parent,
+            files,
+        } => {
+            let volume = volume_label(volume, source);
+            let what = if *item_parent {
+                format!(
+                    "is a directory that {volume}, mounted at {:?}, creates for its items",
+                    clip(mount_path)
+                )
+            } else {
+                format!(
+                    "is the directory where {volume} puts {}",
+                    contents(source, files.is_some())
+                )
+            };
+            let suggestion = match files {
+                Some(files) if files.total > 0 => {
+                    format!("point {variable} at {}", one_of(files))
+                }
+                Some(_) => format!("it holds no files; {fix}"),
+                None => match source {
+                    VolumeSource::Secret { .. } | VolumeSource::ConfigMap { .. } => format!(
+                        "point {variable} at {:?}, or mount the key with subPath",
+                        clip(&join(mount_path, "<key>"))
+                    ),
+                    _ => format!(
+                        "point {variable} at the kubeconfig file inside it ({:?})",
+                        clip(&join(mount_path, "<file>"))
+                    ),
+                },
+            };
+            format!(
+                "{subject} {what}, not a file: client-go fails with \"is a directory\"; {suggestion}"
+            )
+        }
+        Reason::BelowFile {
+            mount_path,
+            volume,
+            source,
+        } => {
+            let volume = match source {
+                VolumeSource::HostPath { type_, .. } => {
+                    format!("hostPath volume {:?} of type {}", clip(volume), clip(type_))
+                }
+                _ => volume_label(volume, source),
+            };
+            format!(
+                "{subject} lies below volumeMount {:?} of {volume}, which is a file, so nothing exists below it; point {variable} at {:?} if that file is the kubeconfig",
+                clip(mount_path),
+                clip(mount_path)
+            )
+        }
+        Reason::NotProjected {
+            mount_path,
+            volume,
+            source,
+            files,
+        } => {
+            let created = if files.total == 0 {
+                "the volume creates no files".to_string()
+            } else {
+                format!("the volume creates only: {}", listed(files))
+            };
+            format!(
+                "{subject} is inside volumeMount {:?}, but no item of {} creates it, so it will not exist in the container; {created}",
+                clip(mount_path),
+                volume_label(volume, source)
+            )
+        }
     }
+}
+
+/// `volume "v" (Secret "s")`: the volume and where it comes from.
+fn volume_label(volume: &str, source: &VolumeSource) -> String {
+    let origin = match source {
+        VolumeSource::Secret { name } => format!(" (Secret {:?})", clip(name)),
+        VolumeSource::ConfigMap { name } => format!(" (ConfigMap {:?})", clip(name)),
+        VolumeSource::Projected => " (projected)".to_string(),
+        VolumeSource::DownwardApi => " (downwardAPI)".to_string(),
+        VolumeSource::HostPath { path, type_ } if type_.is_empty() => {
+            format!(" (hostPath {:?})", clip(path))
+        }
+        VolumeSource::HostPath { path, type_ } => {
+            format!(" (hostPath {:?} of type {})", clip(path), clip(type_))
+        }
+        VolumeSource::Other => String::new(),
+    };
+    format!("volume {:?}{origin}", clip(volume))
+}
+
+/// What the kubelet writes into a directory volume; `listed` when its items name the files.
+fn contents(source: &VolumeSource, listed: bool) -> &'static str {
+    match source {
+        VolumeSource::Secret { .. } | VolumeSource::ConfigMap { .. } if listed => {
+            "the items it lists"
+        }
+        VolumeSource::Secret { .. } => "the Secret's keys",
+        VolumeSource::ConfigMap { .. } => "the ConfigMap's keys",
+        VolumeSource::Projected => "the files of its sources",
+        VolumeSource::DownwardApi => "the files of its items",
+        VolumeSource::HostPath { .. } => "the node directory's files",
+        VolumeSource::Other => "its files",
+    }
+}
+
+/// `"/a"`, or `one of "/a", "/b"` (and how many more).
+fn one_of(files: &FileList) -> String {
+    if files.total == 1 {
+        listed(files)
+    } else {
+        format!("one of {}", listed(files))
+    }
+}
+
+/// `"/a", "/b" (and 3 more)`: the shown files, clipped, and how many are left out.
+fn listed(files: &FileList) -> String {
+    let mut text = files
+        .shown
+        .iter()
+        .map(|f| format!("{:?}", clip(f)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = files.total.saturating_sub(files.shown.len());
+    if more > 0 {
+        text.push_str(&format!(" (and {more} more)"));
+    }
+    text
+}
+
+/// `name` below the directory `dir`.
+fn join(dir: &str, name: &str) -> String {
+    format!("{}/{name}", dir.trim_end_matches('/'))
 }
 
 /// Longer values are cut in messages: a hostile object must not make the

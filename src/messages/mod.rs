@@ -2,3 +2,5 @@
 //! check: the checks return typed findings and never format text.
 
 pub mod kubeconfig;
+pub mod services;
+pub mod workload;

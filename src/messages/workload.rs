@@ -1,0 +1,102 @@
+//! The wording of the workload check: missing objects and keys, failed
+//! lookups, and where a consumed ConfigMap key is read.
+
+use crate::messages::kubeconfig::clip;
+use crate::workload_check::{Finding, LookupFailure};
+use crate::workload_refs::{ObjectKind, Reference, Usage};
+
+/// Where a reference is written: `container "app" (Deployment ns/web),
+/// env[2].valueFrom.configMapKeyRef`, or `Deployment ns/web,
+/// volumes[0].configMap` for Pod-level fields.
+pub fn site(reference: &Reference, workload: &str) -> String {
+    match &reference.consumer {
+        Some(c) => format!(
+            "{} {:?} ({workload}), {}",
+            c.kind.describe(),
+            clip(&c.name),
+            reference.field
+        ),
+        None => format!("{workload}, {}", reference.field),
+    }
+}
+
+/// Where a consumed ConfigMap key is read, as the context of a Service
+/// finding: `<site>: ConfigMap "cfg", key "url"`.
+pub fn consumed_key(reference: &Reference, config_map: &str, workload: &str) -> String {
+    format!("{}: ConfigMap {:?}", site(reference, workload), clip(config_map))
+}
+
+/// What happens to the Pods when the object is missing (kubelet and
+/// ServiceAccount admission behaviour).
+fn consequence(reference: &Reference) -> &'static str {
+    match (&reference.usage, reference.kind) {
+        (Usage::PodIdentity, _) => {
+            "the API server refuses to create the Pods until it exists; create it, or leave serviceAccountName unset to use \"default\""
+        }
+        (Usage::ImagePull, _) => {
+            "the kubelet pulls without it, so images from a private registry fail with ImagePullBackOff"
+        }
+        (Usage::Volume { .. }, _) => {
+            "the volume cannot be mounted and the Pods stay in ContainerCreating; create it, or mark the source optional: true"
+        }
+        _ => {
+            "the container cannot start (CreateContainerConfigError); create it, or mark the reference optional: true"
+        }
+    }
+}
+
+/// The sentence for one missing object or key.
+pub fn finding(finding: &Finding, workload: &str, namespace: &str) -> String {
+    match finding {
+        Finding::Missing { reference } => format!(
+            "{}: {} {:?} does not exist in namespace {namespace:?}: {}",
+            site(reference, workload),
+            reference.kind.name(),
+            clip(&reference.name),
+            consequence(reference)
+        ),
+        Finding::MissingKey {
+            reference,
+            key,
+            existing,
+            total,
+        } => {
+            let have = if existing.is_empty() {
+                "it has no keys".to_string()
+            } else {
+                let listed: Vec<String> = existing.iter().map(|k| format!("{:?}", clip(k))).collect();
+                let more = if *total > existing.len() {
+                    format!(" and {} more", total - existing.len())
+                } else {
+                    String::new()
+                };
+                format!("it has {}{more}", listed.join(", "))
+            };
+            format!(
+                "{}: {} {:?} has no key {:?} ({have}): {}",
+                site(reference, workload),
+                reference.kind.name(),
+                clip(&reference.name),
+                clip(key),
+                consequence(reference)
+            )
+        }
+    }
+}
+
+/// The sentence for a lookup the host could not answer.
+pub fn lookup_failure(failure: &LookupFailure, workload: &str, namespace: &str) -> String {
+    match failure {
+        LookupFailure::Host { kind, name, error } => {
+            let what = match kind {
+                ObjectKind::Secret => format!("the Secrets it names in namespace {namespace:?}"),
+                kind => format!("{} {:?} in namespace {namespace:?}", kind.name(), clip(name)),
+            };
+            format!("{workload}: cannot verify {what}: {error}")
+        }
+        LookupFailure::TooManyConfigMaps { count } => format!(
+            "{workload} names {count} ConfigMaps, more than the {} the policy reads for one request, so none was verified",
+            crate::workload_check::MAX_CONFIG_MAPS
+        ),
+    }
+}

@@ -1,0 +1,255 @@
+//! Asks the host for the objects a Pod template names: ConfigMaps (their
+//! data), ServiceAccounts (existence) and Secrets (names only, never
+//! content).
+//!
+//! `get_resource` is a live GET (cached 5 s by the host) and has no typed
+//! "not found": a missing object is a host error whose text is exactly
+//! `Cannot find v1/<Kind> named '<name>' inside of namespace 'Some("<ns>")'`
+//! (policy-evaluator's wording). That exact text, and nothing looser, is
+//! read as "missing"; every other error means "cannot look". Secrets are
+//! listed instead, with a field mask that keeps only `metadata.name`, so
+//! that no Secret content ever reaches the policy.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kubewarden_policy_sdk::host_capabilities::kubernetes::{
+    GetResourceRequest, ListResourcesByNamespaceRequest,
+};
+use kubewarden_policy_sdk::wapc_guest;
+use serde::Deserialize;
+
+use crate::service_lookup::summarize_host_error;
+
+/// What the checks read of a ConfigMap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigMapData {
+    /// `data`: the keys `configMapKeyRef` and `envFrom` read.
+    pub data: BTreeMap<String, String>,
+    /// The keys of `binaryData`: a volume's `items` may name them too.
+    pub binary_keys: BTreeSet<String>,
+}
+
+impl ConfigMapData {
+    /// Whether a volume can project `key` (from `data` or `binaryData`).
+    pub fn has_volume_key(&self, key: &str) -> bool {
+        self.data.contains_key(key) || self.binary_keys.contains(key)
+    }
+}
+
+/// Source of the objects a workload names; faked in tests.
+#[cfg_attr(test, mockall::automock)]
+pub trait ObjectSource {
+    /// The ConfigMap `name` of `namespace`; `Ok(None)` when it does not exist.
+    fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMapData>, String>;
+    /// Whether ServiceAccount `name` exists in `namespace`.
+    fn service_account_exists(&self, namespace: &str, name: &str) -> Result<bool, String>;
+    /// The names of the Secrets of `namespace` (empty when it does not exist).
+    fn secret_names(&self, namespace: &str) -> Result<BTreeSet<String>, String>;
+}
+
+/// Field masks of the ConfigMap GET: its data, never its managed fields.
+pub const CONFIG_MAP_FIELD_MASKS: &[&str] = &["binaryData", "data", "metadata.name"];
+/// Field masks of the ServiceAccount GET: its name is all that matters.
+pub const SERVICE_ACCOUNT_FIELD_MASKS: &[&str] = &["metadata.name"];
+/// Field masks of the Secret listing: names only, never content.
+pub const SECRET_FIELD_MASKS: &[&str] = &["metadata.name"];
+
+fn masks(fields: &[&str]) -> Option<BTreeSet<String>> {
+    Some(fields.iter().map(|f| f.to_string()).collect())
+}
+
+/// The host request for one namespaced `v1` object, exactly as sent.
+pub fn get_request(kind: &str, namespace: &str, name: &str) -> GetResourceRequest {
+    GetResourceRequest {
+        api_version: "v1".to_string(),
+        kind: kind.to_string(),
+        name: name.to_string(),
+        namespace: Some(namespace.to_string()),
+        disable_cache: false,
+        field_masks: masks(match kind {
+            "ConfigMap" => CONFIG_MAP_FIELD_MASKS,
+            _ => SERVICE_ACCOUNT_FIELD_MASKS,
+        }),
+    }
+}
+
+/// The host request listing the Secret names of `namespace`, exactly as sent.
+pub fn list_secrets_request(namespace: &str) -> ListResourcesByNamespaceRequest {
+    ListResourcesByNamespaceRequest {
+        api_version: "v1".to_string(),
+        kind: "Secret".to_string(),
+        namespace: namespace.to_string(),
+        label_selector: None,
+        field_selector: None,
+        field_masks: masks(SECRET_FIELD_MASKS),
+    }
+}
+
+/// Whether a host error is the host's "not found" for this very object.
+pub fn is_not_found(error: &str, kind: &str, namespace: &str, name: &str) -> bool {
+    error.contains(&format!(
+        "Cannot find v1/{kind} named '{name}' inside of namespace 'Some(\"{namespace}\")'"
+    ))
+}
+
+/// Reads objects through the Kubewarden host (policy-server or kwctl).
+pub struct HostObjects;
+
+impl HostObjects {
+    /// GETs `kind/name`; `Ok(None)` when the host says it does not exist.
+    fn get(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<Vec<u8>>, String> {
+        let request = serde_json::to_vec(&get_request(kind, namespace, name))
+            .map_err(|e| format!("cannot encode the {kind} lookup: {e}"))?;
+        match wapc_guest::host_call("kubewarden", "kubernetes", "get_resource", &request) {
+            Ok(answer) => Ok(Some(answer)),
+            Err(e) => {
+                let e = e.to_string();
+                if is_not_found(&e, kind, namespace, name) {
+                    Ok(None)
+                } else {
+                    Err(summarize_host_error(&format!(
+                        "error invoking host capability kubernetes.get_resource: {e}"
+                    )))
+                }
+            }
+        }
+    }
+}
+
+impl ObjectSource for HostObjects {
+    fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMapData>, String> {
+        self.get("ConfigMap", namespace, name)?
+            .map(|answer| parse_config_map(&answer))
+            .transpose()
+    }
+
+    fn service_account_exists(&self, namespace: &str, name: &str) -> Result<bool, String> {
+        Ok(self.get("ServiceAccount", namespace, name)?.is_some())
+    }
+
+    fn secret_names(&self, namespace: &str) -> Result<BTreeSet<String>, String> {
+        let request = serde_json::to_vec(&list_secrets_request(namespace))
+            .map_err(|e| format!("cannot encode the Secret lookup: {e}"))?;
+        let answer = wapc_guest::host_call(
+            "kubewarden",
+            "kubernetes",
+            "list_resources_by_namespace",
+            &request,
+        )
+        .map_err(|e| {
+            summarize_host_error(&format!(
+                "error invoking host capability kubernetes.list_resources_by_namespace: {e}"
+            ))
+        })?;
+        parse_names(&answer)
+    }
+}
+
+#[derive(Deserialize)]
+struct ConfigMapView {
+    #[serde(default)]
+    data: Option<BTreeMap<String, String>>,
+    #[serde(default, rename = "binaryData")]
+    binary_data: Option<BTreeMap<String, serde::de::IgnoredAny>>,
+}
+
+/// Reads a ConfigMap answer (masked or not) into what the checks need.
+pub fn parse_config_map(answer: &[u8]) -> Result<ConfigMapData, String> {
+    let view: ConfigMapView = serde_json::from_slice(answer)
+        .map_err(|e| format!("cannot read the ConfigMap returned by the host: {e}"))?;
+    Ok(ConfigMapData {
+        data: view.data.unwrap_or_default(),
+        binary_keys: view.binary_data.unwrap_or_default().into_keys().collect(),
+    })
+}
+
+#[derive(Deserialize)]
+struct NameListView {
+    #[serde(default)]
+    items: Vec<NamedView>,
+}
+
+#[derive(Deserialize)]
+struct NamedView {
+    metadata: NameView,
+}
+
+#[derive(Deserialize)]
+struct NameView {
+    #[serde(default)]
+    name: String,
+}
+
+/// Reads the names of a `<Kind>List` answer; every other field is ignored.
+pub fn parse_names(answer: &[u8]) -> Result<BTreeSet<String>, String> {
+    let list: NameListView = serde_json::from_slice(answer)
+        .map_err(|e| format!("cannot read the list returned by the host: {e}"))?;
+    Ok(list.items.into_iter().map(|i| i.metadata.name).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    #[test]
+    fn requests_match_replay_sessions() {
+        assert_eq!(
+            serde_json::to_value(get_request("ConfigMap", "shop", "app-config")).unwrap(),
+            json!({"api_version": "v1", "kind": "ConfigMap", "name": "app-config",
+                   "namespace": "shop", "disable_cache": false,
+                   "field_masks": ["binaryData", "data", "metadata.name"]})
+        );
+        assert_eq!(
+            serde_json::to_value(list_secrets_request("shop")).unwrap(),
+            json!({"api_version": "v1", "kind": "Secret", "namespace": "shop",
+                   "label_selector": null, "field_selector": null,
+                   "field_masks": ["metadata.name"]})
+        );
+    }
+
+    #[rstest]
+    #[case::the_hosts_wording(
+        r#"Host error: Callback evaluation failure: Cannot find v1/ConfigMap named 'app-config' inside of namespace 'Some("shop")'"#,
+        true
+    )]
+    #[case::another_name(
+        r#"Cannot find v1/ConfigMap named 'other' inside of namespace 'Some("shop")'"#,
+        false
+    )]
+    #[case::another_namespace(
+        r#"Cannot find v1/ConfigMap named 'app-config' inside of namespace 'Some("dev")'"#,
+        false
+    )]
+    #[case::forbidden(
+        r#"Callback evaluation failure: configmaps "app-config" is forbidden"#,
+        false
+    )]
+    #[case::client_down(
+        "Callback evaluation failure: kube::Client was not initialized properly",
+        false
+    )]
+    fn not_found_is_the_exact_wording(#[case] error: &str, #[case] missing: bool) {
+        assert_eq!(
+            is_not_found(error, "ConfigMap", "shop", "app-config"),
+            missing
+        );
+    }
+
+    #[test]
+    fn config_maps_and_names_as_the_host_sends_them() {
+        let cm = parse_config_map(
+            br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},
+                 "data":{"a":"1"},"binaryData":{"b":"AAE="}}"#,
+        )
+        .unwrap();
+        assert!(cm.data.contains_key("a") && cm.has_volume_key("b") && !cm.has_volume_key("c"));
+        let names = parse_names(
+            br#"{"kind":"SecretList","items":[{"metadata":{"name":"tls"}},{"metadata":{"name":"db"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), vec!["db", "tls"]);
+        assert!(parse_config_map(br#""x""#).is_err() && parse_names(b"{").is_err());
+    }
+}

@@ -1,0 +1,612 @@
+//! Check 3: what a workload's Pod template names must exist when the
+//! workload is admitted, which installers (Helm, kustomize, Argo CD) do
+//! last: the ServiceAccount, the ConfigMaps and keys its containers and
+//! volumes consume (and the Services those keys name), and, with
+//! `checkSecretReferences`, its Secrets (names only). The KUBECONFIG check
+//! runs here too, with values read from the consumed ConfigMaps.
+//!
+//! Host calls, in this order so that sessions replay: the ServiceAccount
+//! (one GET), each consumed ConfigMap by name (one GET each), the Secret
+//! names (one listing), then one Service listing per namespace named by
+//! the consumed keys. On UPDATE only the references the edit adds are
+//! looked up.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::env_expansion::ConfigMapState;
+use crate::kubeconfig_check;
+use crate::messages;
+use crate::object_lookup::{ConfigMapData, ObjectSource};
+use crate::service_check::{self, KeyedRef};
+use crate::service_lookup::ServiceSource;
+use crate::settings::Compiled;
+use crate::verdict::{Verdict, by_settings};
+use crate::workload::{self, ContainerKind, PodSpecView};
+use crate::workload_refs::{self, ObjectKind, Reference, Usage};
+
+/// At most this many distinct ConfigMaps are read for one request: a Pod
+/// template naming more is far outside real use, and each is a host call.
+pub const MAX_CONFIG_MAPS: usize = 64;
+/// At most this many existing keys are named in a missing-key message.
+pub const MAX_KEYS_LISTED: usize = 10;
+
+/// What is wrong with one reference of the Pod template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding<'r> {
+    /// A required object does not exist.
+    Missing { reference: &'r Reference },
+    /// A required key of an existing ConfigMap does not exist; `existing`
+    /// holds at most [`MAX_KEYS_LISTED`] of its `total` keys.
+    MissingKey {
+        reference: &'r Reference,
+        key: String,
+        existing: Vec<String>,
+        total: usize,
+    },
+}
+
+/// A lookup the host could not answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupFailure {
+    /// Reading `kind/name` failed with the host's `error`.
+    Host {
+        kind: ObjectKind,
+        name: String,
+        error: String,
+    },
+    /// More than [`MAX_CONFIG_MAPS`] distinct ConfigMaps: none was read.
+    TooManyConfigMaps { count: usize },
+}
+
+/// The request as the workload check needs it.
+pub struct Request<'a> {
+    pub object: &'a Value,
+    /// The previous object on UPDATE.
+    pub old_object: Option<&'a Value>,
+    pub kind: &'a str,
+    /// "Deployment ns/name", for messages.
+    pub workload: &'a str,
+    pub namespace: &'a str,
+    /// `pods/ephemeralcontainers`: judge only the ephemeral containers,
+    /// since `kubectl debug` cannot change the others.
+    pub only_ephemeral: bool,
+}
+
+/// Validates one workload; mutates instead of rejecting KUBECONFIG
+/// findings when `removeOffendingVariables` is on.
+pub fn check(
+    request: &Request,
+    compiled: &Compiled,
+    services: &dyn ServiceSource,
+    objects: &dyn ObjectSource,
+) -> Verdict {
+    let settings = &compiled.settings;
+    let spec = match workload::read_pod_spec(request.kind, request.object) {
+        Ok(spec) => spec,
+        Err(e) => return Verdict::malformed(format!("{}: {e}", request.workload)),
+    };
+    let references = if settings.check_workload_references {
+        references_to_check(request, &spec, compiled)
+    } else {
+        Vec::new()
+    };
+    let looked_up = LookedUp::read(&references, request.namespace, compiled, objects);
+
+    let mut problems = Vec::new();
+    let mut lookup_errors = Vec::new();
+    for finding in looked_up.findings(&references) {
+        problems.push(messages::workload::finding(
+            &finding,
+            request.workload,
+            request.namespace,
+        ));
+    }
+    for failure in &looked_up.failures {
+        lookup_errors.push(messages::workload::lookup_failure(
+            failure,
+            request.workload,
+            request.namespace,
+        ));
+    }
+
+    // The Services named by the consumed keys, each (ConfigMap, key)
+    // scanned once.
+    let consumed = looked_up.consumed_keys(&references);
+    let options = service_check::scan_options(compiled, request.namespace);
+    let refs: Vec<KeyedRef> = consumed
+        .iter()
+        .enumerate()
+        .flat_map(|(origin, c)| service_check::scan_value(c.key, c.value, origin, compiled, &options))
+        .collect();
+    let report = service_check::judge(refs, compiled, services);
+    for f in &report.findings {
+        let c = &consumed[f.origin];
+        let context = messages::workload::consumed_key(&references[c.reference], c.config_map, request.workload);
+        problems.push(messages::services::finding(&context, f, compiled));
+    }
+    for failure in &report.failures {
+        lookup_errors.push(messages::services::lookup_failure(request.workload, failure));
+    }
+
+    // KUBECONFIG, with the values of the ConfigMaps that were read.
+    let config_maps = |name: &str| looked_up.state(name);
+    let mut kubeconfig = kubeconfig_check::check_with(&spec, settings, &config_maps);
+    if request.only_ephemeral {
+        let ephemeral = ContainerKind::EphemeralContainer;
+        kubeconfig.findings.retain(|f| f.container_kind == ephemeral);
+        kubeconfig.unresolved.retain(|u| u.container_kind == ephemeral);
+    }
+    let mut warnings: Vec<String> = if settings.warn_on_unresolved_values {
+        kubeconfig
+            .unresolved
+            .iter()
+            .map(|u| messages::kubeconfig::describe_unresolved(u, request.workload))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let (mut reasons, reference_warnings) = by_settings(problems, lookup_errors, settings);
+    let mut mutated = None;
+    if !kubeconfig.findings.is_empty() {
+        match remove_offending(request, &kubeconfig.findings, compiled) {
+            Some((object, notes)) => {
+                warnings.extend(notes);
+                mutated = Some(object);
+            }
+            None => {
+                let kubeconfig_reasons = kubeconfig
+                    .findings
+                    .iter()
+                    .map(|f| messages::kubeconfig::describe(f, request.workload));
+                reasons.splice(0..0, kubeconfig_reasons);
+            }
+        }
+    }
+    warnings.extend(reference_warnings);
+    Verdict::from_parts(reasons, warnings, mutated)
+}
+
+/// The mutated object and its notes, when `removeOffendingVariables` is on.
+fn remove_offending(
+    request: &Request,
+    findings: &[kubeconfig_check::Finding],
+    compiled: &Compiled,
+) -> Option<(Value, Vec<String>)> {
+    // A value set by envFrom cannot be removed by editing `env`.
+    if !compiled.settings.remove_offending_variables
+        || !findings.iter().all(kubeconfig_check::Finding::is_removable)
+    {
+        return None;
+    }
+    let pointer = workload::pod_spec_pointer(request.kind)?;
+    let mut object = request.object.clone();
+    let pod_spec = object.pointer_mut(pointer)?;
+    let notes = kubeconfig_check::remove_offending(pod_spec, findings, request.workload);
+    Some((object, notes))
+}
+
+/// The references of the request that need checking: on UPDATE only the
+/// added ones; Secrets only with `checkSecretReferences`; on
+/// `ephemeralcontainers` only those of ephemeral containers.
+fn references_to_check(request: &Request, spec: &PodSpecView, compiled: &Compiled) -> Vec<Reference> {
+    let keep = |r: &Reference| {
+        (r.kind != ObjectKind::Secret || compiled.settings.check_secret_references)
+            && (!request.only_ephemeral
+                || r.consumer
+                    .as_ref()
+                    .is_some_and(|c| c.kind == ContainerKind::EphemeralContainer))
+    };
+    let mut references: Vec<Reference> = workload_refs::extract(spec)
+        .into_iter()
+        .filter(|r| keep(r))
+        .collect();
+    if let Some(old) = request.old_object.filter(|o| !o.is_null())
+        && let Ok(old_spec) = workload::read_pod_spec(request.kind, old)
+    {
+        references = workload_refs::added(references, &workload_refs::extract(&old_spec));
+    }
+    references
+}
+
+/// One ConfigMap key a container or volume consumes, scanned for Services.
+struct ConsumedKey<'a> {
+    /// Index of the first reference that consumes it.
+    reference: usize,
+    config_map: &'a str,
+    key: &'a str,
+    value: &'a str,
+}
+
+/// What the host said about the objects the references name.
+#[derive(Default)]
+struct LookedUp {
+    service_account: Option<bool>,
+    config_maps: BTreeMap<String, Option<ConfigMapData>>,
+    secrets: Option<BTreeSet<String>>,
+    failures: Vec<LookupFailure>,
+}
+
+impl LookedUp {
+    /// Asks the host, in the documented order, once per object.
+    fn read(references: &[Reference], namespace: &str, compiled: &Compiled, objects: &dyn ObjectSource) -> LookedUp {
+        let mut looked_up = LookedUp::default();
+        if let Some(account) = references.iter().find(|r| r.kind == ObjectKind::ServiceAccount) {
+            match objects.service_account_exists(namespace, &account.name) {
+                Ok(exists) => looked_up.service_account = Some(exists),
+                Err(error) => looked_up.failures.push(LookupFailure::Host {
+                    kind: ObjectKind::ServiceAccount,
+                    name: account.name.clone(),
+                    error,
+                }),
+            }
+        }
+        let names: BTreeSet<&str> = references
+            .iter()
+            .filter(|r| r.kind == ObjectKind::ConfigMap)
+            .map(|r| r.name.as_str())
+            .collect();
+        if names.len() > MAX_CONFIG_MAPS {
+            looked_up
+                .failures
+                .push(LookupFailure::TooManyConfigMaps { count: names.len() });
+        } else {
+            for name in names {
+                match objects.config_map(namespace, name) {
+                    Ok(data) => {
+                        looked_up.config_maps.insert(name.to_string(), data);
+                    }
+                    Err(error) => looked_up.failures.push(LookupFailure::Host {
+                        kind: ObjectKind::ConfigMap,
+                        name: name.to_string(),
+                        error,
+                    }),
+                }
+            }
+        }
+        let secrets = compiled.settings.check_secret_references
+            && references.iter().any(|r| r.kind == ObjectKind::Secret);
+        if secrets {
+            match objects.secret_names(namespace) {
+                Ok(names) => looked_up.secrets = Some(names),
+                Err(error) => looked_up.failures.push(LookupFailure::Host {
+                    kind: ObjectKind::Secret,
+                    name: String::new(),
+                    error,
+                }),
+            }
+        }
+        looked_up
+    }
+
+    /// What the KUBECONFIG check may read of ConfigMap `name`.
+    fn state(&self, name: &str) -> ConfigMapState<'_> {
+        match self.config_maps.get(name) {
+            Some(Some(data)) => ConfigMapState::Data(data),
+            Some(None) => ConfigMapState::Missing,
+            None => ConfigMapState::Unknown,
+        }
+    }
+
+    /// Missing objects and keys; optional references never count.
+    fn findings<'r>(&self, references: &'r [Reference]) -> Vec<Finding<'r>> {
+        let mut findings = Vec::new();
+        for reference in references.iter().filter(|r| !r.optional) {
+            match reference.kind {
+                ObjectKind::ServiceAccount => {
+                    if self.service_account == Some(false) {
+                        findings.push(Finding::Missing { reference });
+                    }
+                }
+                ObjectKind::Secret => {
+                    if self.secrets.as_ref().is_some_and(|s| !s.contains(&reference.name)) {
+                        findings.push(Finding::Missing { reference });
+                    }
+                }
+                ObjectKind::ConfigMap => match self.config_maps.get(&reference.name) {
+                    Some(None) => findings.push(Finding::Missing { reference }),
+                    Some(Some(data)) => {
+                        for key in required_keys(reference, data) {
+                            findings.push(missing_key(reference, key, data));
+                        }
+                    }
+                    None => {}
+                },
+            }
+        }
+        findings
+    }
+
+    /// Every (ConfigMap, key) the references consume that exists, once,
+    /// in reference order.
+    fn consumed_keys<'a>(&'a self, references: &[Reference]) -> Vec<ConsumedKey<'a>> {
+        let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
+        let mut consumed = Vec::new();
+        for (index, reference) in references.iter().enumerate() {
+            if reference.kind != ObjectKind::ConfigMap {
+                continue;
+            }
+            let Some((name, Some(data))) = self.config_maps.get_key_value(&reference.name) else {
+                continue;
+            };
+            let mut push = |key: &'a str, value: &'a str| {
+                if seen.insert((name, key)) {
+                    consumed.push(ConsumedKey {
+                        reference: index,
+                        config_map: name,
+                        key,
+                        value,
+                    });
+                }
+            };
+            match &reference.usage {
+                Usage::EnvKey { key, .. } => {
+                    if let Some((key, value)) = data.data.get_key_value(key) {
+                        push(key, value);
+                    }
+                }
+                Usage::Volume { items: Some(items) } => {
+                    for item in items {
+                        if let Some((key, value)) = data.data.get_key_value(item) {
+                            push(key, value);
+                        }
+                    }
+                }
+                Usage::EnvFrom { .. } | Usage::Volume { items: None } => {
+                    for (key, value) in &data.data {
+                        push(key, value);
+                    }
+                }
+                Usage::ImagePull | Usage::PodIdentity => {}
+            }
+        }
+        consumed
+    }
+}
+
+/// The keys `reference` needs that `data` lacks. `configMapKeyRef` reads
+/// `data` only; a volume's `items` may also name `binaryData` keys
+/// (kubelet's configmap volume plugin).
+fn required_keys<'r>(reference: &'r Reference, data: &ConfigMapData) -> Vec<&'r str> {
+    match &reference.usage {
+        Usage::EnvKey { key, .. } if !data.data.contains_key(key) => vec![key.as_str()],
+        Usage::Volume { items: Some(items) } => items
+            .iter()
+            .filter(|k| !data.has_volume_key(k))
+            .map(String::as_str)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn missing_key<'r>(reference: &'r Reference, key: &str, data: &ConfigMapData) -> Finding<'r> {
+    let all: BTreeSet<&String> = data.data.keys().chain(data.binary_keys.iter()).collect();
+    Finding::MissingKey {
+        reference,
+        key: key.to_string(),
+        existing: all.iter().take(MAX_KEYS_LISTED).map(|k| k.to_string()).collect(),
+        total: all.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake_cluster::FakeCluster;
+    use crate::settings::{OnLookupError, Settings};
+    use rstest::rstest;
+    use serde_json::json;
+
+    /// A Deployment `shop/web` with one container "app" and `pod` merged
+    /// into its Pod spec.
+    fn deployment(container: Value, pod: Value) -> Value {
+        let mut spec = json!({"containers": [container]});
+        if let (Some(spec), Some(pod)) = (spec.as_object_mut(), pod.as_object()) {
+            spec.extend(pod.clone());
+        }
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "web", "namespace": "shop"},
+               "spec": {"template": {"spec": spec}}})
+    }
+
+    fn app(fields: Value) -> Value {
+        let mut c = json!({"name": "app", "image": "app:1"});
+        if let (Some(c), Some(f)) = (c.as_object_mut(), fields.as_object()) {
+            c.extend(f.clone());
+        }
+        c
+    }
+
+    fn on() -> Settings {
+        Settings {
+            check_workload_references: true,
+            ..Default::default()
+        }
+    }
+
+    fn secrets_on() -> Settings {
+        Settings {
+            check_secret_references: true,
+            ..on()
+        }
+    }
+
+    /// The shop namespace: Service api:8080, ConfigMap app-config with a
+    /// good URL, ConfigMap kube-paths, ServiceAccount builder, Secret tls.
+    fn shop() -> FakeCluster {
+        FakeCluster::new()
+            .service("shop", "api", &[8080])
+            .config_map("shop", "app-config", &[("backend", "http://api.shop.svc.cluster.local:8080"), ("level", "debug")])
+            .config_map("shop", "bad-config", &[("backend", "http://apii.shop.svc.cluster.local:8080")])
+            .config_map("shop", "kube-paths", &[("KUBECONFIG", "/Users/jgil/.kube/config"), ("CONFIG", "/home/runner/.kube/config"), ("mounted", "/etc/kube/config")])
+            .account("shop", "builder")
+            .secret("shop", "tls")
+    }
+
+    fn run(object: &Value, old: Option<&Value>, settings: &Settings, cluster: &FakeCluster) -> Verdict {
+        let compiled = settings.compile();
+        let request = Request {
+            object,
+            old_object: old,
+            kind: "Deployment",
+            workload: "Deployment shop/web",
+            namespace: "shop",
+            only_ephemeral: false,
+        };
+        check(&request, &compiled, cluster, cluster)
+    }
+
+    fn env_cm(name: &str, config_map: &str, key: &str, optional: bool) -> Value {
+        json!({"name": name, "valueFrom": {"configMapKeyRef": {"name": config_map, "key": key, "optional": optional}}})
+    }
+
+    fn env_from(config_map: &str, prefix: &str, optional: bool) -> Value {
+        json!({"prefix": prefix, "configMapRef": {"name": config_map, "optional": optional}})
+    }
+
+    #[rstest]
+    #[case::dangling_url(app(json!({"envFrom": [env_from("bad-config", "", false)]})), json!({}), on(),
+        Some(r#"container "app" (Deployment shop/web), envFrom[0].configMapRef: ConfigMap "bad-config", key "backend": "http://apii.shop.svc.cluster.local:8080" names Service "apii" in namespace "shop", which does not exist; did you mean "api"?"#),
+        &["get ConfigMap shop/bad-config", "list Service shop"])]
+    #[case::service_exists(app(json!({"envFrom": [env_from("app-config", "", false)]})), json!({}), on(), None,
+        &["get ConfigMap shop/app-config", "list Service shop"])]
+    #[case::only_consumed_keys_scanned(app(json!({"env": [env_cm("LEVEL", "bad-config", "nope", true)]})), json!({}), on(), None,
+        &["get ConfigMap shop/bad-config"])]
+    #[case::missing_config_map(app(json!({"envFrom": [env_from("gone", "", false)]})), json!({}), on(),
+        Some(r#"container "app" (Deployment shop/web), envFrom[0].configMapRef: ConfigMap "gone" does not exist in namespace "shop": the container cannot start (CreateContainerConfigError)"#),
+        &["get ConfigMap shop/gone"])]
+    #[case::missing_optional_config_map(app(json!({"envFrom": [env_from("gone", "", true)]})), json!({}), on(), None,
+        &["get ConfigMap shop/gone"])]
+    #[case::missing_key(app(json!({"env": [env_cm("URL", "app-config", "url", false)]})), json!({}), on(),
+        Some(r#"container "app" (Deployment shop/web), env[0].valueFrom.configMapKeyRef: ConfigMap "app-config" has no key "url" (it has "backend", "level")"#),
+        &["get ConfigMap shop/app-config"])]
+    #[case::missing_optional_key(app(json!({"env": [env_cm("URL", "app-config", "url", true)]})), json!({}), on(), None,
+        &["get ConfigMap shop/app-config"])]
+    #[case::volume_items_missing_key(app(json!({})), json!({"volumes": [{"name": "cfg", "configMap": {"name": "app-config", "items": [{"key": "app.yaml", "path": "app.yaml"}]}}]}), on(),
+        Some(r#"Deployment shop/web, volumes[0].configMap: ConfigMap "app-config" has no key "app.yaml" (it has "backend", "level"): the volume cannot be mounted"#),
+        &["get ConfigMap shop/app-config"])]
+    #[case::env_from_prefix_kubeconfig(app(json!({"envFrom": [env_from("kube-paths", "KUBE", false)]})), json!({}), on(),
+        Some(r#"container "app" (Deployment shop/web): KUBECONFIG path "/home/runner/.kube/config" (from ConfigMap "kube-paths", key "CONFIG", envFrom[0].configMapRef) is not inside any volumeMount"#),
+        &["get ConfigMap shop/kube-paths"])]
+    #[case::key_ref_kubeconfig_host_path(app(json!({"env": [env_cm("KUBECONFIG", "kube-paths", "KUBECONFIG", false)]})), json!({}), on(),
+        Some(r#"KUBECONFIG path "/Users/jgil/.kube/config" (from ConfigMap "kube-paths", key "KUBECONFIG", env[0].valueFrom.configMapKeyRef) is not inside any volumeMount"#),
+        &["get ConfigMap shop/kube-paths"])]
+    #[case::key_ref_kubeconfig_mounted(app(json!({"env": [env_cm("KUBECONFIG", "kube-paths", "mounted", false)],
+            "volumeMounts": [{"name": "kube", "mountPath": "/etc/kube"}]})),
+        json!({"volumes": [{"name": "kube", "secret": {"secretName": "kubeconfig"}}]}), on(), None,
+        &["get ConfigMap shop/kube-paths"])]
+    #[case::key_ref_unchecked_when_off(app(json!({"env": [env_cm("KUBECONFIG", "kube-paths", "KUBECONFIG", false)]})), json!({}), Settings::default(), None, &[])]
+    #[case::missing_service_account(app(json!({})), json!({"serviceAccountName": "deployer"}), on(),
+        Some(r#"Deployment shop/web, serviceAccountName: ServiceAccount "deployer" does not exist in namespace "shop": the API server refuses to create the Pods until it exists"#),
+        &["get ServiceAccount shop/deployer"])]
+    #[case::existing_service_account(app(json!({})), json!({"serviceAccountName": "builder"}), on(), None, &["get ServiceAccount shop/builder"])]
+    #[case::default_service_account(app(json!({})), json!({"serviceAccountName": "default"}), on(), None, &[])]
+    #[case::missing_secret(app(json!({})), json!({"imagePullSecrets": [{"name": "regcred"}]}), secrets_on(),
+        Some(r#"Deployment shop/web, imagePullSecrets[0]: Secret "regcred" does not exist in namespace "shop""#),
+        &["list Secret shop"])]
+    #[case::secrets_not_checked_by_default(app(json!({})), json!({"imagePullSecrets": [{"name": "regcred"}]}), on(), None, &[])]
+    #[case::existing_secret(app(json!({"env": [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "tls", "key": "k"}}}]})), json!({}), secrets_on(), None, &["list Secret shop"])]
+    #[case::everything_in_order(app(json!({"envFrom": [env_from("kube-paths", "X_", false), env_from("app-config", "", false)]})),
+        json!({"serviceAccountName": "builder", "imagePullSecrets": [{"name": "tls"}]}), secrets_on(), None,
+        &["get ServiceAccount shop/builder", "get ConfigMap shop/app-config", "get ConfigMap shop/kube-paths", "list Secret shop", "list Service shop"])]
+    fn references(
+        #[case] container: Value,
+        #[case] pod: Value,
+        #[case] settings: Settings,
+        #[case] rejection: Option<&str>,
+        #[case] calls: &[&str],
+    ) {
+        let cluster = shop();
+        let verdict = run(&deployment(container, pod), None, &settings, &cluster);
+        match (rejection, &verdict) {
+            (None, Verdict::Accept { warnings }) => assert!(warnings.is_empty(), "{warnings:?}"),
+            (Some(part), Verdict::Reject { message, .. }) => {
+                assert!(message.contains(part), "{message}")
+            }
+            _ => panic!("expected {rejection:?}, got {verdict:?}"),
+        }
+        assert_eq!(cluster.calls(), calls);
+    }
+
+    #[rstest]
+    #[case::deny(OnLookupError::Deny, false)]
+    #[case::allow(OnLookupError::Allow, true)]
+    fn lookup_errors(#[case] on_error: OnLookupError, #[case] accepted: bool) {
+        let cluster = shop().failing("error invoking host capability kubernetes.get_resource: Host error: Callback evaluation failure: kube::Client was not initialized properly");
+        let settings = Settings {
+            on_lookup_error: on_error,
+            ..on()
+        };
+        let object = deployment(app(json!({"envFrom": [env_from("app-config", "", false)]})), json!({}));
+        let expected = r#"Deployment shop/web: cannot verify ConfigMap "app-config" in namespace "shop": error invoking host capability kubernetes.get_resource: Host error: Callback evaluation failure: kube::Client was not initialized properly"#;
+        match run(&object, None, &settings, &cluster) {
+            Verdict::Reject { message, .. } => assert!(!accepted && message == expected, "{message}"),
+            Verdict::Accept { warnings } => assert!(accepted && warnings == vec![expected.to_string()], "{warnings:?}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(cluster.calls(), vec!["get ConfigMap shop/app-config"]);
+    }
+
+    #[test]
+    fn update_that_adds_nothing_makes_no_host_call() {
+        let cluster = shop();
+        let old = deployment(
+            app(json!({"envFrom": [env_from("gone", "", false)]})),
+            json!({"serviceAccountName": "deployer"}),
+        );
+        let mut new = old.clone();
+        new["spec"]["replicas"] = json!(3);
+        assert_eq!(run(&new, Some(&old), &on(), &cluster), Verdict::accept());
+        assert!(cluster.calls().is_empty(), "{:?}", cluster.calls());
+    }
+
+    #[test]
+    fn update_checks_what_it_adds() {
+        let cluster = shop();
+        let old = deployment(app(json!({"envFrom": [env_from("app-config", "", false)]})), json!({}));
+        let new = deployment(
+            app(json!({"envFrom": [env_from("app-config", "", false), env_from("gone", "", false)]})),
+            json!({}),
+        );
+        assert!(matches!(run(&new, Some(&old), &on(), &cluster), Verdict::Reject { .. }));
+        assert_eq!(cluster.calls(), vec!["get ConfigMap shop/gone"]);
+    }
+
+    #[test]
+    fn warn_action_warns_about_references() {
+        let cluster = shop();
+        let settings = Settings {
+            action: crate::settings::Action::Warn,
+            ..on()
+        };
+        let object = deployment(app(json!({"envFrom": [env_from("gone", "", false)]})), json!({}));
+        match run(&object, None, &settings, &cluster) {
+            Verdict::Accept { warnings } => assert!(warnings[0].contains(r#"ConfigMap "gone" does not exist"#)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_config_map_is_read_once() {
+        let cluster = shop();
+        let container = app(json!({
+            "env": [env_cm("A", "app-config", "backend", false), env_cm("B", "app-config", "level", false)],
+            "envFrom": [env_from("app-config", "P_", false)]}));
+        let pod = json!({"volumes": [{"name": "v", "configMap": {"name": "app-config"}}]});
+        assert_eq!(run(&deployment(container, pod), None, &on(), &cluster), Verdict::accept());
+        assert_eq!(cluster.calls(), vec!["get ConfigMap shop/app-config", "list Service shop"]);
+    }
+
+    #[test]
+    fn config_map_count_is_bounded() {
+        let cluster = shop();
+        let env_from: Vec<Value> = (0..=MAX_CONFIG_MAPS).map(|i| env_from(&format!("c{i}"), "", false)).collect();
+        let object = deployment(app(json!({ "envFrom": env_from })), json!({}));
+        match run(&object, None, &on(), &cluster) {
+            Verdict::Reject { message, .. } => assert!(message.contains("names 65 ConfigMaps, more than the 64"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(cluster.calls().is_empty());
+    }
+}

@@ -79,6 +79,7 @@ pub fn effective_env<'c>(
         match (state, &from.config_map_ref) {
             (ConfigMapState::Data(data), Some(cm)) => {
                 for (key, value) in &data.data {
+                    let (key, value) = (key.as_str(), value.as_str());
                     let name = format!("{prefix}{key}");
                     if !is_env_var_name(&name) {
                         continue;
@@ -88,11 +89,11 @@ pub fn effective_env<'c>(
                     values.insert(
                         name,
                         EffectiveValue::Known {
-                            value: value.clone(),
-                            written: value.clone(),
+                            value: value.to_string(),
+                            written: value.to_string(),
                             origin: Some(ValueOrigin {
                                 config_map: cm.name.clone(),
-                                key: key.clone(),
+                                key: key.to_string(),
                                 field: format!("envFrom[{i}].configMapRef"),
                             }),
                         },
@@ -138,10 +139,10 @@ pub fn effective_env<'c>(
             (_, Some(value_from)) => match &value_from.config_map_key_ref {
                 Some(key_ref) => match config_maps(&key_ref.name) {
                     // The kubelet expands no `$(VAR)` in values read from a ConfigMap.
-                    ConfigMapState::Data(data) => match data.data.get(&key_ref.key) {
+                    ConfigMapState::Data(data) => match data.get(&key_ref.key) {
                         Some(value) => EffectiveValue::Known {
-                            value: value.clone(),
-                            written: value.clone(),
+                            value: value.to_string(),
+                            written: value.to_string(),
                             origin: Some(ValueOrigin {
                                 config_map: key_ref.name.clone(),
                                 key: key_ref.key.clone(),
@@ -403,7 +404,7 @@ mod tests {
             prefix: (!prefix.is_empty()).then(|| prefix.to_string()),
             config_map_ref: Some(ObjectRefView {
                 name: name.into(),
-                optional: None,
+                ..Default::default()
             }),
             secret_ref: None,
         }
@@ -413,25 +414,28 @@ mod tests {
         EnvFromView {
             secret_ref: Some(ObjectRefView {
                 name: "s".into(),
-                optional: None,
+                ..Default::default()
             }),
             ..Default::default()
         }
     }
 
     /// ConfigMap "paths" {KUBECONFIG: /cm/kube, DIR: /cm}; "other" {KUBECONFIG: /other}; "gone" is missing.
-    fn cluster_value(env: Vec<EnvVarView>, env_from: Vec<EnvFromView>, name: &str) -> Option<String> {
-        let paths = ConfigMapData {
-            data: [("KUBECONFIG", "/cm/kube"), ("DIR", "/cm"), ("bad-name=", "x")]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Default::default()
-        };
-        let other = ConfigMapData {
-            data: [("KUBECONFIG".to_string(), "/other".to_string())].into(),
-            ..Default::default()
-        };
+    fn cluster_value(
+        env: Vec<EnvVarView>,
+        env_from: Vec<EnvFromView>,
+        name: &str,
+    ) -> Option<String> {
+        let paths = ConfigMapData::from_data(
+            [
+                ("KUBECONFIG", "/cm/kube"),
+                ("DIR", "/cm"),
+                ("bad-name=", "x"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let other = ConfigMapData::from_data([("KUBECONFIG".to_string(), "/other".to_string())]);
         let lookup = |n: &str| match n {
             "paths" => ConfigMapState::Data(&paths),
             "other" => ConfigMapState::Data(&other),
@@ -467,13 +471,19 @@ mod tests {
         #[case] env_from: Vec<EnvFromView>,
         #[case] expected: Option<&str>,
     ) {
-        assert_eq!(cluster_value(env, env_from, "KUBECONFIG").as_deref(), expected);
+        assert_eq!(
+            cluster_value(env, env_from, "KUBECONFIG").as_deref(),
+            expected
+        );
     }
 
     #[test]
     fn prefixed_keys_and_invalid_names() {
         let value = cluster_value(vec![], vec![from_cm("paths", "APP_")], "APP_KUBECONFIG");
         assert_eq!(value.as_deref(), Some("/cm/kube"));
-        assert_eq!(cluster_value(vec![], vec![from_cm("paths", "")], "bad-name="), None);
+        assert_eq!(
+            cluster_value(vec![], vec![from_cm("paths", "")], "bad-name="),
+            None
+        );
     }
 }

@@ -5,7 +5,6 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::Host;
 use crate::object_lookup::{ConfigMapData, ObjectSource};
 use crate::service_lookup::{ServiceInfo, ServiceSource};
 
@@ -39,13 +38,8 @@ impl FakeCluster {
     }
 
     pub fn config_map(mut self, namespace: &str, name: &str, data: &[(&str, &str)]) -> Self {
-        let data = ConfigMapData {
-            data: data
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Default::default()
-        };
+        let data =
+            ConfigMapData::from_data(data.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         self.config_maps
             .insert((namespace.into(), name.into()), data);
         self
@@ -70,13 +64,6 @@ impl FakeCluster {
     /// The calls made so far: `get ConfigMap ns/name`, `list Service ns`...
     pub fn calls(&self) -> Vec<String> {
         self.calls.borrow().clone()
-    }
-
-    pub fn host(&self) -> Host<'_> {
-        Host {
-            services: self,
-            objects: self,
-        }
     }
 
     fn record(&self, call: String) -> Result<(), String> {
@@ -108,7 +95,7 @@ impl ObjectSource for FakeCluster {
             .contains(&(namespace.to_string(), name.to_string())))
     }
 
-    fn secret_names(&self, namespace: &str) -> Result<BTreeSet<String>, String> {
+    fn secret_names(&self, namespace: &str) -> Result<Vec<String>, String> {
         self.record(format!("list Secret {namespace}"))?;
         Ok(self
             .secrets

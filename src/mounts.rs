@@ -16,8 +16,6 @@
 //! - every other volume (emptyDir, persistentVolumeClaim, ephemeral, csi,
 //!   image, nfs...) is a directory whose content is unknown at admission.
 
-use std::collections::BTreeSet;
-
 use crate::workload::{
     ContainerView, HostPathView, KeyToPathView, PodSpecView, ProjectionView, VolumeView,
 };
@@ -55,9 +53,10 @@ pub enum Shape {
     File,
     /// A directory whose entries are unknown at admission.
     Directory,
-    /// A directory holding exactly these files (relative, cleaned paths)
-    /// and their parent directories (AtomicWriter with items).
-    Files(BTreeSet<String>),
+    /// A directory holding exactly these files (relative, cleaned paths,
+    /// sorted, each once) and their parent directories (AtomicWriter with
+    /// items).
+    Files(Vec<String>),
 }
 
 /// One volumeMount of a container, resolved against the Pod's volumes.
@@ -173,7 +172,7 @@ impl Mount {
     }
 
     /// `rel` inside an AtomicWriter directory holding exactly `files`.
-    fn entry_in(&self, files: &BTreeSet<String>, rel: &str) -> Entry {
+    fn entry_in(&self, files: &[String], rel: &str) -> Entry {
         // `..data/x` is the same entry as `x`.
         let rel = match rel.strip_prefix(DATA_DIR) {
             Some("") => "",
@@ -186,12 +185,13 @@ impl Mount {
                 files: Some(self.list(files.iter())),
             };
         }
-        if files.contains(rel) {
+        if files.binary_search_by(|f| f.as_str().cmp(rel)).is_ok() {
             return Entry::MayBeFile;
         }
         let prefix = format!("{rel}/");
-        let mut below = files
-            .range(prefix.clone()..)
+        let first = files.partition_point(|f| f.as_str() < prefix.as_str());
+        let mut below = files[first..]
+            .iter()
             .take_while(|f| f.starts_with(&prefix))
             .peekable();
         if below.peek().is_some() {
@@ -234,17 +234,17 @@ fn describe_volume(volume: Option<&VolumeView>) -> (VolumeSource, Shape) {
         );
     }
     if let Some(secret) = &volume.secret {
-        let mut files = Some(BTreeSet::new());
+        let mut files = Some(Vec::new());
         add_items(&mut files, secret.items.as_deref());
         return (
             VolumeSource::Secret {
-                name: secret.secret_name.clone(),
+                name: secret.name.clone(),
             },
             files_shape(files),
         );
     }
     if let Some(config_map) = &volume.config_map {
-        let mut files = Some(BTreeSet::new());
+        let mut files = Some(Vec::new());
         add_items(&mut files, config_map.items.as_deref());
         return (
             VolumeSource::ConfigMap {
@@ -254,12 +254,12 @@ fn describe_volume(volume: Option<&VolumeView>) -> (VolumeSource, Shape) {
         );
     }
     if let Some(downward) = &volume.downward_api {
-        let mut files = Some(BTreeSet::new());
+        let mut files = Some(Vec::new());
         add_paths(&mut files, downward.items.iter().map(|i| i.path.as_str()));
         return (VolumeSource::DownwardApi, files_shape(files));
     }
     if let Some(projected) = &volume.projected {
-        let mut files = Some(BTreeSet::new());
+        let mut files = Some(Vec::new());
         for source in &projected.sources {
             add_projection(&mut files, source);
         }
@@ -279,13 +279,17 @@ fn host_path_shape(host: &HostPathView) -> Shape {
 }
 
 /// `None` (any name possible) is an unknown directory.
-fn files_shape(files: Option<BTreeSet<String>>) -> Shape {
-    files.map_or(Shape::Directory, Shape::Files)
+fn files_shape(files: Option<Vec<String>>) -> Shape {
+    files.map_or(Shape::Directory, |mut files| {
+        files.sort_unstable();
+        files.dedup();
+        Shape::Files(files)
+    })
 }
 
 /// Adds the files one projected source writes; `files` becomes `None` when
 /// any name is possible.
-fn add_projection(files: &mut Option<BTreeSet<String>>, source: &ProjectionView) {
+fn add_projection(files: &mut Option<Vec<String>>, source: &ProjectionView) {
     if let Some(secret) = &source.secret {
         add_items(files, secret.items.as_deref());
     } else if let Some(config_map) = &source.config_map {
@@ -311,7 +315,7 @@ fn add_projection(files: &mut Option<BTreeSet<String>>, source: &ProjectionView)
 
 /// The files of a Secret or ConfigMap source: its items, or (without items,
 /// or with an empty list) one file per key, unknown at admission.
-fn add_items(files: &mut Option<BTreeSet<String>>, items: Option<&[KeyToPathView]>) {
+fn add_items(files: &mut Option<Vec<String>>, items: Option<&[KeyToPathView]>) {
     match items {
         Some(items) if !items.is_empty() => add_paths(files, items.iter().map(|i| i.path.as_str())),
         _ => *files = None,
@@ -319,12 +323,12 @@ fn add_items(files: &mut Option<BTreeSet<String>>, items: Option<&[KeyToPathView
 }
 
 /// Adds relative file paths, cleaned; empty ones are skipped.
-fn add_paths<'a>(files: &mut Option<BTreeSet<String>>, paths: impl IntoIterator<Item = &'a str>) {
+fn add_paths<'a>(files: &mut Option<Vec<String>>, paths: impl IntoIterator<Item = &'a str>) {
     let Some(files) = files else { return };
     for path in paths {
         let cleaned = clean_path(path);
         if cleaned != "/" {
-            files.insert(cleaned[1..].to_string());
+            files.push(cleaned[1..].to_string());
         }
     }
 }

@@ -10,7 +10,7 @@
 //! listed instead, with a field mask that keeps only `metadata.name`, so
 //! that no Secret content ever reaches the policy.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use kubewarden_policy_sdk::host_capabilities::kubernetes::{
     GetResourceRequest, ListResourcesByNamespaceRequest,
@@ -20,19 +20,58 @@ use serde::Deserialize;
 
 use crate::service_lookup::summarize_host_error;
 
-/// What the checks read of a ConfigMap.
+/// What the checks read of a ConfigMap. Sorted vectors rather than maps:
+/// they are built once and searched, and every map type instantiated
+/// grows the wasm that ships to every cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfigMapData {
-    /// `data`: the keys `configMapKeyRef` and `envFrom` read.
-    pub data: BTreeMap<String, String>,
-    /// The keys of `binaryData`: a volume's `items` may name them too.
-    pub binary_keys: BTreeSet<String>,
+    /// `data`, sorted by key: what `configMapKeyRef` and `envFrom` read.
+    pub data: Vec<(String, String)>,
+    /// The keys of `binaryData`, sorted: a volume's `items` may name them too.
+    pub binary_keys: Vec<String>,
 }
 
 impl ConfigMapData {
+    /// A ConfigMap holding `data` (in any order) and no binary data.
+    pub fn from_data(data: impl IntoIterator<Item = (String, String)>) -> ConfigMapData {
+        let mut data: Vec<(String, String)> = data.into_iter().collect();
+        data.sort_unstable();
+        data.dedup_by(|a, b| a.0 == b.0);
+        ConfigMapData {
+            data,
+            binary_keys: Vec::new(),
+        }
+    }
+
+    /// The `data` entry for `key`, as stored.
+    pub fn entry(&self, key: &str) -> Option<(&str, &str)> {
+        self.data
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| (self.data[i].0.as_str(), self.data[i].1.as_str()))
+    }
+
+    /// The `data` value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entry(key).map(|(_, v)| v)
+    }
+
     /// Whether a volume can project `key` (from `data` or `binaryData`).
     pub fn has_volume_key(&self, key: &str) -> bool {
-        self.data.contains_key(key) || self.binary_keys.contains(key)
+        self.get(key).is_some() || self.binary_keys.iter().any(|k| k == key)
+    }
+
+    /// Every key of `data` and `binaryData`, sorted.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self
+            .data
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .chain(self.binary_keys.iter().map(String::as_str))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
     }
 }
 
@@ -43,8 +82,9 @@ pub trait ObjectSource {
     fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMapData>, String>;
     /// Whether ServiceAccount `name` exists in `namespace`.
     fn service_account_exists(&self, namespace: &str, name: &str) -> Result<bool, String>;
-    /// The names of the Secrets of `namespace` (empty when it does not exist).
-    fn secret_names(&self, namespace: &str) -> Result<BTreeSet<String>, String>;
+    /// The names of the Secrets of `namespace`, sorted (empty when the
+    /// namespace does not exist).
+    fn secret_names(&self, namespace: &str) -> Result<Vec<String>, String>;
 }
 
 /// Field masks of the ConfigMap GET: its data, never its managed fields.
@@ -127,7 +167,7 @@ impl ObjectSource for HostObjects {
         Ok(self.get("ServiceAccount", namespace, name)?.is_some())
     }
 
-    fn secret_names(&self, namespace: &str) -> Result<BTreeSet<String>, String> {
+    fn secret_names(&self, namespace: &str) -> Result<Vec<String>, String> {
         let request = serde_json::to_vec(&list_secrets_request(namespace))
             .map_err(|e| format!("cannot encode the Secret lookup: {e}"))?;
         let answer = wapc_guest::host_call(
@@ -145,22 +185,41 @@ impl ObjectSource for HostObjects {
     }
 }
 
+// `serde_json::Map` (sorted) is the map type the request already uses.
 #[derive(Deserialize)]
 struct ConfigMapView {
     #[serde(default)]
-    data: Option<BTreeMap<String, String>>,
+    data: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(default, rename = "binaryData")]
-    binary_data: Option<BTreeMap<String, serde::de::IgnoredAny>>,
+    binary_data: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// Reads a ConfigMap answer (masked or not) into what the checks need.
+/// Reads a ConfigMap answer (masked or not) into what the checks need;
+/// `data` values must be strings, as the API guarantees.
 pub fn parse_config_map(answer: &[u8]) -> Result<ConfigMapData, String> {
     let view: ConfigMapView = serde_json::from_slice(answer)
         .map_err(|e| format!("cannot read the ConfigMap returned by the host: {e}"))?;
-    Ok(ConfigMapData {
-        data: view.data.unwrap_or_default(),
-        binary_keys: view.binary_data.unwrap_or_default().into_keys().collect(),
-    })
+    let mut data = Vec::new();
+    for (key, value) in view.data.unwrap_or_default() {
+        match value {
+            serde_json::Value::String(value) => data.push((key, value)),
+            _ => {
+                return Err(format!(
+                    "cannot read the ConfigMap returned by the host: data.{key} is not a string"
+                ));
+            }
+        }
+    }
+    // Sorted whatever map order serde_json was built with.
+    data.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut binary_keys: Vec<String> = view
+        .binary_data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    binary_keys.sort_unstable();
+    Ok(ConfigMapData { data, binary_keys })
 }
 
 #[derive(Deserialize)]
@@ -180,11 +239,13 @@ struct NameView {
     name: String,
 }
 
-/// Reads the names of a `<Kind>List` answer; every other field is ignored.
-pub fn parse_names(answer: &[u8]) -> Result<BTreeSet<String>, String> {
+/// Reads the names of a `<Kind>List` answer, sorted; every other field is ignored.
+pub fn parse_names(answer: &[u8]) -> Result<Vec<String>, String> {
     let list: NameListView = serde_json::from_slice(answer)
         .map_err(|e| format!("cannot read the list returned by the host: {e}"))?;
-    Ok(list.items.into_iter().map(|i| i.metadata.name).collect())
+    let mut names: Vec<String> = list.items.into_iter().map(|i| i.metadata.name).collect();
+    names.sort_unstable();
+    Ok(names)
 }
 
 #[cfg(test)]
@@ -244,7 +305,9 @@ mod tests {
                  "data":{"a":"1"},"binaryData":{"b":"AAE="}}"#,
         )
         .unwrap();
-        assert!(cm.data.contains_key("a") && cm.has_volume_key("b") && !cm.has_volume_key("c"));
+        assert!(cm.get("a") == Some("1") && cm.has_volume_key("b") && !cm.has_volume_key("c"));
+        assert_eq!(cm.keys(), vec!["a", "b"]);
+        assert!(parse_config_map(br#"{"data":{"a":1}}"#).is_err());
         let names = parse_names(
             br#"{"kind":"SecretList","items":[{"metadata":{"name":"tls"}},{"metadata":{"name":"db"}}]}"#,
         )

@@ -177,9 +177,7 @@ pub fn check(
     let problems = report
         .findings
         .iter()
-        .map(|f| {
-messages::services::finding(config_map, f, compiled)
-        })
+        .map(|f| messages::services::finding(config_map, f, compiled))
         .collect();
     let failures = report
         .failures
@@ -208,9 +206,12 @@ pub fn judge<'t>(
         if let Zone::Foreign(zone) = &r.reference.zone {
             // No lookup can help: the query never reaches cluster DNS.
             if seen.insert((r.origin, r.key, r.reference.written.as_ref())) {
-                report
-                    .findings
-                    .push(finding(r, Problem::ForeignZone { zone: zone.to_string() }));
+                report.findings.push(finding(
+                    r,
+                    Problem::ForeignZone {
+                        zone: zone.to_string(),
+                    },
+                ));
             }
             continue;
         }
@@ -240,8 +241,10 @@ pub fn judge<'t>(
                 &mut report.findings,
             ),
             Err(error) => {
-                let mut written: Vec<&str> =
-                    ns_refs.iter().map(|r| r.reference.written.as_ref()).collect();
+                let mut written: Vec<&str> = ns_refs
+                    .iter()
+                    .map(|r| r.reference.written.as_ref())
+                    .collect();
                 written.dedup();
                 let total = written.len();
                 report.failures.push(LookupFailure::Host {
@@ -322,7 +325,11 @@ fn problems_in_namespace<'t, 's>(
 
 /// What is wrong with `reference` to an existing `service`, if anything:
 /// the record it asks for must exist (DNS spec), then the port must be open.
-fn problem_with(reference: &ServiceRef, service: &ServiceInfo, compiled: &Compiled) -> Option<Problem> {
+fn problem_with(
+    reference: &ServiceRef,
+    service: &ServiceInfo,
+    compiled: &Compiled,
+) -> Option<Problem> {
     match &reference.record {
         Record::PodHostname(hostname) if !service.headless && !service.external_name => {
             return Some(Problem::NotHeadless {
@@ -332,14 +339,12 @@ fn problem_with(reference: &ServiceRef, service: &ServiceInfo, compiled: &Compil
         Record::Srv {
             port_name,
             protocol,
-        } => {
-            if !service.has_srv(port_name, protocol) {
-                return Some(Problem::NoSuchSrv {
-                    port_name: port_name.to_string(),
-                    protocol: protocol.to_string(),
-                    named_ports: service.named_ports.clone(),
-                });
-            }
+        } if !service.has_srv(port_name, protocol) => {
+            return Some(Problem::NoSuchSrv {
+                port_name: port_name.to_string(),
+                protocol: protocol.to_string(),
+                named_ports: service.named_ports.clone(),
+            });
         }
         _ => {}
     }
@@ -356,8 +361,8 @@ fn problem_with(reference: &ServiceRef, service: &ServiceInfo, compiled: &Compil
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{Action, OnLookupError, Settings};
     use crate::service_lookup::MockServiceSource;
+    use crate::settings::{Action, OnLookupError, Settings};
     use mockall::predicate::eq;
     use rstest::rstest;
     use serde_json::json;
@@ -811,7 +816,14 @@ mod tests {
         let object = json!({"metadata": {"name": "cfg", "namespace": "shop"},
                             "data": {"k": "kafka-0.kafka-headless.kafka.svc.cluster.local:9092"}});
         let source = MockServiceSource::new(); // any call would panic
-        let v = check(&object, None, "ConfigMap shop/cfg", "shop", &corp_internal().compile(), &source);
+        let v = check(
+            &object,
+            None,
+            "ConfigMap shop/cfg",
+            "shop",
+            &corp_internal().compile(),
+            &source,
+        );
         assert!(message(&v).contains("uses the cluster domain"), "{v:?}");
     }
 }

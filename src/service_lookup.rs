@@ -195,11 +195,7 @@ impl From<ServiceView<'_>> for ServiceInfo {
                     let name = p.name.as_deref().filter(|n| !n.is_empty())?;
                     Some(NamedPort {
                         name: name.to_ascii_lowercase(),
-                        protocol: p
-                            .protocol
-                            .as_deref()
-                            .unwrap_or("TCP")
-                            .to_ascii_lowercase(),
+                        protocol: p.protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase(),
                     })
                 })
                 .collect(),

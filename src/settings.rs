@@ -299,11 +299,17 @@ mod tests {
     #[case::empty_cluster_domain(r#"{"clusterDomain":""}"#, false)]
     #[case::blank_ignored_host(r#"{"ignoredHosts":[" "]}"#, false)]
     #[case::zero_namespaces(r#"{"maxNamespacesPerRequest":0}"#, false)]
-    #[case::additional_domains(r#"{"additionalClusterDomains":["corp.internal","cluster.local."]}"#, true)]
+    #[case::additional_domains(
+        r#"{"additionalClusterDomains":["corp.internal","cluster.local."]}"#,
+        true
+    )]
     #[case::bad_additional_domain(r#"{"additionalClusterDomains":["corp_internal"]}"#, false)]
     #[case::ignored_keys(r#"{"ignoredKeys":["_example","*.md"]}"#, true)]
     #[case::empty_ignored_key(r#"{"ignoredKeys":[""]}"#, false)]
-    #[case::workload_and_secrets(r#"{"checkWorkloadReferences":true,"checkSecretReferences":true}"#, true)]
+    #[case::workload_and_secrets(
+        r#"{"checkWorkloadReferences":true,"checkSecretReferences":true}"#,
+        true
+    )]
     #[case::secrets_without_workloads(r#"{"checkSecretReferences":true}"#, false)]
     fn settings_validation(#[case] raw: &str, #[case] valid: bool) {
         let result = Settings::parse_valid(raw);

@@ -91,7 +91,11 @@ impl Verdict {
 
     /// Rejected when there are `reasons`; else the `mutated` object, or
     /// accepted, with `warnings` either way.
-    pub fn from_parts(reasons: Vec<String>, warnings: Vec<String>, mutated: Option<Value>) -> Verdict {
+    pub fn from_parts(
+        reasons: Vec<String>,
+        warnings: Vec<String>,
+        mutated: Option<Value>,
+    ) -> Verdict {
         match (reasons.is_empty(), mutated) {
             (false, _) => Verdict::Reject {
                 message: join_capped(reasons.into_iter()),

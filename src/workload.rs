@@ -122,7 +122,10 @@ impl ValueFromView {
     }
 }
 
-/// `configMapKeyRef` / `secretKeyRef`: one key of a named object.
+/// `configMapKeyRef` / `secretKeyRef` (one key of a named object),
+/// `envFrom[].configMapRef` / `secretRef` and `imagePullSecrets[]` (no
+/// key). One view for all of them: each derived deserializer ships in the
+/// wasm.
 #[derive(Deserialize, Debug, Default, Clone)]
 pub struct KeyRefView {
     #[serde(default)]
@@ -132,6 +135,9 @@ pub struct KeyRefView {
     #[serde(default)]
     pub optional: Option<bool>,
 }
+
+/// A reference to a whole object: see [`KeyRefView`].
+pub type ObjectRefView = KeyRefView;
 
 /// One `envFrom` entry: every key of a ConfigMap or Secret, each prefixed.
 #[derive(Deserialize, Debug, Default, Clone)]
@@ -143,15 +149,6 @@ pub struct EnvFromView {
     pub config_map_ref: Option<ObjectRefView>,
     #[serde(default)]
     pub secret_ref: Option<ObjectRefView>,
-}
-
-/// `envFrom[].configMapRef` / `secretRef`, and `imagePullSecrets[]`.
-#[derive(Deserialize, Debug, Default, Clone)]
-pub struct ObjectRefView {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub optional: Option<bool>,
 }
 
 /// One `volumeMounts` entry.
@@ -206,10 +203,11 @@ pub struct HostPathView {
     pub type_: Option<String>,
 }
 
-/// `configMap` volume source or projection.
+/// `configMap` or `secret` volume source or projection (a secret volume
+/// names its Secret `secretName`, everything else `name`).
 #[derive(Deserialize, Debug, Default)]
-pub struct ConfigMapVolumeView {
-    #[serde(default)]
+pub struct ObjectVolumeView {
+    #[serde(default, alias = "secretName")]
     pub name: String,
     #[serde(default)]
     pub items: Option<Vec<KeyToPathView>>,
@@ -217,17 +215,10 @@ pub struct ConfigMapVolumeView {
     pub optional: Option<bool>,
 }
 
-/// `secret` volume source (`secretName`); a projection names it `name`.
-#[derive(Deserialize, Debug, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct SecretVolumeView {
-    #[serde(default, alias = "name")]
-    pub secret_name: String,
-    #[serde(default)]
-    pub items: Option<Vec<KeyToPathView>>,
-    #[serde(default)]
-    pub optional: Option<bool>,
-}
+/// `configMap` volume source or projection.
+pub type ConfigMapVolumeView = ObjectVolumeView;
+/// `secret` volume source or projection.
+pub type SecretVolumeView = ObjectVolumeView;
 
 /// `items[]` of a configMap or secret source: key `key` appears as file `path`.
 #[derive(Deserialize, Debug, Default)]

@@ -11,8 +11,6 @@
 //! the consumed keys. On UPDATE only the references the edit adds are
 //! looked up.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use serde_json::Value;
 
 use crate::env_expansion::ConfigMapState;
@@ -118,16 +116,25 @@ pub fn check(
     let refs: Vec<KeyedRef> = consumed
         .iter()
         .enumerate()
-        .flat_map(|(origin, c)| service_check::scan_value(c.key, c.value, origin, compiled, &options))
+        .flat_map(|(origin, c)| {
+            service_check::scan_value(c.key, c.value, origin, compiled, &options)
+        })
         .collect();
     let report = service_check::judge(refs, compiled, services);
     for f in &report.findings {
         let c = &consumed[f.origin];
-        let context = messages::workload::consumed_key(&references[c.reference], c.config_map, request.workload);
+        let context = messages::workload::consumed_key(
+            &references[c.reference],
+            c.config_map,
+            request.workload,
+        );
         problems.push(messages::services::finding(&context, f, compiled));
     }
     for failure in &report.failures {
-        lookup_errors.push(messages::services::lookup_failure(request.workload, failure));
+        lookup_errors.push(messages::services::lookup_failure(
+            request.workload,
+            failure,
+        ));
     }
 
     // KUBECONFIG, with the values of the ConfigMaps that were read.
@@ -135,8 +142,12 @@ pub fn check(
     let mut kubeconfig = kubeconfig_check::check_with(&spec, settings, &config_maps);
     if request.only_ephemeral {
         let ephemeral = ContainerKind::EphemeralContainer;
-        kubeconfig.findings.retain(|f| f.container_kind == ephemeral);
-        kubeconfig.unresolved.retain(|u| u.container_kind == ephemeral);
+        kubeconfig
+            .findings
+            .retain(|f| f.container_kind == ephemeral);
+        kubeconfig
+            .unresolved
+            .retain(|u| u.container_kind == ephemeral);
     }
     let mut warnings: Vec<String> = if settings.warn_on_unresolved_values {
         kubeconfig
@@ -190,7 +201,11 @@ fn remove_offending(
 /// The references of the request that need checking: on UPDATE only the
 /// added ones; Secrets only with `checkSecretReferences`; on
 /// `ephemeralcontainers` only those of ephemeral containers.
-fn references_to_check(request: &Request, spec: &PodSpecView, compiled: &Compiled) -> Vec<Reference> {
+fn references_to_check(
+    request: &Request,
+    spec: &PodSpecView,
+    compiled: &Compiled,
+) -> Vec<Reference> {
     let keep = |r: &Reference| {
         (r.kind != ObjectKind::Secret || compiled.settings.check_secret_references)
             && (!request.only_ephemeral
@@ -223,16 +238,26 @@ struct ConsumedKey<'a> {
 #[derive(Default)]
 struct LookedUp {
     service_account: Option<bool>,
-    config_maps: BTreeMap<String, Option<ConfigMapData>>,
-    secrets: Option<BTreeSet<String>>,
+    /// Sorted by name; `None`: the host says it does not exist.
+    config_maps: Vec<(String, Option<ConfigMapData>)>,
+    /// Sorted.
+    secrets: Option<Vec<String>>,
     failures: Vec<LookupFailure>,
 }
 
 impl LookedUp {
     /// Asks the host, in the documented order, once per object.
-    fn read(references: &[Reference], namespace: &str, compiled: &Compiled, objects: &dyn ObjectSource) -> LookedUp {
+    fn read(
+        references: &[Reference],
+        namespace: &str,
+        compiled: &Compiled,
+        objects: &dyn ObjectSource,
+    ) -> LookedUp {
         let mut looked_up = LookedUp::default();
-        if let Some(account) = references.iter().find(|r| r.kind == ObjectKind::ServiceAccount) {
+        if let Some(account) = references
+            .iter()
+            .find(|r| r.kind == ObjectKind::ServiceAccount)
+        {
             match objects.service_account_exists(namespace, &account.name) {
                 Ok(exists) => looked_up.service_account = Some(exists),
                 Err(error) => looked_up.failures.push(LookupFailure::Host {
@@ -242,11 +267,13 @@ impl LookedUp {
                 }),
             }
         }
-        let names: BTreeSet<&str> = references
+        let mut names: Vec<&str> = references
             .iter()
             .filter(|r| r.kind == ObjectKind::ConfigMap)
             .map(|r| r.name.as_str())
             .collect();
+        names.sort_unstable();
+        names.dedup();
         if names.len() > MAX_CONFIG_MAPS {
             looked_up
                 .failures
@@ -254,9 +281,7 @@ impl LookedUp {
         } else {
             for name in names {
                 match objects.config_map(namespace, name) {
-                    Ok(data) => {
-                        looked_up.config_maps.insert(name.to_string(), data);
-                    }
+                    Ok(data) => looked_up.config_maps.push((name.to_string(), data)),
                     Err(error) => looked_up.failures.push(LookupFailure::Host {
                         kind: ObjectKind::ConfigMap,
                         name: name.to_string(),
@@ -280,9 +305,23 @@ impl LookedUp {
         looked_up
     }
 
+    /// What was read of ConfigMap `name`: `None` when it was not read,
+    /// `Some(None)` when it does not exist.
+    fn config_map(&self, name: &str) -> Option<(&str, Option<&ConfigMapData>)> {
+        self.config_maps
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| {
+                (
+                    self.config_maps[i].0.as_str(),
+                    self.config_maps[i].1.as_ref(),
+                )
+            })
+    }
+
     /// What the KUBECONFIG check may read of ConfigMap `name`.
     fn state(&self, name: &str) -> ConfigMapState<'_> {
-        match self.config_maps.get(name) {
+        match self.config_map(name).map(|(_, data)| data) {
             Some(Some(data)) => ConfigMapState::Data(data),
             Some(None) => ConfigMapState::Missing,
             None => ConfigMapState::Unknown,
@@ -300,11 +339,15 @@ impl LookedUp {
                     }
                 }
                 ObjectKind::Secret => {
-                    if self.secrets.as_ref().is_some_and(|s| !s.contains(&reference.name)) {
+                    if self
+                        .secrets
+                        .as_ref()
+                        .is_some_and(|s| s.binary_search(&reference.name).is_err())
+                    {
                         findings.push(Finding::Missing { reference });
                     }
                 }
-                ObjectKind::ConfigMap => match self.config_maps.get(&reference.name) {
+                ObjectKind::ConfigMap => match self.config_map(&reference.name).map(|(_, d)| d) {
                     Some(None) => findings.push(Finding::Missing { reference }),
                     Some(Some(data)) => {
                         for key in required_keys(reference, data) {
@@ -321,46 +364,41 @@ impl LookedUp {
     /// Every (ConfigMap, key) the references consume that exists, once,
     /// in reference order.
     fn consumed_keys<'a>(&'a self, references: &[Reference]) -> Vec<ConsumedKey<'a>> {
-        let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
         let mut consumed = Vec::new();
         for (index, reference) in references.iter().enumerate() {
             if reference.kind != ObjectKind::ConfigMap {
                 continue;
             }
-            let Some((name, Some(data))) = self.config_maps.get_key_value(&reference.name) else {
+            let Some((name, Some(data))) = self.config_map(&reference.name) else {
                 continue;
             };
-            let mut push = |key: &'a str, value: &'a str| {
-                if seen.insert((name, key)) {
-                    consumed.push(ConsumedKey {
-                        reference: index,
-                        config_map: name,
-                        key,
-                        value,
-                    });
-                }
+            let mut push = |(key, value): (&'a str, &'a str)| {
+                consumed.push(ConsumedKey {
+                    reference: index,
+                    config_map: name,
+                    key,
+                    value,
+                })
             };
             match &reference.usage {
-                Usage::EnvKey { key, .. } => {
-                    if let Some((key, value)) = data.data.get_key_value(key) {
-                        push(key, value);
-                    }
-                }
-                Usage::Volume { items: Some(items) } => {
-                    for item in items {
-                        if let Some((key, value)) = data.data.get_key_value(item) {
-                            push(key, value);
-                        }
-                    }
-                }
-                Usage::EnvFrom { .. } | Usage::Volume { items: None } => {
-                    for (key, value) in &data.data {
-                        push(key, value);
-                    }
-                }
+                Usage::EnvKey { key, .. } => data.entry(key).into_iter().for_each(&mut push),
+                Usage::Volume { items: Some(items) } => items
+                    .iter()
+                    .filter_map(|i| data.entry(i))
+                    .for_each(&mut push),
+                Usage::EnvFrom { .. } | Usage::Volume { items: None } => data
+                    .data
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .for_each(&mut push),
                 Usage::ImagePull | Usage::PodIdentity => {}
             }
         }
+        // Each (ConfigMap, key) once, for the first reference consuming it.
+        consumed.sort_by(|a, b| {
+            (a.config_map, a.key, a.reference).cmp(&(b.config_map, b.key, b.reference))
+        });
+        consumed.dedup_by(|a, b| (a.config_map, a.key) == (b.config_map, b.key));
         consumed
     }
 }
@@ -370,7 +408,7 @@ impl LookedUp {
 /// (kubelet's configmap volume plugin).
 fn required_keys<'r>(reference: &'r Reference, data: &ConfigMapData) -> Vec<&'r str> {
     match &reference.usage {
-        Usage::EnvKey { key, .. } if !data.data.contains_key(key) => vec![key.as_str()],
+        Usage::EnvKey { key, .. } if data.get(key).is_none() => vec![key.as_str()],
         Usage::Volume { items: Some(items) } => items
             .iter()
             .filter(|k| !data.has_volume_key(k))
@@ -381,11 +419,15 @@ fn required_keys<'r>(reference: &'r Reference, data: &ConfigMapData) -> Vec<&'r 
 }
 
 fn missing_key<'r>(reference: &'r Reference, key: &str, data: &ConfigMapData) -> Finding<'r> {
-    let all: BTreeSet<&String> = data.data.keys().chain(data.binary_keys.iter()).collect();
+    let all = data.keys();
     Finding::MissingKey {
         reference,
         key: key.to_string(),
-        existing: all.iter().take(MAX_KEYS_LISTED).map(|k| k.to_string()).collect(),
+        existing: all
+            .iter()
+            .take(MAX_KEYS_LISTED)
+            .map(|k| k.to_string())
+            .collect(),
         total: all.len(),
     }
 }
@@ -437,14 +479,38 @@ mod tests {
     fn shop() -> FakeCluster {
         FakeCluster::new()
             .service("shop", "api", &[8080])
-            .config_map("shop", "app-config", &[("backend", "http://api.shop.svc.cluster.local:8080"), ("level", "debug")])
-            .config_map("shop", "bad-config", &[("backend", "http://apii.shop.svc.cluster.local:8080")])
-            .config_map("shop", "kube-paths", &[("KUBECONFIG", "/Users/jgil/.kube/config"), ("CONFIG", "/home/runner/.kube/config"), ("mounted", "/etc/kube/config")])
+            .config_map(
+                "shop",
+                "app-config",
+                &[
+                    ("backend", "http://api.shop.svc.cluster.local:8080"),
+                    ("level", "debug"),
+                ],
+            )
+            .config_map(
+                "shop",
+                "bad-config",
+                &[("backend", "http://apii.shop.svc.cluster.local:8080")],
+            )
+            .config_map(
+                "shop",
+                "kube-paths",
+                &[
+                    ("KUBECONFIG", "/Users/jgil/.kube/config"),
+                    ("CONFIG", "/home/runner/.kube/config"),
+                    ("mounted", "/etc/kube/config"),
+                ],
+            )
             .account("shop", "builder")
             .secret("shop", "tls")
     }
 
-    fn run(object: &Value, old: Option<&Value>, settings: &Settings, cluster: &FakeCluster) -> Verdict {
+    fn run(
+        object: &Value,
+        old: Option<&Value>,
+        settings: &Settings,
+        cluster: &FakeCluster,
+    ) -> Verdict {
         let compiled = settings.compile();
         let request = Request {
             object,
@@ -538,11 +604,19 @@ mod tests {
             on_lookup_error: on_error,
             ..on()
         };
-        let object = deployment(app(json!({"envFrom": [env_from("app-config", "", false)]})), json!({}));
+        let object = deployment(
+            app(json!({"envFrom": [env_from("app-config", "", false)]})),
+            json!({}),
+        );
         let expected = r#"Deployment shop/web: cannot verify ConfigMap "app-config" in namespace "shop": error invoking host capability kubernetes.get_resource: Host error: Callback evaluation failure: kube::Client was not initialized properly"#;
         match run(&object, None, &settings, &cluster) {
-            Verdict::Reject { message, .. } => assert!(!accepted && message == expected, "{message}"),
-            Verdict::Accept { warnings } => assert!(accepted && warnings == vec![expected.to_string()], "{warnings:?}"),
+            Verdict::Reject { message, .. } => {
+                assert!(!accepted && message == expected, "{message}")
+            }
+            Verdict::Accept { warnings } => assert!(
+                accepted && warnings == vec![expected.to_string()],
+                "{warnings:?}"
+            ),
             other => panic!("{other:?}"),
         }
         assert_eq!(cluster.calls(), vec!["get ConfigMap shop/app-config"]);
@@ -564,12 +638,20 @@ mod tests {
     #[test]
     fn update_checks_what_it_adds() {
         let cluster = shop();
-        let old = deployment(app(json!({"envFrom": [env_from("app-config", "", false)]})), json!({}));
-        let new = deployment(
-            app(json!({"envFrom": [env_from("app-config", "", false), env_from("gone", "", false)]})),
+        let old = deployment(
+            app(json!({"envFrom": [env_from("app-config", "", false)]})),
             json!({}),
         );
-        assert!(matches!(run(&new, Some(&old), &on(), &cluster), Verdict::Reject { .. }));
+        let new = deployment(
+            app(
+                json!({"envFrom": [env_from("app-config", "", false), env_from("gone", "", false)]}),
+            ),
+            json!({}),
+        );
+        assert!(matches!(
+            run(&new, Some(&old), &on(), &cluster),
+            Verdict::Reject { .. }
+        ));
         assert_eq!(cluster.calls(), vec!["get ConfigMap shop/gone"]);
     }
 
@@ -580,9 +662,14 @@ mod tests {
             action: crate::settings::Action::Warn,
             ..on()
         };
-        let object = deployment(app(json!({"envFrom": [env_from("gone", "", false)]})), json!({}));
+        let object = deployment(
+            app(json!({"envFrom": [env_from("gone", "", false)]})),
+            json!({}),
+        );
         match run(&object, None, &settings, &cluster) {
-            Verdict::Accept { warnings } => assert!(warnings[0].contains(r#"ConfigMap "gone" does not exist"#)),
+            Verdict::Accept { warnings } => {
+                assert!(warnings[0].contains(r#"ConfigMap "gone" does not exist"#))
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -594,17 +681,28 @@ mod tests {
             "env": [env_cm("A", "app-config", "backend", false), env_cm("B", "app-config", "level", false)],
             "envFrom": [env_from("app-config", "P_", false)]}));
         let pod = json!({"volumes": [{"name": "v", "configMap": {"name": "app-config"}}]});
-        assert_eq!(run(&deployment(container, pod), None, &on(), &cluster), Verdict::accept());
-        assert_eq!(cluster.calls(), vec!["get ConfigMap shop/app-config", "list Service shop"]);
+        assert_eq!(
+            run(&deployment(container, pod), None, &on(), &cluster),
+            Verdict::accept()
+        );
+        assert_eq!(
+            cluster.calls(),
+            vec!["get ConfigMap shop/app-config", "list Service shop"]
+        );
     }
 
     #[test]
     fn config_map_count_is_bounded() {
         let cluster = shop();
-        let env_from: Vec<Value> = (0..=MAX_CONFIG_MAPS).map(|i| env_from(&format!("c{i}"), "", false)).collect();
+        let env_from: Vec<Value> = (0..=MAX_CONFIG_MAPS)
+            .map(|i| env_from(&format!("c{i}"), "", false))
+            .collect();
         let object = deployment(app(json!({ "envFrom": env_from })), json!({}));
         match run(&object, None, &on(), &cluster) {
-            Verdict::Reject { message, .. } => assert!(message.contains("names 65 ConfigMaps, more than the 64"), "{message}"),
+            Verdict::Reject { message, .. } => assert!(
+                message.contains("names 65 ConfigMaps, more than the 64"),
+                "{message}"
+            ),
             other => panic!("{other:?}"),
         }
         assert!(cluster.calls().is_empty());

@@ -112,7 +112,11 @@ pub fn extract(spec: &PodSpecView) -> Vec<Reference> {
                 continue;
             };
             let sources = [
-                (ObjectKind::ConfigMap, &from.config_map_key_ref, "configMapKeyRef"),
+                (
+                    ObjectKind::ConfigMap,
+                    &from.config_map_key_ref,
+                    "configMapKeyRef",
+                ),
                 (ObjectKind::Secret, &from.secret_key_ref, "secretKeyRef"),
             ];
             for (object, key_ref, source) in sources {
@@ -210,9 +214,9 @@ fn config_map_volume(cm: &ConfigMapVolumeView, field: String) -> Option<Referenc
 }
 
 fn secret_volume(secret: &SecretVolumeView, field: String) -> Option<Reference> {
-    (!secret.secret_name.is_empty()).then(|| Reference {
+    (!secret.name.is_empty()).then(|| Reference {
         kind: ObjectKind::Secret,
-        name: secret.secret_name.clone(),
+        name: secret.name.clone(),
         optional: secret.optional.unwrap_or(false),
         usage: Usage::Volume {
             items: items_of(&secret.items),
@@ -248,7 +252,12 @@ mod tests {
             .collect()
     }
 
-    fn one(kind: ObjectKind, name: &str, optional: bool, field: &str) -> Vec<(ObjectKind, String, bool, String)> {
+    fn one(
+        kind: ObjectKind,
+        name: &str,
+        optional: bool,
+        field: &str,
+    ) -> Vec<(ObjectKind, String, bool, String)> {
         vec![(kind, name.into(), optional, field.into())]
     }
 
@@ -282,7 +291,10 @@ mod tests {
     #[case::nameless_refs_skipped(json!({"containers": [{"name": "a",
         "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"key": "k"}}}, {"name": "Y", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]}]}),
         vec![])]
-    fn names_every_object(#[case] spec: Value, #[case] expected: Vec<(ObjectKind, String, bool, String)>) {
+    fn names_every_object(
+        #[case] spec: Value,
+        #[case] expected: Vec<(ObjectKind, String, bool, String)>,
+    ) {
         assert_eq!(refs(spec), expected);
     }
 
@@ -298,8 +310,12 @@ mod tests {
         assert_eq!(
             usages,
             vec![
-                Usage::EnvFrom { prefix: "P_".into() },
-                Usage::Volume { items: Some(vec!["k".into()]) }
+                Usage::EnvFrom {
+                    prefix: "P_".into()
+                },
+                Usage::Volume {
+                    items: Some(vec!["k".into()])
+                }
             ]
         );
     }

@@ -97,11 +97,18 @@ fn metadata_rules_cover_exactly_the_checked_kinds() {
     }
     assert_eq!(
         metadata["contextAwareResources"],
-        serde_yaml::from_str::<Value>("[{apiVersion: v1, kind: Service}]").unwrap()
+        serde_yaml::from_str::<Value>(
+            "[{apiVersion: v1, kind: Service}, {apiVersion: v1, kind: ConfigMap},
+              {apiVersion: v1, kind: ServiceAccount}, {apiVersion: v1, kind: Secret}]"
+        )
+        .unwrap()
     );
     assert_eq!(
         metadata["hostCapabilities"],
-        serde_yaml::from_str::<Value>("[kubernetes/list_resources_by_namespace]").unwrap()
+        serde_yaml::from_str::<Value>(
+            "[kubernetes/get_resource, kubernetes/list_resources_by_namespace]"
+        )
+        .unwrap()
     );
 }
 

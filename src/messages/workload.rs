@@ -23,7 +23,11 @@ pub fn site(reference: &Reference, workload: &str) -> String {
 /// Where a consumed ConfigMap key is read, as the context of a Service
 /// finding: `<site>: ConfigMap "cfg", key "url"`.
 pub fn consumed_key(reference: &Reference, config_map: &str, workload: &str) -> String {
-    format!("{}: ConfigMap {:?}", site(reference, workload), clip(config_map))
+    format!(
+        "{}: ConfigMap {:?}",
+        site(reference, workload),
+        clip(config_map)
+    )
 }
 
 /// What happens to the Pods when the object is missing (kubelet and
@@ -64,7 +68,8 @@ pub fn finding(finding: &Finding, workload: &str, namespace: &str) -> String {
             let have = if existing.is_empty() {
                 "it has no keys".to_string()
             } else {
-                let listed: Vec<String> = existing.iter().map(|k| format!("{:?}", clip(k))).collect();
+                let listed: Vec<String> =
+                    existing.iter().map(|k| format!("{:?}", clip(k))).collect();
                 let more = if *total > existing.len() {
                     format!(" and {} more", total - existing.len())
                 } else {
@@ -90,7 +95,11 @@ pub fn lookup_failure(failure: &LookupFailure, workload: &str, namespace: &str) 
         LookupFailure::Host { kind, name, error } => {
             let what = match kind {
                 ObjectKind::Secret => format!("the Secrets it names in namespace {namespace:?}"),
-                kind => format!("{} {:?} in namespace {namespace:?}", kind.name(), clip(name)),
+                kind => format!(
+                    "{} {:?} in namespace {namespace:?}",
+                    kind.name(),
+                    clip(name)
+                ),
             };
             format!("{workload}: cannot verify {what}: {error}")
         }

@@ -1,12 +1,12 @@
 //! Finds the Pod spec inside every workload kind and reads only the parts of
-//! it the KUBECONFIG check needs. Typed k8s-openapi structs would parse the
-//! whole workload (and ship their deserializers in the wasm); these views
-//! borrow from the request's JSON and ignore every other field, so unknown
-//! or newer fields can never make a request fail.
+//! it the checks need. Typed k8s-openapi structs would parse the whole
+//! workload (and ship their deserializers in the wasm); these views are read
+//! by hand from the request's JSON, ignoring every other field, so unknown
+//! or newer fields can never make a request fail. Reading by hand rather
+//! than with derived deserializers keeps the module small: every derived
+//! deserializer ships to every cluster.
 
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Where the Pod spec lives in each supported kind (as a JSON pointer).
 pub fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
@@ -36,71 +36,51 @@ pub const WORKLOAD_KINDS: &[&str] = &[
 ];
 
 /// The parts of a PodSpec the check reads.
-#[derive(Deserialize, Debug, Default)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct PodSpecView {
-    #[serde(default, deserialize_with = "null_as_default")]
     pub containers: Vec<ContainerView>,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub init_containers: Vec<ContainerView>,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub ephemeral_containers: Vec<ContainerView>,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub volumes: Vec<VolumeView>,
-    #[serde(default)]
     pub os: Option<PodOsView>,
-    #[serde(default)]
     pub service_account_name: Option<String>,
     /// Deprecated alias of `serviceAccountName`, still honoured by the API server.
-    #[serde(default)]
     pub service_account: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub image_pull_secrets: Vec<ObjectRefView>,
 }
 
 /// `spec.os`: Windows pods have Windows paths.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct PodOsView {
-    #[serde(default)]
     pub name: String,
 }
 
 /// The parts of a container the checks read.
-#[derive(Deserialize, Debug, Default)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct ContainerView {
-    #[serde(default)]
     pub name: String,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub env: Vec<EnvVarView>,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub env_from: Vec<EnvFromView>,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub volume_mounts: Vec<VolumeMountView>,
 }
 
 /// One `env` entry.
-#[derive(Deserialize, Debug, Default, Clone)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Clone)]
 pub struct EnvVarView {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub value: Option<String>,
-    #[serde(default)]
     pub value_from: Option<ValueFromView>,
 }
 
 /// Which source a `valueFrom` names; only ConfigMap and Secret key
 /// references are ever followed (and Secrets only for existence).
-#[derive(Deserialize, Debug, Default, Clone)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Clone)]
 pub struct ValueFromView {
     pub config_map_key_ref: Option<KeyRefView>,
     pub secret_key_ref: Option<KeyRefView>,
-    pub field_ref: Option<IgnoredAny>,
-    pub resource_field_ref: Option<IgnoredAny>,
-    pub file_key_ref: Option<IgnoredAny>,
+    pub field_ref: bool,
+    pub resource_field_ref: bool,
+    pub file_key_ref: bool,
 }
 
 impl ValueFromView {
@@ -110,11 +90,11 @@ impl ValueFromView {
             "configMapKeyRef"
         } else if self.secret_key_ref.is_some() {
             "secretKeyRef"
-        } else if self.field_ref.is_some() {
+        } else if self.field_ref {
             "fieldRef"
-        } else if self.resource_field_ref.is_some() {
+        } else if self.resource_field_ref {
             "resourceFieldRef"
-        } else if self.file_key_ref.is_some() {
+        } else if self.file_key_ref {
             "fileKeyRef"
         } else {
             "unknown source"
@@ -126,13 +106,10 @@ impl ValueFromView {
 /// `envFrom[].configMapRef` / `secretRef` and `imagePullSecrets[]` (no
 /// key). One view for all of them: each derived deserializer ships in the
 /// wasm.
-#[derive(Deserialize, Debug, Default, Clone)]
+#[derive(Debug, Default, Clone)]
 pub struct KeyRefView {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub key: String,
-    #[serde(default)]
     pub optional: Option<bool>,
 }
 
@@ -140,28 +117,19 @@ pub struct KeyRefView {
 pub type ObjectRefView = KeyRefView;
 
 /// One `envFrom` entry: every key of a ConfigMap or Secret, each prefixed.
-#[derive(Deserialize, Debug, Default, Clone)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Clone)]
 pub struct EnvFromView {
-    #[serde(default)]
     pub prefix: Option<String>,
-    #[serde(default)]
     pub config_map_ref: Option<ObjectRefView>,
-    #[serde(default)]
     pub secret_ref: Option<ObjectRefView>,
 }
 
 /// One `volumeMounts` entry.
-#[derive(Deserialize, Debug, Default)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct VolumeMountView {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub mount_path: String,
-    #[serde(default)]
     pub sub_path: Option<String>,
-    #[serde(default)]
     pub sub_path_expr: Option<String>,
 }
 
@@ -177,41 +145,29 @@ impl VolumeMountView {
 /// (or that name other objects) are read; every other source (emptyDir,
 /// persistentVolumeClaim, ephemeral, csi, image, nfs...) is a directory
 /// whose content is unknown at admission.
-#[derive(Deserialize, Debug, Default)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct VolumeView {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub host_path: Option<HostPathView>,
-    #[serde(default)]
     pub config_map: Option<ConfigMapVolumeView>,
-    #[serde(default)]
     pub secret: Option<SecretVolumeView>,
-    #[serde(default)]
     pub projected: Option<ProjectedVolumeView>,
-    #[serde(default, rename = "downwardAPI")]
     pub downward_api: Option<DownwardApiView>,
 }
 
 /// `hostPath` volume source; `type` decides whether it is a file.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct HostPathView {
-    #[serde(default)]
     pub path: String,
-    #[serde(default, rename = "type")]
     pub type_: Option<String>,
 }
 
 /// `configMap` or `secret` volume source or projection (a secret volume
 /// names its Secret `secretName`, everything else `name`).
-#[derive(Deserialize, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct ObjectVolumeView {
-    #[serde(default, alias = "secretName")]
     pub name: String,
-    #[serde(default)]
     pub items: Option<Vec<KeyToPathView>>,
-    #[serde(default)]
     pub optional: Option<bool>,
 }
 
@@ -221,63 +177,47 @@ pub type ConfigMapVolumeView = ObjectVolumeView;
 pub type SecretVolumeView = ObjectVolumeView;
 
 /// `items[]` of a configMap or secret source: key `key` appears as file `path`.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct KeyToPathView {
-    #[serde(default)]
     pub key: String,
-    #[serde(default)]
     pub path: String,
 }
 
 /// `projected` volume source.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct ProjectedVolumeView {
-    #[serde(default, deserialize_with = "null_as_default")]
     pub sources: Vec<ProjectionView>,
 }
 
 /// One projected source; exactly one field is set.
-#[derive(Deserialize, Debug, Default)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct ProjectionView {
-    #[serde(default)]
     pub config_map: Option<ConfigMapVolumeView>,
-    #[serde(default)]
     pub secret: Option<SecretVolumeView>,
-    #[serde(default, rename = "downwardAPI")]
     pub downward_api: Option<DownwardApiView>,
-    #[serde(default)]
     pub service_account_token: Option<PathView>,
-    #[serde(default)]
     pub cluster_trust_bundle: Option<PathView>,
     /// `podCertificate` (1.34): the files it writes, when named.
-    #[serde(default)]
     pub pod_certificate: Option<PodCertificateView>,
 }
 
 /// `downwardAPI` volume source or projection: one file per item.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct DownwardApiView {
-    #[serde(default, deserialize_with = "null_as_default")]
     pub items: Vec<PathView>,
 }
 
 /// A projection that writes one file at `path`.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct PathView {
-    #[serde(default)]
     pub path: String,
 }
 
 /// `podCertificate` projection: up to three files.
-#[derive(Deserialize, Debug, Default)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct PodCertificateView {
-    #[serde(default)]
     pub credential_bundle_path: Option<String>,
-    #[serde(default)]
     pub key_path: Option<String>,
-    #[serde(default)]
     pub certificate_chain_path: Option<String>,
 }
 
@@ -357,7 +297,7 @@ pub fn read_pod_spec(kind: &str, object: &Value) -> Result<PodSpecView, String> 
             ));
         }
     };
-    PodSpecView::deserialize(spec).map_err(|e| {
+    PodSpecView::read(spec.as_object().unwrap_or(&Map::new())).map_err(|e| {
         format!(
             "cannot read {} of the {kind}: {e}",
             pointer.trim_start_matches('/').replace('/', ".")
@@ -365,12 +305,228 @@ pub fn read_pod_spec(kind: &str, object: &Value) -> Result<PodSpecView, String> 
     })
 }
 
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+// The readers: absent and `null` fields are their default; a field of the
+// wrong type is an error naming it (the API server never sends one).
+
+fn field<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    m.get(key).filter(|v| !v.is_null())
+}
+
+fn string(m: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    match field(m, key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("{key} is not a string")),
+    }
+}
+
+fn boolean(m: &Map<String, Value>, key: &str) -> Result<Option<bool>, String> {
+    match field(m, key) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(format!("{key} is not a boolean")),
+    }
+}
+
+fn object<'a>(
+    m: &'a Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a Map<String, Value>>, String> {
+    match field(m, key) {
+        None => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o)),
+        Some(_) => Err(format!("{key} is not an object")),
+    }
+}
+
+fn nested<T>(
+    m: &Map<String, Value>,
+    key: &str,
+    read: fn(&Map<String, Value>) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    object(m, key)?
+        .map(|o| read(o).map_err(|e| format!("{key}.{e}")))
+        .transpose()
+}
+
+fn list<T>(
+    m: &Map<String, Value>,
+    key: &str,
+    read: fn(&Map<String, Value>) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    match field(m, key) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::Object(o) => read(o).map_err(|e| format!("{key}[{i}].{e}")),
+                _ => Err(format!("{key}[{i}] is not an object")),
+            })
+            .collect(),
+        Some(_) => Err(format!("{key} is not a list")),
+    }
+}
+
+type Fields<'a> = &'a Map<String, Value>;
+
+impl PodSpecView {
+    fn read(m: Fields) -> Result<Self, String> {
+        Ok(PodSpecView {
+            containers: list(m, "containers", ContainerView::read)?,
+            init_containers: list(m, "initContainers", ContainerView::read)?,
+            ephemeral_containers: list(m, "ephemeralContainers", ContainerView::read)?,
+            volumes: list(m, "volumes", VolumeView::read)?,
+            os: nested(m, "os", |m| {
+                Ok(PodOsView {
+                    name: string(m, "name")?.unwrap_or_default(),
+                })
+            })?,
+            service_account_name: string(m, "serviceAccountName")?,
+            service_account: string(m, "serviceAccount")?,
+            image_pull_secrets: list(m, "imagePullSecrets", KeyRefView::read)?,
+        })
+    }
+}
+
+impl ContainerView {
+    fn read(m: Fields) -> Result<Self, String> {
+        Ok(ContainerView {
+            name: string(m, "name")?.unwrap_or_default(),
+            env: list(m, "env", EnvVarView::read)?,
+            env_from: list(m, "envFrom", EnvFromView::read)?,
+            volume_mounts: list(m, "volumeMounts", VolumeMountView::read)?,
+        })
+    }
+}
+
+impl EnvVarView {
+    fn read(m: Fields) -> Result<Self, String> {
+        Ok(EnvVarView {
+            name: string(m, "name")?.unwrap_or_default(),
+            value: string(m, "value")?,
+            value_from: nested(m, "valueFrom", |m| {
+                Ok(ValueFromView {
+                    config_map_key_ref: nested(m, "configMapKeyRef", KeyRefView::read)?,
+                    secret_key_ref: nested(m, "secretKeyRef", KeyRefView::read)?,
+                    field_ref: field(m, "fieldRef").is_some(),
+                    resource_field_ref: field(m, "resourceFieldRef").is_some(),
+                    file_key_ref: field(m, "fileKeyRef").is_some(),
+                })
+            })?,
+        })
+    }
+}
+
+impl KeyRefView {
+    fn read(m: Fields) -> Result<Self, String> {
+        Ok(KeyRefView {
+            name: string(m, "name")?.unwrap_or_default(),
+            key: string(m, "key")?.unwrap_or_default(),
+            optional: boolean(m, "optional")?,
+        })
+    }
+}
+
+impl EnvFromView {
+    fn read(m: Fields) -> Result<Self, String> {
+        Ok(EnvFromView {
+            prefix: string(m, "prefix")?,
+            config_map_ref: nested(m, "configMapRef", KeyRefView::read)?,
+            secret_ref: nested(m, "secretRef", KeyRefView::read)?,
+        })
+    }
+}
+
+impl VolumeMountView {
+    fn read(m: Fields) -> Result<Self, String> {
+        Ok(VolumeMountView {
+            name: string(m, "name")?.unwrap_or_default(),
+            mount_path: string(m, "mountPath")?.unwrap_or_default(),
+            sub_path: string(m, "subPath")?,
+            sub_path_expr: string(m, "subPathExpr")?,
+        })
+    }
+}
+
+impl VolumeView {
+    fn read(m: Fields) -> Result<Self, String> {
+        Ok(VolumeView {
+            name: string(m, "name")?.unwrap_or_default(),
+            host_path: nested(m, "hostPath", |m| {
+                Ok(HostPathView {
+                    path: string(m, "path")?.unwrap_or_default(),
+                    type_: string(m, "type")?,
+                })
+            })?,
+            config_map: nested(m, "configMap", ObjectVolumeView::read)?,
+            secret: nested(m, "secret", ObjectVolumeView::read)?,
+            projected: nested(m, "projected", |m| {
+                Ok(ProjectedVolumeView {
+                    sources: list(m, "sources", ProjectionView::read)?,
+                })
+            })?,
+            downward_api: nested(m, "downwardAPI", DownwardApiView::read)?,
+        })
+    }
+}
+
+impl ObjectVolumeView {
+    fn read(m: Fields) -> Result<Self, String> {
+        let name = match string(m, "secretName")? {
+            Some(name) => name,
+            None => string(m, "name")?.unwrap_or_default(),
+        };
+        let items = match field(m, "items") {
+            None => None,
+            Some(_) => Some(list(m, "items", |m| {
+                Ok(KeyToPathView {
+                    key: string(m, "key")?.unwrap_or_default(),
+                    path: string(m, "path")?.unwrap_or_default(),
+                })
+            })?),
+        };
+        Ok(ObjectVolumeView {
+            name,
+            items,
+            optional: boolean(m, "optional")?,
+        })
+    }
+}
+
+impl DownwardApiView {
+    fn read(m: Fields) -> Result<Self, String> {
+        Ok(DownwardApiView {
+            items: list(m, "items", PathView::read)?,
+        })
+    }
+}
+
+impl PathView {
+    fn read(m: Fields) -> Result<Self, String> {
+        Ok(PathView {
+            path: string(m, "path")?.unwrap_or_default(),
+        })
+    }
+}
+
+impl ProjectionView {
+    fn read(m: Fields) -> Result<Self, String> {
+        Ok(ProjectionView {
+            config_map: nested(m, "configMap", ObjectVolumeView::read)?,
+            secret: nested(m, "secret", ObjectVolumeView::read)?,
+            downward_api: nested(m, "downwardAPI", DownwardApiView::read)?,
+            service_account_token: nested(m, "serviceAccountToken", PathView::read)?,
+            cluster_trust_bundle: nested(m, "clusterTrustBundle", PathView::read)?,
+            pod_certificate: nested(m, "podCertificate", |m| {
+                Ok(PodCertificateView {
+                    credential_bundle_path: string(m, "credentialBundlePath")?,
+                    key_path: string(m, "keyPath")?,
+                    certificate_chain_path: string(m, "certificateChainPath")?,
+                })
+            })?,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -393,6 +549,10 @@ mod tests {
     #[case::spec_is_string("Deployment", json!({"spec": {"template": {"spec": "x"}}}), "is not an object")]
     #[case::containers_wrong_type("Pod", json!({"spec": {"containers": "x"}}), "cannot read spec")]
     #[case::unsupported_kind("Service", json!({}), "has no Pod template")]
+    #[case::nested_wrong_type("Pod", json!({"spec": {"containers": [{"name": "a", "env": {"x": 1}}]}}),
+        "cannot read spec of the Pod: containers[0].env is not a list")]
+    #[case::optional_wrong_type("Pod", json!({"spec": {"volumes": [{"name": "v", "secret": {"optional": "yes"}}]}}),
+        "volumes[0].secret.optional is not a boolean")]
     fn malformed_objects_are_errors(#[case] kind: &str, #[case] object: Value, #[case] part: &str) {
         let err = read_pod_spec(kind, &object).unwrap_err();
         assert!(err.contains(part), "{err}");

@@ -3,7 +3,6 @@
 //! with the same name wins) and `$(VAR)` references to variables defined
 //! earlier are expanded, `$$` being an escaped `$`.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::object_lookup::ConfigMapData;
@@ -53,81 +52,137 @@ pub fn no_config_maps(_: &str) -> ConfigMapState<'static> {
     ConfigMapState::Unknown
 }
 
-/// Effective values of every variable `container` sets, as the kubelet
-/// computes them (`makeEnvironmentVariables`): first each `envFrom` source
-/// in order (a later source wins, `prefix` prepended, keys that are not
-/// valid variable names skipped), then each `env` entry in order (a later
-/// entry wins, so `env` beats `envFrom`), `$(VAR)` seeing everything set
-/// before it. A source whose keys cannot be known (a Secret, an unread
-/// ConfigMap) makes what it could override unresolved.
-pub fn effective_env<'c>(
-    container: &'c ContainerView,
-    config_maps: &ConfigMaps<'_>,
-) -> HashMap<Cow<'c, str>, EffectiveValue> {
-    let mut values: HashMap<Cow<'c, str>, EffectiveValue> =
-        HashMap::with_capacity(container.env.len());
-    // For each name set by envFrom, the index of the source that set it;
-    // a later source of unknown keys may have replaced it.
-    let mut set_by: HashMap<Cow<'c, str>, usize> = HashMap::new();
-    let mut unknown_source: Option<(usize, String)> = None;
-    for (i, from) in container.env_from.iter().enumerate() {
-        let prefix = from.prefix.as_deref().unwrap_or_default();
-        let state = match (&from.config_map_ref, &from.secret_ref) {
-            (Some(cm), _) => config_maps(&cm.name),
-            _ => ConfigMapState::Unknown,
-        };
-        match (state, &from.config_map_ref) {
-            (ConfigMapState::Data(data), Some(cm)) => {
-                for (key, value) in &data.data {
-                    let (key, value) = (key.as_str(), value.as_str());
-                    let name = format!("{prefix}{key}");
-                    if !is_env_var_name(&name) {
+/// One `envFrom` source, as far as it is known.
+enum EnvSource<'c> {
+    /// A ConfigMap that was read: its keys, each as `<prefix><key>`.
+    Read {
+        index: usize,
+        prefix: &'c str,
+        config_map: &'c str,
+        data: &'c ConfigMapData,
+    },
+    /// A Secret, or a ConfigMap that was not read: it may set any name.
+    Unknown { field: String },
+    /// A ConfigMap that does not exist: it sets nothing.
+    Missing,
+}
+
+/// The environment of one container, as the kubelet computes it
+/// (`makeEnvironmentVariables`): first each `envFrom` source in order (a
+/// later source wins, `prefix` prepended, keys that are not valid variable
+/// names skipped), then each `env` entry in order (a later entry wins, so
+/// `env` beats `envFrom`), `$(VAR)` seeing everything set before it. A
+/// source whose keys cannot be known (a Secret, an unread ConfigMap) makes
+/// what it could set unresolved. `envFrom` keys are looked up on demand,
+/// never copied: a container may read large ConfigMaps.
+pub struct EffectiveEnv<'c> {
+    values: HashMap<&'c str, EffectiveValue>,
+    sources: Vec<EnvSource<'c>>,
+}
+
+impl<'c> EffectiveEnv<'c> {
+    /// The effective value of `name`, if the container sets it.
+    pub fn get(&self, name: &str) -> Option<EffectiveValue> {
+        match self.values.get(name) {
+            Some(value) => Some(value.clone()),
+            None => self.env_from_value(name).map(|(value, _)| value),
+        }
+    }
+
+    /// The value `envFrom` gives `name`, and the text itself when known.
+    fn env_from_value(&self, name: &str) -> Option<(EffectiveValue, Option<&'c str>)> {
+        if !is_env_var_name(name) {
+            return None;
+        }
+        for source in self.sources.iter().rev() {
+            match source {
+                EnvSource::Read {
+                    index,
+                    prefix,
+                    config_map,
+                    data,
+                } => {
+                    let Some((key, value)) = name.strip_prefix(prefix).and_then(|k| data.entry(k))
+                    else {
                         continue;
-                    }
-                    let name: Cow<'c, str> = Cow::Owned(name);
-                    set_by.insert(name.clone(), i);
-                    values.insert(
-                        name,
-                        EffectiveValue::Known {
-                            value: value.to_string(),
-                            written: value.to_string(),
-                            origin: Some(ValueOrigin {
-                                config_map: cm.name.clone(),
-                                key: key.to_string(),
-                                field: format!("envFrom[{i}].configMapRef"),
-                            }),
-                        },
-                    );
+                    };
+                    let known = EffectiveValue::Known {
+                        value: value.to_string(),
+                        written: value.to_string(),
+                        origin: Some(ValueOrigin {
+                            config_map: config_map.to_string(),
+                            key: key.to_string(),
+                            field: format!("envFrom[{index}].configMapRef"),
+                        }),
+                    };
+                    return Some((known, Some(value)));
                 }
-            }
-            (ConfigMapState::Missing, _) => {}
-            _ => {
-                let source = if from.config_map_ref.is_some() {
-                    "configMapRef"
-                } else {
-                    "secretRef"
-                };
-                unknown_source = Some((i, format!("envFrom[{i}].{source}")));
+                EnvSource::Unknown { field } => {
+                    let unresolved = EffectiveValue::Unresolved {
+                        source: field.clone(),
+                    };
+                    return Some((unresolved, None));
+                }
+                EnvSource::Missing => {}
             }
         }
+        None
     }
-    if let Some((last_unknown, source)) = &unknown_source {
-        for (name, setter) in &set_by {
-            if setter < last_unknown {
-                values.insert(
-                    name.clone(),
-                    EffectiveValue::Unresolved {
-                        source: source.clone(),
-                    },
-                );
+
+    /// What `$(name)` expands to at this point of the `env` list.
+    fn lookup(&self, name: &str) -> Lookup<'_> {
+        match self.values.get(name) {
+            Some(EffectiveValue::Known { value, .. }) => Lookup::Value(value),
+            Some(EffectiveValue::Unresolved { source }) => {
+                Lookup::Unresolved(format!("$({name}), which comes from {source}"))
             }
+            None => match self.env_from_value(name) {
+                Some((_, Some(value))) => Lookup::Value(value),
+                Some((EffectiveValue::Unresolved { source }, _)) => {
+                    Lookup::Unresolved(format!("$({name}), which {source} may define"))
+                }
+                _ => Lookup::Undefined,
+            },
         }
     }
-    let has_unknown_source = unknown_source.is_some();
+}
+
+/// The environment of `container`; `config_maps` gives the ConfigMaps its
+/// `configMapKeyRef` and `envFrom` entries read.
+pub fn effective_env<'c, 'a: 'c>(
+    container: &'c ContainerView,
+    config_maps: &ConfigMaps<'a>,
+) -> EffectiveEnv<'c> {
+    let sources = container
+        .env_from
+        .iter()
+        .enumerate()
+        .map(|(i, from)| match &from.config_map_ref {
+            Some(cm) => match config_maps(&cm.name) {
+                ConfigMapState::Data(data) => EnvSource::Read {
+                    index: i,
+                    prefix: from.prefix.as_deref().unwrap_or_default(),
+                    config_map: &cm.name,
+                    data,
+                },
+                ConfigMapState::Missing => EnvSource::Missing,
+                ConfigMapState::Unknown => EnvSource::Unknown {
+                    field: format!("envFrom[{i}].configMapRef"),
+                },
+            },
+            None => EnvSource::Unknown {
+                field: format!("envFrom[{i}].secretRef"),
+            },
+        })
+        .collect();
+    let mut env = EffectiveEnv {
+        values: HashMap::with_capacity(container.env.len()),
+        sources,
+    };
     for (i, var) in container.env.iter().enumerate() {
         let effective = match (&var.value, &var.value_from) {
             (Some(written), _) if !written.is_empty() => {
-                match expand(written, |name| lookup(&values, name, has_unknown_source)) {
+                match expand(written, |name| env.lookup(name)) {
                     Ok(value) => EffectiveValue::Known {
                         value,
                         written: written.clone(),
@@ -168,9 +223,9 @@ pub fn effective_env<'c>(
                 origin: None,
             },
         };
-        values.insert(Cow::Borrowed(var.name.as_str()), effective);
+        env.values.insert(var.name.as_str(), effective);
     }
-    values
+    env
 }
 
 /// What a `$(NAME)` reference resolves to.
@@ -178,21 +233,6 @@ enum Lookup<'v> {
     Value(&'v str),
     Unresolved(String),
     Undefined,
-}
-
-fn lookup<'v>(
-    values: &'v HashMap<Cow<'_, str>, EffectiveValue>,
-    name: &str,
-    has_env_from: bool,
-) -> Lookup<'v> {
-    match values.get(name) {
-        Some(EffectiveValue::Known { value, .. }) => Lookup::Value(value),
-        Some(EffectiveValue::Unresolved { source }) => {
-            Lookup::Unresolved(format!("$({name}), which comes from {source}"))
-        }
-        None if has_env_from => Lookup::Unresolved(format!("$({name}), which envFrom may define")),
-        None => Lookup::Undefined,
-    }
 }
 
 /// Kubernetes' `$(VAR)` expansion: defined references are replaced,
@@ -310,7 +350,7 @@ mod tests {
     }
 
     fn effective(env: &[EnvVarView], has_env_from: bool, name: &str) -> Option<EffectiveValue> {
-        effective_env(&container(env, has_env_from), &no_config_maps).remove(name)
+        effective_env(&container(env, has_env_from), &no_config_maps).get(name)
     }
 
     fn known(env: &[EnvVarView], name: &str, has_env_from: bool) -> Option<String> {
@@ -447,7 +487,7 @@ mod tests {
             env_from,
             ..Default::default()
         };
-        match effective_env(&c, &lookup).remove(name)? {
+        match effective_env(&c, &lookup).get(name)? {
             EffectiveValue::Known { value, .. } => Some(value),
             EffectiveValue::Unresolved { source } => Some(format!("unresolved: {source}")),
         }

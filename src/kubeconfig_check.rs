@@ -129,9 +129,9 @@ pub fn check_with(
                     written,
                     origin,
                 }) => {
-                    let written = (written != value).then(|| written.clone());
+                    let written = (written != value).then_some(written);
                     let mounts = mounts.get_or_insert_with(|| Mounts::of(container, spec));
-                    for (path, reason) in offending_paths(value, mounts, settings) {
+                    for (path, reason) in offending_paths(&value, mounts, settings) {
                         report.findings.push(Finding {
                             container_kind: kind,
                             container_index: index,

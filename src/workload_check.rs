@@ -365,6 +365,9 @@ impl LookedUp {
     /// in reference order.
     fn consumed_keys<'a>(&'a self, references: &[Reference]) -> Vec<ConsumedKey<'a>> {
         let mut consumed = Vec::new();
+        // ConfigMaps whose every key is already listed: many containers
+        // often read the same one through envFrom.
+        let mut whole: Vec<&str> = Vec::new();
         for (index, reference) in references.iter().enumerate() {
             if reference.kind != ObjectKind::ConfigMap {
                 continue;
@@ -372,6 +375,16 @@ impl LookedUp {
             let Some((name, Some(data))) = self.config_map(&reference.name) else {
                 continue;
             };
+            let reads_all = matches!(
+                reference.usage,
+                Usage::EnvFrom { .. } | Usage::Volume { items: None }
+            );
+            if whole.contains(&name) {
+                continue;
+            }
+            if reads_all {
+                whole.push(name);
+            }
             let mut push = |(key, value): (&'a str, &'a str)| {
                 consumed.push(ConsumedKey {
                     reference: index,

@@ -68,6 +68,8 @@ struct Case {
     cluster: ClusterState,
     /// URLs (ConfigMaps) or containers (Deployments).
     count: usize,
+    /// Settings for this case instead of `--settings`.
+    settings: Option<Value>,
 }
 
 fn url(i: usize, namespaces: usize) -> String {
@@ -152,6 +154,7 @@ fn configmap_case(size: usize, namespaces: usize, bytes_per_url: usize) -> Case 
         ),
         cluster,
         count: urls,
+        settings: None,
     }
 }
 
@@ -199,6 +202,77 @@ fn deployment_case(containers: usize) -> Case {
         ),
         cluster: ClusterState::new(),
         count: containers,
+        settings: None,
+    }
+}
+
+/// The workload check (`checkWorkloadReferences`): a Deployment whose
+/// `containers` each read one of 8 ConfigMaps through `envFrom` (each
+/// about 4 KiB with 16 Service URLs over 4 namespaces), a ServiceAccount,
+/// and KUBECONFIG from a `configMapKeyRef`.
+fn workload_case(containers: usize) -> Case {
+    const CONFIG_MAPS: usize = 8;
+    let mut objects = vec![json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                                  "metadata": {"name": "bench-sa", "namespace": "bench"}})];
+    for c in 0..CONFIG_MAPS {
+        let mut data = serde_json::Map::new();
+        for k in 0..16 {
+            let i = c * 16 + k;
+            data.insert(
+                format!("URL_{k}"),
+                Value::String(format!(
+                    "{}\n{}",
+                    url(i, 4),
+                    &FILLER[..FILLER.len().min(200)]
+                )),
+            );
+        }
+        data.insert("KUBECONFIG_PATH".into(), json!("/var/run/kube/config"));
+        objects.push(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": format!("cfg-{c}"), "namespace": "bench"}, "data": data}));
+    }
+    let mut cluster = ClusterState::with_objects(objects);
+    for i in 0..CONFIG_MAPS * 16 {
+        cluster.add_service(&format!("ns-{}", i % 4), &format!("svc-{i}"), &[8080]);
+    }
+    let cs: Vec<Value> = (0..containers)
+        .map(|i| {
+            json!({
+                "name": format!("c-{i}"),
+                "image": "registry.example.com/team/app:1.2.3",
+                "envFrom": [{"configMapRef": {"name": format!("cfg-{}", i % CONFIG_MAPS)}}],
+                "env": [{"name": "KUBECONFIG", "valueFrom": {"configMapKeyRef": {"name": "cfg-0", "key": "KUBECONFIG_PATH"}}}],
+                "volumeMounts": [{"name": "kubeconfig", "mountPath": "/var/run/kube", "readOnly": true}],
+            })
+        })
+        .collect();
+    Case {
+        name: format!("workload {containers} ctr"),
+        request: review(
+            "Deployment",
+            "apps",
+            "v1",
+            "deployments",
+            json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "bench-deploy", "namespace": "bench"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": "bench"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "bench"}},
+                        "spec": {
+                            "serviceAccountName": "bench-sa",
+                            "containers": cs,
+                            "volumes": [{"name": "kubeconfig", "secret": {"secretName": "kubeconfig"}}],
+                        },
+                    },
+                },
+            }),
+        ),
+        cluster,
+        count: containers,
+        settings: Some(json!({"checkWorkloadReferences": true})),
     }
 }
 
@@ -306,6 +380,7 @@ fn run(args: &Args) -> Result<()> {
             .map(|s| configmap_case(*s, args.sparse_namespaces, args.sparse_bytes_per_url)),
     );
     cases.extend(containers.iter().map(|c| deployment_case(*c)));
+    cases.extend(containers.iter().map(|c| workload_case(*c)));
 
     println!(
         "{:<20} {:>9} {:>6} {:>8} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>10} {:>5}",
@@ -325,7 +400,13 @@ fn run(args: &Args) -> Result<()> {
     );
     let mut notes = Vec::new();
     for case in &cases {
-        match bench_case(args, &policy, &baseline, case, &settings) {
+        match bench_case(
+            args,
+            &policy,
+            &baseline,
+            case,
+            case.settings.as_ref().unwrap_or(&settings),
+        ) {
             Ok(row) => {
                 println!(
                     "{:<20} {:>9} {:>6} {:>8} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>10} {:>5}",

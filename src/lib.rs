@@ -13,7 +13,6 @@ use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::prelude::*;
 use serde::Deserialize;
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 pub mod env_expansion;
@@ -101,7 +100,7 @@ pub fn evaluate(payload: &[u8], host: &Host) -> ValidationResponse {
     let payload: Payload = match serde_json::from_slice(payload) {
         Ok(p) => p,
         Err(e) => {
-            return Verdict::malformed(format!("cannot read the admission request: {e}"))
+            return Verdict::malformed(messages::unreadable_request(&e.to_string()))
                 .into_response();
         }
     };
@@ -114,7 +113,7 @@ pub fn evaluate(payload: &[u8], host: &Host) -> ValidationResponse {
         Ok(s) => s,
         Err(e) => {
             return Verdict::Reject {
-                message: format!("the policy is misconfigured: {e}"),
+                message: messages::misconfigured(&e),
                 code: Some(500),
                 warnings: Vec::new(),
             }
@@ -130,7 +129,7 @@ fn route(request: &KubernetesAdmissionRequest, compiled: &Compiled, host: &Host)
         return Verdict::accept();
     }
     let kind = request.kind.kind.as_str();
-    let identity = Identity::of(request);
+    let (object, namespace) = messages::object(request, kind);
     let old = (request.operation == "UPDATE")
         .then_some(&request.old_object)
         .filter(|o| !o.is_null());
@@ -138,8 +137,8 @@ fn route(request: &KubernetesAdmissionRequest, compiled: &Compiled, host: &Host)
         "ConfigMap" if request.sub_resource.is_empty() => service_check::check(
             &request.object,
             old,
-            &identity.describe(kind),
-            &identity.namespace,
+            &object,
+            &namespace,
             compiled,
             host.services,
         ),
@@ -153,8 +152,8 @@ fn route(request: &KubernetesAdmissionRequest, compiled: &Compiled, host: &Host)
                     object: &request.object,
                     old_object: old,
                     kind: k,
-                    workload: &identity.describe(k),
-                    namespace: &identity.namespace,
+                    workload: &object,
+                    namespace: &namespace,
                     only_ephemeral: request.sub_resource == "ephemeralcontainers",
                 },
                 compiled,
@@ -162,49 +161,8 @@ fn route(request: &KubernetesAdmissionRequest, compiled: &Compiled, host: &Host)
                 host.objects,
             )
         }
-        "" => Verdict::malformed("the admission request has no kind".to_string()),
-        other => Verdict::malformed(format!(
-            "this policy validates {} and ConfigMap objects, not {other}; check the rules of the policy",
-            workload::WORKLOAD_KINDS.join(", ")
-        )),
-    }
-}
-
-/// Namespace and name of the object under review, for messages.
-struct Identity {
-    namespace: String,
-    name: String,
-}
-
-impl Identity {
-    fn of(request: &KubernetesAdmissionRequest) -> Identity {
-        let meta = |field: &str| {
-            request
-                .object
-                .pointer(&format!("/metadata/{field}"))
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        };
-        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
-        Identity {
-            namespace: meta("namespace")
-                .or_else(|| non_empty(&request.namespace))
-                .unwrap_or_default(),
-            name: meta("name")
-                .or_else(|| non_empty(&request.name))
-                .or_else(|| meta("generateName").map(|g| format!("{g}*")))
-                .unwrap_or_else(|| "<unnamed>".to_string()),
-        }
-    }
-
-    /// "Deployment ns/name" (or "Deployment name" outside a namespace).
-    fn describe(&self, kind: &str) -> String {
-        if self.namespace.is_empty() {
-            format!("{kind} {}", self.name)
-        } else {
-            format!("{kind} {}/{}", self.namespace, self.name)
-        }
+        "" => Verdict::malformed(messages::no_kind()),
+        other => Verdict::malformed(messages::unsupported_kind(other, workload::WORKLOAD_KINDS)),
     }
 }
 

@@ -802,9 +802,10 @@ const SRV_PROTOCOLS: &[&str] = &["tcp", "udp", "sctp"];
 /// (Kubernetes DNS-Based Service Discovery spec: 2.4.1 A/AAAA records of
 /// a headless Service, 2.3.2 and 2.4.2 SRV records). Any other shape
 /// (more labels, one `_` label, an invalid label, a protocol other than
-/// TCP, UDP, SCTP) is kept as [`Record::Service`]: cluster DNS answers none of them, but
-/// only the Service's existence is checked, as it was before pod and SRV
-/// names were told apart, so unusual names never cause a rejection.
+/// TCP, UDP, SCTP) is kept as [`Record::Service`]: cluster DNS answers
+/// none of them, but they are judged as the Service's own name (existence
+/// and port), as before pod and SRV names were told apart, so an unusual
+/// name is never rejected for its extra labels.
 fn record_of(extra: &str) -> Record<'_> {
     match extra.split_once('.') {
         None if !extra.starts_with('_') && is_dns_label_ignore_case(extra) => {

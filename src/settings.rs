@@ -285,7 +285,9 @@ mod tests {
         r#"{"variables":["KUBECONFIG","KUBE_CONFIG_PATH"],"allowedPaths":["/etc/kube"],
             "allowHostPathVolumes":true,"removeOffendingVariables":true,"warnOnUnresolvedValues":true,
             "action":"warn","clusterDomain":"corp.example","checkShortNames":true,"checkPorts":false,
-            "ignoredHosts":["*.legacy.svc.cluster.local"],"onLookupError":"allow","maxNamespacesPerRequest":3}"#,
+            "ignoredHosts":["*.legacy.svc.cluster.local"],"onLookupError":"allow","maxNamespacesPerRequest":3,
+            "additionalClusterDomains":["cluster.local"],"ignoredKeys":["_example","*.md"],
+            "checkWorkloadReferences":true,"checkSecretReferences":true}"#,
         true
     )]
     #[case::unknown_field(r#"{"variable":["KUBECONFIG"]}"#, false)]

@@ -1,6 +1,61 @@
 //! Every message the policy returns is worded here, one submodule per
 //! check: the checks return typed findings and never format text.
 
+use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
+use serde_json::Value;
+
 pub mod kubeconfig;
 pub mod services;
 pub mod workload;
+
+/// The object under review, named for messages: `Deployment ns/name`
+/// (`Deployment name` outside a namespace; `generateName*` before the API
+/// server names it), and its namespace.
+pub fn object(request: &KubernetesAdmissionRequest, kind: &str) -> (String, String) {
+    let meta = |field: &str| {
+        request
+            .object
+            .get("metadata")
+            .and_then(|m| m.get(field))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let namespace = meta("namespace")
+        .or_else(|| non_empty(&request.namespace))
+        .unwrap_or_default();
+    let name = meta("name")
+        .or_else(|| non_empty(&request.name))
+        .or_else(|| meta("generateName").map(|g| format!("{g}*")))
+        .unwrap_or_else(|| "<unnamed>".to_string());
+    let described = if namespace.is_empty() {
+        format!("{kind} {name}")
+    } else {
+        format!("{kind} {namespace}/{name}")
+    };
+    (described, namespace)
+}
+
+/// The payload is not a `validate` request.
+pub fn unreadable_request(error: &str) -> String {
+    format!("cannot read the admission request: {error}")
+}
+
+/// The settings sent with the request are invalid.
+pub fn misconfigured(error: &str) -> String {
+    format!("the policy is misconfigured: {error}")
+}
+
+/// The request names no kind.
+pub fn no_kind() -> String {
+    "the admission request has no kind".to_string()
+}
+
+/// The policy's rules send it a kind it does not check.
+pub fn unsupported_kind(kind: &str, supported: &[&str]) -> String {
+    format!(
+        "this policy validates {} and ConfigMap objects, not {kind}; check the rules of the policy",
+        supported.join(", ")
+    )
+}

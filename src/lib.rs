@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 pub mod env_expansion;
+pub mod host_call;
 pub mod kubeconfig_check;
 pub mod messages;
 pub mod mounts;

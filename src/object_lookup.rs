@@ -15,10 +15,9 @@ use std::collections::BTreeSet;
 use kubewarden_policy_sdk::host_capabilities::kubernetes::{
     GetResourceRequest, ListResourcesByNamespaceRequest,
 };
-use kubewarden_policy_sdk::wapc_guest;
 use serde::Deserialize;
 
-use crate::service_lookup::summarize_host_error;
+use crate::host_call;
 
 /// What the checks read of a ConfigMap. Sorted vectors rather than maps:
 /// they are built once and searched, and every map type instantiated
@@ -138,20 +137,11 @@ pub struct HostObjects;
 impl HostObjects {
     /// GETs `kind/name`; `Ok(None)` when the host says it does not exist.
     fn get(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<Vec<u8>>, String> {
-        let request = serde_json::to_vec(&get_request(kind, namespace, name))
-            .map_err(|e| format!("cannot encode the {kind} lookup: {e}"))?;
-        match wapc_guest::host_call("kubewarden", "kubernetes", "get_resource", &request) {
+        match host_call::kubernetes("get_resource", &get_request(kind, namespace, name)) {
             Ok(answer) => Ok(Some(answer)),
-            Err(e) => {
-                let e = e.to_string();
-                if is_not_found(&e, kind, namespace, name) {
-                    Ok(None)
-                } else {
-                    Err(summarize_host_error(&format!(
-                        "error invoking host capability kubernetes.get_resource: {e}"
-                    )))
-                }
-            }
+            // The not-found text is on the error's first line, which is kept.
+            Err(e) if is_not_found(&e, kind, namespace, name) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 }
@@ -168,19 +158,10 @@ impl ObjectSource for HostObjects {
     }
 
     fn secret_names(&self, namespace: &str) -> Result<Vec<String>, String> {
-        let request = serde_json::to_vec(&list_secrets_request(namespace))
-            .map_err(|e| format!("cannot encode the Secret lookup: {e}"))?;
-        let answer = wapc_guest::host_call(
-            "kubewarden",
-            "kubernetes",
+        let answer = host_call::kubernetes(
             "list_resources_by_namespace",
-            &request,
-        )
-        .map_err(|e| {
-            summarize_host_error(&format!(
-                "error invoking host capability kubernetes.list_resources_by_namespace: {e}"
-            ))
-        })?;
+            &list_secrets_request(namespace),
+        )?;
         parse_names(&answer)
     }
 }

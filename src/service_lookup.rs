@@ -12,8 +12,9 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use kubewarden_policy_sdk::host_capabilities::kubernetes::ListResourcesByNamespaceRequest;
-use kubewarden_policy_sdk::wapc_guest;
 use serde::Deserialize;
+
+use crate::host_call;
 
 /// What the check needs to know about one Service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -96,39 +97,12 @@ pub struct HostServices;
 
 impl ServiceSource for HostServices {
     fn services_in(&self, namespace: &str) -> Result<Vec<ServiceInfo>, String> {
-        let request = serde_json::to_vec(&list_services_request(namespace))
-            .map_err(|e| format!("cannot encode the Service lookup: {e}"))?;
-        let answer = wapc_guest::host_call(
-            "kubewarden",
-            "kubernetes",
+        let answer = host_call::kubernetes(
             "list_resources_by_namespace",
-            &request,
-        )
-        .map_err(|e| {
-            summarize_host_error(&format!(
-                "error invoking host capability kubernetes.list_resources_by_namespace: {e}"
-            ))
-        })?;
+            &list_services_request(namespace),
+        )?;
         parse_service_list(&answer)
     }
-}
-
-/// Longest host error quoted in a message, in bytes.
-pub const MAX_HOST_ERROR: usize = 512;
-
-/// The part of a host error worth showing to `kubectl` users: its first
-/// line (policy-server under `RUST_BACKTRACE=1` appends a stack backtrace
-/// after a blank line), at most [`MAX_HOST_ERROR`] bytes.
-pub fn summarize_host_error(error: &str) -> String {
-    let line = error.lines().next().unwrap_or_default().trim_end();
-    if line.len() <= MAX_HOST_ERROR {
-        return line.to_string();
-    }
-    let mut cut = MAX_HOST_ERROR;
-    while !line.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}…", &line[..cut])
 }
 
 /// Reads a `ServiceList` answer (masked or not) into what the check needs.
@@ -252,17 +226,6 @@ mod tests {
                 .contains("cannot read the ServiceList")
         );
         assert!(parse_service_list(br#"{"items":[{"spec":{"ports":[{"port":"x"}]}}]}"#).is_err());
-    }
-
-    #[test]
-    fn host_errors_keep_their_first_line() {
-        let with_backtrace = "error invoking host capability kubernetes.list_resources_by_namespace: Host error: Callback evaluation failure: kube::Client was not initialized properly\n\nStack backtrace:\n   0: policy_evaluator::callback\n   1: tokio";
-        assert_eq!(
-            summarize_host_error(with_backtrace),
-            "error invoking host capability kubernetes.list_resources_by_namespace: Host error: Callback evaluation failure: kube::Client was not initialized properly"
-        );
-        let long = "é".repeat(MAX_HOST_ERROR);
-        assert!(summarize_host_error(&long).len() <= MAX_HOST_ERROR + '…'.len_utf8());
     }
 
     #[test]

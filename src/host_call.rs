@@ -1,0 +1,52 @@
+//! One call to the host's `kubernetes` capabilities (policy-server or
+//! kwctl), with the host's error cut to what a `kubectl` user should read.
+
+use kubewarden_policy_sdk::wapc_guest;
+use serde::Serialize;
+
+/// Sends `request` (an SDK request struct, as JSON) to the host's
+/// `kubernetes.<operation>`; the answer's bytes, or the host's error as
+/// [`summarize_host_error`] cuts it, prefixed as the SDK words it.
+pub fn kubernetes(operation: &str, request: &impl Serialize) -> Result<Vec<u8>, String> {
+    let payload = serde_json::to_vec(request)
+        .map_err(|e| format!("cannot encode the kubernetes.{operation} request: {e}"))?;
+    wapc_guest::host_call("kubewarden", "kubernetes", operation, &payload).map_err(|e| {
+        summarize_host_error(&format!(
+            "error invoking host capability kubernetes.{operation}: {e}"
+        ))
+    })
+}
+
+/// Longest host error quoted in a message, in bytes.
+pub const MAX_HOST_ERROR: usize = 512;
+
+/// The part of a host error worth showing to `kubectl` users: its first
+/// line (policy-server under `RUST_BACKTRACE=1` appends a stack backtrace
+/// after a blank line), at most [`MAX_HOST_ERROR`] bytes.
+pub fn summarize_host_error(error: &str) -> String {
+    let line = error.lines().next().unwrap_or_default().trim_end();
+    if line.len() <= MAX_HOST_ERROR {
+        return line.to_string();
+    }
+    let mut cut = MAX_HOST_ERROR;
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &line[..cut])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_errors_keep_their_first_line() {
+        let with_backtrace = "error invoking host capability kubernetes.list_resources_by_namespace: Host error: Callback evaluation failure: kube::Client was not initialized properly\n\nStack backtrace:\n   0: policy_evaluator::callback\n   1: tokio";
+        assert_eq!(
+            summarize_host_error(with_backtrace),
+            "error invoking host capability kubernetes.list_resources_by_namespace: Host error: Callback evaluation failure: kube::Client was not initialized properly"
+        );
+        let long = "é".repeat(MAX_HOST_ERROR);
+        assert!(summarize_host_error(&long).len() <= MAX_HOST_ERROR + '…'.len_utf8());
+    }
+}

@@ -53,6 +53,26 @@ pub fn session(name: &str) -> ReplaySession {
         .unwrap_or_else(|e| panic!("{name}: {e:#}"))
 }
 
+/// Every session file of `test_data/sessions/` and its subdirectories, as
+/// paths relative to it (`workload/gateway-every-lookup.yml`), sorted.
+pub fn session_files() -> Vec<String> {
+    fn walk(dir: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("test_data/sessions/") {
+            let entry = entry.unwrap();
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            if entry.file_type().unwrap().is_dir() {
+                walk(&entry.path(), &format!("{name}/"), out);
+            } else if name.ends_with(".yml") || name.ends_with(".yaml") {
+                out.push(name);
+            }
+        }
+    }
+    let mut names = Vec::new();
+    walk(&test_data("sessions"), "", &mut names);
+    names.sort();
+    names
+}
+
 fn json_files(settings: bool) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(e2e::repository_root().join("test_data"))
         .expect("test_data/")
@@ -89,21 +109,116 @@ pub fn run_table<T>(rows: &[T], name: impl Fn(&T) -> &str, check: impl Fn(&T)) {
     );
 }
 
-/// The payload the policy sends to list the Services of `namespace`: no
-/// selectors, field masks limited to what the check reads.
-pub fn list_services_payload(namespace: &str) -> Value {
+/// The fields of a Service the policy asks for (`src/service_lookup.rs`).
+pub const SERVICE_FIELD_MASKS: &[&str] = &[
+    "metadata.name",
+    "spec.clusterIP",
+    "spec.ports.name",
+    "spec.ports.port",
+    "spec.ports.protocol",
+    "spec.type",
+];
+/// The fields of a ConfigMap the workload check asks for (`src/object_lookup.rs`).
+pub const CONFIG_MAP_FIELD_MASKS: &[&str] = &["binaryData", "data", "metadata.name"];
+/// The fields of a ServiceAccount the workload check asks for.
+pub const SERVICE_ACCOUNT_FIELD_MASKS: &[&str] = &["metadata.name"];
+/// The fields of a Secret the workload check asks for: names only.
+pub const SECRET_FIELD_MASKS: &[&str] = &["metadata.name"];
+
+/// One host call the policy is expected to make, with the exact payload
+/// the SDK sends for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// `list_resources_by_namespace` of `v1/Service` in a namespace.
+    Services(&'static str),
+    /// `list_resources_by_namespace` of `v1/Secret` (names only) in a namespace.
+    Secrets(&'static str),
+    /// `get_resource` of `v1/ConfigMap` `(namespace, name)`.
+    ConfigMap(&'static str, &'static str),
+    /// `get_resource` of `v1/ServiceAccount` `(namespace, name)`.
+    ServiceAccount(&'static str, &'static str),
+    /// Any other `kubewarden/kubernetes/<operation>` call with this JSON payload.
+    Other {
+        operation: &'static str,
+        payload: &'static str,
+    },
+}
+
+impl Call {
+    /// `kubewarden/kubernetes/<operation>`.
+    pub fn path(&self) -> String {
+        let operation = match self {
+            Call::Services(_) | Call::Secrets(_) => "list_resources_by_namespace",
+            Call::ConfigMap(..) | Call::ServiceAccount(..) => "get_resource",
+            Call::Other { operation, .. } => operation,
+        };
+        format!("kubewarden/kubernetes/{operation}")
+    }
+
+    /// The JSON payload the SDK sends.
+    pub fn payload(&self) -> Value {
+        match *self {
+            Call::Services(ns) => list_payload("Service", ns, SERVICE_FIELD_MASKS),
+            Call::Secrets(ns) => list_payload("Secret", ns, SECRET_FIELD_MASKS),
+            Call::ConfigMap(ns, name) => get_payload("ConfigMap", ns, name, CONFIG_MAP_FIELD_MASKS),
+            Call::ServiceAccount(ns, name) => {
+                get_payload("ServiceAccount", ns, name, SERVICE_ACCOUNT_FIELD_MASKS)
+            }
+            Call::Other { payload, .. } => {
+                serde_json::from_str(payload).unwrap_or_else(|e| panic!("{payload}: {e}"))
+            }
+        }
+    }
+}
+
+fn list_payload(kind: &str, namespace: &str, masks: &[&str]) -> Value {
     json!({
         "api_version": "v1",
-        "kind": "Service",
+        "kind": kind,
         "namespace": namespace,
         "label_selector": null,
         "field_selector": null,
-        "field_masks": ["metadata.name", "spec.clusterIP", "spec.ports.port", "spec.type"],
+        "field_masks": masks,
     })
 }
 
-/// The evaluation made exactly one `list_resources_by_namespace` per
-/// namespace of `namespaces`, in that order, and no other host call.
+fn get_payload(kind: &str, namespace: &str, name: &str, masks: &[&str]) -> Value {
+    json!({
+        "api_version": "v1",
+        "kind": kind,
+        "name": name,
+        "namespace": namespace,
+        "disable_cache": false,
+        "field_masks": masks,
+    })
+}
+
+/// The payload the policy sends to list the Services of `namespace`: no
+/// selectors, field masks limited to what the check reads.
+pub fn list_services_payload(namespace: &str) -> Value {
+    list_payload("Service", namespace, SERVICE_FIELD_MASKS)
+}
+
+/// The evaluation made exactly the host calls of `calls`, in that order,
+/// with exactly these payloads, and no other host call.
+pub fn assert_calls(name: &str, eval: &Evaluation, calls: &[Call]) {
+    let got: Vec<(String, &Value)> = eval
+        .host_calls
+        .iter()
+        .map(|c| (c.path(), &c.payload))
+        .collect();
+    let want_payloads: Vec<Value> = calls.iter().map(Call::payload).collect();
+    let want: Vec<(String, &Value)> = calls
+        .iter()
+        .zip(&want_payloads)
+        .map(|(c, p)| (c.path(), p))
+        .collect();
+    assert_eq!(got, want, "{name}: host calls");
+}
+
+/// The evaluation made exactly one `list_resources_by_namespace` of
+/// Services per namespace of `namespaces`, in that order, and no other
+/// host call.
 pub fn assert_lookups(name: &str, eval: &Evaluation, namespaces: &[&str]) {
     let got: Vec<(String, &Value)> = eval
         .host_calls

@@ -77,8 +77,8 @@ fn parse_request(payload: &[u8]) -> CallResult {
 
 /// Like the SDK's `validate_settings`, but a document that does not parse
 /// (an unknown field, a wrong type) is answered `valid: false` with the
-/// reason instead of failing the call.
-fn validate_settings(payload: &[u8]) -> CallResult {
+/// reason instead of failing the call. Public for the fuzz targets.
+pub fn validate_settings(payload: &[u8]) -> CallResult {
     let result = std::str::from_utf8(payload)
         .map_err(|e| format!("settings are not UTF-8: {e}"))
         .and_then(Settings::parse_valid);

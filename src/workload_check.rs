@@ -85,12 +85,18 @@ pub fn check(
         Ok(spec) => spec,
         Err(e) => return Verdict::malformed(format!("{}: {e}", request.workload)),
     };
-    let references = if settings.check_workload_references {
+    let (references, kubeconfig_sources) = if settings.check_workload_references {
         references_to_check(request, &spec, compiled)
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
-    let looked_up = LookedUp::read(&references, request.namespace, compiled, objects);
+    let looked_up = LookedUp::read(
+        &references,
+        &kubeconfig_sources,
+        request.namespace,
+        compiled,
+        objects,
+    );
 
     let mut problems = Vec::new();
     let mut lookup_errors = Vec::new();
@@ -201,11 +207,16 @@ fn remove_offending(
 /// The references of the request that need checking: on UPDATE only the
 /// added ones; Secrets only with `checkSecretReferences`; on
 /// `ephemeralcontainers` only those of ephemeral containers.
+///
+/// Also the names of ConfigMaps to read only to resolve watched variables
+/// (KUBECONFIG): on an UPDATE that keeps a ConfigMap reference but changes
+/// what its value is judged against (volumes, mounts, env), the value must
+/// be judged again, though the reference itself is not checked again.
 fn references_to_check(
     request: &Request,
     spec: &PodSpecView,
     compiled: &Compiled,
-) -> Vec<Reference> {
+) -> (Vec<Reference>, Vec<String>) {
     let keep = |r: &Reference| {
         (r.kind != ObjectKind::Secret || compiled.settings.check_secret_references)
             && (!request.only_ephemeral
@@ -213,16 +224,52 @@ fn references_to_check(
                     .as_ref()
                     .is_some_and(|c| c.kind == ContainerKind::EphemeralContainer))
     };
-    let mut references: Vec<Reference> = workload_refs::extract(spec)
+    let references: Vec<Reference> = workload_refs::extract(spec)
         .into_iter()
         .filter(|r| keep(r))
         .collect();
-    if let Some(old) = request.old_object.filter(|o| !o.is_null())
-        && let Ok(old_spec) = workload::read_pod_spec(request.kind, old)
-    {
-        references = workload_refs::added(references, &workload_refs::extract(&old_spec));
+    let Some(old) = request.old_object.filter(|o| !o.is_null()) else {
+        return (references, Vec::new());
+    };
+    let Ok(old_spec) = workload::read_pod_spec(request.kind, old) else {
+        return (references, Vec::new());
+    };
+    let pointer = workload::pod_spec_pointer(request.kind).unwrap_or("/spec");
+    let rejudge = kubeconfig_inputs(request.object.pointer(pointer))
+        != kubeconfig_inputs(old.pointer(pointer));
+    let variables = &compiled.settings.variables;
+    let feeds_variables: Vec<String> = references
+        .iter()
+        .filter(|r| rejudge && r.kind == ObjectKind::ConfigMap)
+        .filter(|r| match &r.usage {
+            Usage::EnvFrom { .. } => true,
+            Usage::EnvKey { variable, .. } => variables.contains(variable),
+            _ => false,
+        })
+        .map(|r| r.name.clone())
+        .collect();
+    let added = workload_refs::added(references, &workload_refs::extract(&old_spec));
+    (added, feeds_variables)
+}
+
+/// What a watched variable's value is judged against: the Pod's volumes
+/// and each container's env, envFrom and volumeMounts.
+fn kubeconfig_inputs(spec: Option<&Value>) -> Vec<Option<&Value>> {
+    let Some(spec) = spec else {
+        return Vec::new();
+    };
+    let mut inputs = vec![spec.get("volumes")];
+    for list in ["containers", "initContainers", "ephemeralContainers"] {
+        for container in spec
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            inputs.extend(["name", "env", "envFrom", "volumeMounts"].map(|f| container.get(f)));
+        }
     }
-    references
+    inputs
 }
 
 /// One ConfigMap key a container or volume consumes, scanned for Services.
@@ -246,9 +293,11 @@ struct LookedUp {
 }
 
 impl LookedUp {
-    /// Asks the host, in the documented order, once per object.
+    /// Asks the host, in the documented order, once per object;
+    /// `config_maps` are read besides those the references name.
     fn read(
         references: &[Reference],
+        config_maps: &[String],
         namespace: &str,
         compiled: &Compiled,
         objects: &dyn ObjectSource,
@@ -271,6 +320,7 @@ impl LookedUp {
             .iter()
             .filter(|r| r.kind == ObjectKind::ConfigMap)
             .map(|r| r.name.as_str())
+            .chain(config_maps.iter().map(String::as_str))
             .collect();
         names.sort_unstable();
         names.dedup();
@@ -290,8 +340,11 @@ impl LookedUp {
                 }
             }
         }
+        // Only a required Secret can change the verdict.
         let secrets = compiled.settings.check_secret_references
-            && references.iter().any(|r| r.kind == ObjectKind::Secret);
+            && references
+                .iter()
+                .any(|r| r.kind == ObjectKind::Secret && !r.optional);
         if secrets {
             match objects.secret_names(namespace) {
                 Ok(names) => looked_up.secrets = Some(names),
@@ -665,7 +718,54 @@ mod tests {
             run(&new, Some(&old), &on(), &cluster),
             Verdict::Reject { .. }
         ));
-        assert_eq!(cluster.calls(), vec!["get ConfigMap shop/gone"]);
+        // app-config is read again only because an envFrom source may set
+        // KUBECONFIG and the container's envFrom changed; it is not judged.
+        assert_eq!(
+            cluster.calls(),
+            vec!["get ConfigMap shop/app-config", "get ConfigMap shop/gone"]
+        );
+    }
+
+    #[test]
+    fn update_changing_mounts_judges_kubeconfig_from_config_maps_again() {
+        let cluster = shop();
+        let container = |mount: &str| {
+            app(
+                json!({"env": [env_cm("KUBECONFIG", "kube-paths", "mounted", false)],
+                       "volumeMounts": [{"name": "kube", "mountPath": mount}]}),
+            )
+        };
+        let volumes =
+            json!({"volumes": [{"name": "kube", "secret": {"secretName": "kubeconfig"}}]});
+        let old = deployment(container("/etc/kube"), volumes.clone());
+        let new = deployment(container("/etc/other"), volumes);
+        match run(&new, Some(&old), &on(), &cluster) {
+            Verdict::Reject { message, .. } => assert!(
+                message.contains(r#"KUBECONFIG path "/etc/kube/config" (from ConfigMap "kube-paths", key "mounted""#),
+                "{message}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // Read for the value only: the reference itself is not new.
+        assert_eq!(cluster.calls(), vec!["get ConfigMap shop/kube-paths"]);
+    }
+
+    #[test]
+    fn optional_secrets_alone_are_not_looked_up() {
+        let cluster = shop().failing("unreachable");
+        let container = app(
+            json!({"env": [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "db", "key": "k", "optional": true}}}]}),
+        );
+        assert_eq!(
+            run(
+                &deployment(container, json!({})),
+                None,
+                &secrets_on(),
+                &cluster
+            ),
+            Verdict::accept()
+        );
+        assert!(cluster.calls().is_empty());
     }
 
     #[test]

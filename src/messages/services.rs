@@ -73,10 +73,25 @@ pub fn finding(context: &str, f: &Finding, compiled: &Compiled) -> String {
                 ""
             };
             format!(
-                "{context}: {written:?} uses the cluster domain {zone:?}, but this cluster's domain is {:?}{served}: the query leaves cluster DNS and gets NXDOMAIN; write \"{}.{}.svc.{}\" (or end the name at \".svc\"), or list {zone:?} in additionalClusterDomains if the cluster's DNS serves it",
-                compiled.cluster_domain, f.service, f.namespace, compiled.cluster_domain
+                "{context}: {written:?} uses the cluster domain {zone:?}, but this cluster's domain is {:?}{served}: the query leaves cluster DNS and gets NXDOMAIN; write {:?} (or end the name at \".svc\"), or list {zone:?} in additionalClusterDomains if the cluster's DNS serves it",
+                compiled.cluster_domain,
+                in_zone(&written, zone, &compiled.cluster_domain)
             )
         }
+    }
+}
+
+/// `written` with its `.svc.<zone>` moved to `.svc.<domain>`, every other
+/// label (a Pod's hostname, SRV labels), scheme and port kept.
+fn in_zone(written: &str, zone: &str, domain: &str) -> String {
+    let foreign = format!(".svc.{zone}");
+    match written.to_ascii_lowercase().find(&foreign) {
+        Some(at) => format!(
+            "{}.svc.{domain}{}",
+            &written[..at],
+            &written[at + foreign.len()..]
+        ),
+        None => written.to_string(),
     }
 }
 
@@ -104,5 +119,28 @@ pub fn lookup_failure(object: &str, failure: &LookupFailure) -> String {
                 "{object}: cannot verify the Services referenced in namespace {namespace:?} ({list}): {error}"
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::pod_name(
+        "kafka-0.kafka-headless.kafka.svc.cluster.local:9092",
+        "kafka-0.kafka-headless.kafka.svc.corp.internal:9092"
+    )]
+    #[case::url_case(
+        "HTTP://Api.Shop.SVC.Cluster.Local/x",
+        "HTTP://Api.Shop.svc.corp.internal/x"
+    )]
+    #[case::srv(
+        "_http._tcp.api.shop.svc.cluster.local",
+        "_http._tcp.api.shop.svc.corp.internal"
+    )]
+    fn names_move_to_the_cluster_domain(#[case] written: &str, #[case] expected: &str) {
+        assert_eq!(in_zone(written, "cluster.local", "corp.internal"), expected);
     }
 }

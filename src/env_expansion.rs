@@ -292,7 +292,7 @@ fn expand<'v>(input: &str, mut resolve: impl FnMut(&str) -> Lookup<'v>) -> Resul
             };
             if out.len() > MAX_EXPANDED {
                 return Err(format!(
-                    "an expansion longer than {MAX_EXPANDED} bytes (nested $(VAR) references)"
+                    "{TOO_LONG} {MAX_EXPANDED} bytes (nested $(VAR) references)"
                 ));
             }
             cursor += advance + 1;
@@ -308,6 +308,11 @@ fn expand<'v>(input: &str, mut resolve: impl FnMut(&str) -> Lookup<'v>) -> Resul
 /// Bound on an expanded value: references can double a value at every
 /// level, and no kubeconfig path list is anywhere near this long.
 pub const MAX_EXPANDED: usize = 64 * 1024;
+
+/// How an unresolved value past [`MAX_EXPANDED`] names its source (also
+/// through `$(VAR)` references to it): the value exists, but is too long
+/// to judge, which the workload check treats as a failed lookup.
+pub const TOO_LONG: &str = "an expansion longer than";
 
 #[cfg(test)]
 mod tests {

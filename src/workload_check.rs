@@ -13,7 +13,7 @@
 
 use serde_json::Value;
 
-use crate::env_expansion::ConfigMapState;
+use crate::env_expansion::{ConfigMapState, TOO_LONG};
 use crate::kubeconfig_check;
 use crate::messages;
 use crate::object_lookup::{ConfigMapData, ObjectSource};
@@ -90,7 +90,7 @@ pub fn check(
     } else {
         (Vec::new(), Vec::new())
     };
-    let looked_up = LookedUp::read(
+    let mut looked_up = LookedUp::read(
         &references,
         &kubeconfig_sources,
         request.namespace,
@@ -155,32 +155,55 @@ pub fn check(
             .unresolved
             .retain(|u| u.container_kind == ephemeral);
     }
+    // A value too long to expand cannot be judged: as `onLookupError` says.
+    let (too_long, unresolved): (Vec<_>, Vec<_>) = kubeconfig
+        .unresolved
+        .iter()
+        .partition(|u| u.source.contains(TOO_LONG));
+    lookup_errors.extend(
+        too_long
+            .iter()
+            .map(|u| messages::kubeconfig::describe_unresolved(u, request.workload)),
+    );
     let mut warnings: Vec<String> = if settings.warn_on_unresolved_values {
-        kubeconfig
-            .unresolved
+        unresolved
             .iter()
             .map(|u| messages::kubeconfig::describe_unresolved(u, request.workload))
             .collect()
     } else {
         Vec::new()
     };
-    let (mut reasons, reference_warnings) = by_settings(problems, lookup_errors, settings);
     let mut mutated = None;
+    let mut kubeconfig_reasons = Vec::new();
     if !kubeconfig.findings.is_empty() {
-        match remove_offending(request, &kubeconfig.findings, compiled) {
+        let removal =
+            remove_offending(request, &kubeconfig.findings, compiled).filter(|(object, _)| {
+                removal_is_final(
+                    request,
+                    object,
+                    &kubeconfig.findings,
+                    &mut looked_up,
+                    &mut lookup_errors,
+                    compiled,
+                    objects,
+                )
+            });
+        match removal {
             Some((object, notes)) => {
                 warnings.extend(notes);
                 mutated = Some(object);
             }
             None => {
-                let kubeconfig_reasons = kubeconfig
+                kubeconfig_reasons = kubeconfig
                     .findings
                     .iter()
-                    .map(|f| messages::kubeconfig::describe(f, request.workload));
-                reasons.splice(0..0, kubeconfig_reasons);
+                    .map(|f| messages::kubeconfig::describe(f, request.workload))
+                    .collect();
             }
         }
     }
+    let (mut reasons, reference_warnings) = by_settings(problems, lookup_errors, settings);
+    reasons.splice(0..0, kubeconfig_reasons);
     warnings.extend(reference_warnings);
     Verdict::from_parts(reasons, warnings, mutated)
 }
@@ -202,6 +225,62 @@ fn remove_offending(
     let pod_spec = object.pointer_mut(pointer)?;
     let notes = kubeconfig_check::remove_offending(pod_spec, findings, request.workload);
     Some((object, notes))
+}
+
+/// Whether the object `remove_offending` made is final, as the API server
+/// may call the policy on it again: what the removal uncovers (a value
+/// that `envFrom` sets for the same variable, judged with the ConfigMaps
+/// an UPDATE of the mutated object reads) passes too, and every variable
+/// that stays keeps its value (a `$(VAR)` of a removed variable would stay
+/// literal, or take what `envFrom` sets). Otherwise the object is rejected as if removal were off.
+fn removal_is_final(
+    request: &Request,
+    mutated: &Value,
+    removed: &[kubeconfig_check::Finding],
+    looked_up: &mut LookedUp,
+    lookup_errors: &mut Vec<String>,
+    compiled: &Compiled,
+    objects: &dyn ObjectSource,
+) -> bool {
+    let Ok(after) = workload::read_pod_spec(request.kind, mutated) else {
+        return false;
+    };
+    if compiled.settings.check_workload_references {
+        let again = Request {
+            object: mutated,
+            ..*request
+        };
+        let (_, feeds) = references_to_check(&again, &after, compiled);
+        for failure in looked_up.read_more(&feeds, request.namespace, objects) {
+            lookup_errors.push(messages::workload::lookup_failure(
+                &failure,
+                request.workload,
+                request.namespace,
+            ));
+        }
+    }
+    let state = |name: &str| looked_up.state(name);
+    let left = kubeconfig_check::check_with(&after, &compiled.settings, &state);
+    if left
+        .findings
+        .iter()
+        .any(|f| !request.only_ephemeral || f.container_kind == ContainerKind::EphemeralContainer)
+    {
+        return false;
+    }
+    // Another value changes only through a `$(VAR)` of a removed variable
+    // (ConfigMap values are never expanded): refuse any, even escaped.
+    after.all_containers().all(|(kind, index, now)| {
+        now.env
+            .iter()
+            .filter_map(|v| v.value.as_deref())
+            .all(|value| {
+                !removed.iter().any(|f| {
+                    (f.container_kind, f.container_index) == (kind, index)
+                        && value.contains(&format!("$({})", f.variable))
+                })
+            })
+    })
 }
 
 /// The references of the request that need checking: on UPDATE only the
@@ -235,16 +314,20 @@ fn references_to_check(
         return (references, Vec::new());
     };
     let pointer = workload::pod_spec_pointer(request.kind).unwrap_or("/spec");
-    let rejudge = kubeconfig_inputs(request.object.pointer(pointer))
-        != kubeconfig_inputs(old.pointer(pointer));
+    let (new_json, old_json) = (request.object.pointer(pointer), old.pointer(pointer));
     let variables = &compiled.settings.variables;
     let feeds_variables: Vec<String> = references
         .iter()
-        .filter(|r| rejudge && r.kind == ObjectKind::ConfigMap)
+        .filter(|r| r.kind == ObjectKind::ConfigMap)
         .filter(|r| match &r.usage {
             Usage::EnvFrom { .. } => true,
             Usage::EnvKey { variable, .. } => variables.contains(variable),
             _ => false,
+        })
+        .filter(|r| {
+            r.consumer
+                .as_ref()
+                .is_some_and(|c| !kubeconfig_inputs_kept(new_json, old_json, c.kind, c.index))
         })
         .map(|r| r.name.clone())
         .collect();
@@ -252,24 +335,34 @@ fn references_to_check(
     (added, feeds_variables)
 }
 
-/// What a watched variable's value is judged against: the Pod's volumes
-/// and each container's env, envFrom and volumeMounts.
-fn kubeconfig_inputs(spec: Option<&Value>) -> Vec<Option<&Value>> {
-    let Some(spec) = spec else {
-        return Vec::new();
+/// Whether what the watched variables of container `index` of list `kind`
+/// are judged against is unchanged: the Pod's volumes and OS, and the
+/// container's name, env, envFrom and volumeMounts, as some container of
+/// the same list in the old spec has them. Removing or reordering other
+/// containers changes nothing for it.
+fn kubeconfig_inputs_kept(
+    new: Option<&Value>,
+    old: Option<&Value>,
+    kind: ContainerKind,
+    index: usize,
+) -> bool {
+    let (Some(new), Some(old)) = (new, old) else {
+        return false;
     };
-    let mut inputs = vec![spec.get("volumes")];
-    for list in ["containers", "initContainers", "ephemeralContainers"] {
-        for container in spec
-            .get(list)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            inputs.extend(["name", "env", "envFrom", "volumeMounts"].map(|f| container.get(f)));
-        }
+    fn pod(spec: &Value) -> [Option<&Value>; 2] {
+        [spec.get("volumes"), spec.get("os")]
     }
-    inputs
+    fn inputs(c: &Value) -> [Option<&Value>; 4] {
+        ["name", "env", "envFrom", "volumeMounts"].map(|f| c.get(f))
+    }
+    let Some(container) = new.get(kind.field()).and_then(|list| list.get(index)) else {
+        return false;
+    };
+    pod(new) == pod(old)
+        && old
+            .get(kind.field())
+            .and_then(Value::as_array)
+            .is_some_and(|list| list.iter().any(|c| inputs(c) == inputs(container)))
 }
 
 /// One ConfigMap key a container or volume consumes, scanned for Services.
@@ -356,6 +449,47 @@ impl LookedUp {
             }
         }
         looked_up
+    }
+
+    /// Reads the ConfigMaps of `names` not read yet, within the same bound.
+    fn read_more(
+        &mut self,
+        names: &[String],
+        namespace: &str,
+        objects: &dyn ObjectSource,
+    ) -> Vec<LookupFailure> {
+        let mut unread: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| self.config_map(n).is_none())
+            .filter(|n| {
+                !self.failures.iter().any(|f| {
+                    matches!(f, LookupFailure::Host { kind: ObjectKind::ConfigMap, name, .. } if name == n)
+                })
+            })
+            .collect();
+        unread.sort_unstable();
+        unread.dedup();
+        if unread.is_empty() {
+            return Vec::new();
+        }
+        if self.config_maps.len() + unread.len() > MAX_CONFIG_MAPS {
+            let count = self.config_maps.len() + unread.len();
+            return vec![LookupFailure::TooManyConfigMaps { count }];
+        }
+        let mut failures = Vec::new();
+        for name in unread {
+            match objects.config_map(namespace, name) {
+                Ok(data) => self.config_maps.push((name.to_string(), data)),
+                Err(error) => failures.push(LookupFailure::Host {
+                    kind: ObjectKind::ConfigMap,
+                    name: name.to_string(),
+                    error,
+                }),
+            }
+        }
+        self.config_maps.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        failures
     }
 
     /// What was read of ConfigMap `name`: `None` when it was not read,
@@ -819,5 +953,158 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(cluster.calls().is_empty());
+    }
+
+    fn removing() -> Settings {
+        Settings {
+            remove_offending_variables: true,
+            ..on()
+        }
+    }
+
+    /// Found by the `validate` fuzz target: removing `env` KUBECONFIG let
+    /// the value `envFrom` sets for it through, unjudged.
+    #[test]
+    fn removal_that_uncovers_an_env_from_value_is_not_final() {
+        let cluster = shop();
+        let container = app(json!({"envFrom": [env_from("kube-paths", "", false)],
+            "env": [{"name": "KUBECONFIG", "value": "/home/me/.kube/config"}]}));
+        match run(
+            &deployment(container, json!({})),
+            None,
+            &removing(),
+            &cluster,
+        ) {
+            Verdict::Reject { message, .. } => assert!(
+                message.contains(
+                    r#"KUBECONFIG path "/home/me/.kube/config" is not inside any volumeMount"#
+                ),
+                "{message}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Found by the `validate` fuzz target: an UPDATE that adds nothing
+    /// reads no ConfigMap, but the mutated object changes `env`, so the API
+    /// server calling the policy again on it reads the ConfigMaps that feed
+    /// KUBECONFIG; the first answer must already be that one.
+    #[rstest]
+    #[case::env_from_value_uncovered(shop(), "is not inside any volumeMount")]
+    #[case::feeding_config_map_unreadable(shop().failing("forbidden"), r#"cannot verify ConfigMap "kube-paths""#)]
+    fn removal_on_update_reads_what_a_second_call_would(
+        #[case] cluster: FakeCluster,
+        #[case] part: &str,
+    ) {
+        let object = deployment(
+            app(json!({"envFrom": [env_from("kube-paths", "", false)],
+                "env": [{"name": "KUBECONFIG", "value": "/home/me/.kube/config"}]})),
+            json!({}),
+        );
+        match run(&object, Some(&object), &removing(), &cluster) {
+            Verdict::Reject { message, .. } => assert!(message.contains(part), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(cluster.calls(), vec!["get ConfigMap shop/kube-paths"]);
+    }
+
+    /// Found by the mutation property (tests/properties.rs): removing
+    /// KUBECONFIG would change `$(KUBECONFIG)` in another variable.
+    #[test]
+    fn removal_that_changes_another_variable_is_not_final() {
+        let cluster = shop();
+        let env = |other: &str| {
+            app(
+                json!({"env": [{"name": "KUBECONFIG", "value": "/home/me/.kube/config"},
+                {"name": "CACHE", "value": other}]}),
+            )
+        };
+        let refers = deployment(env("$(KUBECONFIG).cache"), json!({}));
+        assert!(matches!(
+            run(&refers, None, &removing(), &cluster),
+            Verdict::Reject { .. }
+        ));
+        let independent = deployment(env("/tmp/cache"), json!({}));
+        assert!(matches!(
+            run(&independent, None, &removing(), &cluster),
+            Verdict::Mutate { .. }
+        ));
+    }
+
+    /// Found by the UPDATE property (tests/properties.rs): removing a
+    /// sidecar changes nothing another container's KUBECONFIG is judged
+    /// against, so no ConfigMap is read again (and a failing host cannot
+    /// reject an UPDATE that adds nothing).
+    #[test]
+    fn update_removing_a_container_reads_nothing_again() {
+        let cluster = shop().failing("forbidden");
+        let main = app(json!({"env": [env_cm("KUBECONFIG", "kube-paths", "mounted", false)]}));
+        let mut sidecar = app(json!({"envFrom": [env_from("app-config", "", false)]}));
+        sidecar["name"] = json!("sidecar");
+        let old = deployment(main.clone(), json!({}));
+        let mut old_two = old.clone();
+        old_two["spec"]["template"]["spec"]["containers"] = json!([sidecar, main]);
+        assert_eq!(
+            run(&old, Some(&old_two), &on(), &cluster),
+            Verdict::accept()
+        );
+        assert!(cluster.calls().is_empty(), "{:?}", cluster.calls());
+    }
+
+    /// Removing `env[0]` moves the entries after it; their values stay.
+    #[test]
+    fn removal_before_other_entries_is_final() {
+        let cluster = shop();
+        let container = app(
+            json!({"env": [{"name": "KUBECONFIG", "value": "/home/me/.kube/config"},
+            env_cm("LEVEL", "app-config", "level", false)]}),
+        );
+        assert!(matches!(
+            run(
+                &deployment(container, json!({})),
+                None,
+                &removing(),
+                &cluster
+            ),
+            Verdict::Mutate { .. }
+        ));
+    }
+
+    /// Limits table: a KUBECONFIG that expands past `MAX_EXPANDED` cannot be
+    /// judged, which is a lookup error (never a silent accept).
+    #[rstest]
+    #[case::at_the_limit(crate::env_expansion::MAX_EXPANDED, None)]
+    #[case::past_it_deny(crate::env_expansion::MAX_EXPANDED + 1, Some(OnLookupError::Deny))]
+    #[case::past_it_allow(crate::env_expansion::MAX_EXPANDED + 1, Some(OnLookupError::Allow))]
+    fn expansion_bound(#[case] size: usize, #[case] past: Option<OnLookupError>) {
+        let long = format!("/{}", "a".repeat(size - 1));
+        let container = app(json!({"env": [{"name": "D", "value": long},
+            {"name": "KUBECONFIG", "value": "$(D)"}],
+            "volumeMounts": [{"name": "scratch", "mountPath": "/"}]}));
+        let object = deployment(
+            container,
+            json!({"volumes": [{"name": "scratch", "emptyDir": {}}]}),
+        );
+        let settings = Settings {
+            on_lookup_error: past.unwrap_or_default(),
+            ..Default::default()
+        };
+        let verdict = run(&object, None, &settings, &shop());
+        match (past, verdict) {
+            (None, v) => assert_eq!(v, Verdict::accept()),
+            (Some(OnLookupError::Deny), Verdict::Reject { message, .. }) => {
+                assert!(
+                    message.contains("an expansion longer than 65536 bytes"),
+                    "{message}"
+                )
+            }
+            (Some(OnLookupError::Allow), Verdict::Accept { warnings }) => {
+                assert!(
+                    warnings[0].contains("an expansion longer than 65536 bytes"),
+                    "{warnings:?}"
+                )
+            }
+            (_, v) => panic!("{v:?}"),
+        }
     }
 }

@@ -27,8 +27,9 @@ pub fn describe(finding: &Finding, workload: &str) -> String {
         (None, None) => String::new(),
     };
     let subject = format!(
-        "{} {container:?} ({workload}): {variable} path {:?}{expanded}",
+        "{} {:?} ({workload}): {variable} path {:?}{expanded}",
         container_kind.describe(),
+        clip(container),
         clip(path)
     );
     let fix = format!(
@@ -211,7 +212,7 @@ pub fn describe_unresolved(u: &Unresolved, workload: &str) -> String {
     format!(
         "{} {:?} ({workload}): {} comes from {} and cannot be checked at admission",
         u.container_kind.describe(),
-        u.container,
+        clip(&u.container),
         u.variable,
         u.source
     )
@@ -220,7 +221,8 @@ pub fn describe_unresolved(u: &Unresolved, workload: &str) -> String {
 /// The note for a variable removed by `removeOffendingVariables`.
 pub fn removed(kind: ContainerKind, container: &str, variable: &str, workload: &str) -> String {
     format!(
-        "{} {container:?} ({workload}): removed {variable}, whose path would not work in the container; the client falls back to the in-cluster ServiceAccount config",
-        kind.describe()
+        "{} {:?} ({workload}): removed {variable}, whose path would not work in the container; the client falls back to the in-cluster ServiceAccount config",
+        kind.describe(),
+        clip(container)
     )
 }

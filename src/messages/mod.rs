@@ -29,10 +29,16 @@ pub fn object(request: &KubernetesAdmissionRequest, kind: &str) -> (String, Stri
         .or_else(|| non_empty(&request.name))
         .or_else(|| meta("generateName").map(|g| format!("{g}*")))
         .unwrap_or_else(|| "<unnamed>".to_string());
+    // Quoted in every problem: at most `MAX_QUOTED` bytes each, as every
+    // value (a mutating webhook sees names before the API server checks them).
     let described = if namespace.is_empty() {
-        format!("{kind} {name}")
+        format!("{kind} {}", kubeconfig::clip(&name))
     } else {
-        format!("{kind} {namespace}/{name}")
+        format!(
+            "{kind} {}/{}",
+            kubeconfig::clip(&namespace),
+            kubeconfig::clip(&name)
+        )
     };
     (described, namespace)
 }

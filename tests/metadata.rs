@@ -169,10 +169,233 @@ fn artifacthub_package_matches_metadata() {
     let embedded =
         |key: &str| -> Value { serde_yaml::from_str(str_of(&annotations[key], key)).unwrap() };
     assert_eq!(embedded("kubewarden/rules"), metadata["rules"]);
+    // kwctl keeps contextAwareResources in a set, so it writes them sorted.
     assert_eq!(
-        embedded("kubewarden/contextAwareResources"),
-        metadata["contextAwareResources"]
+        sorted(&embedded("kubewarden/contextAwareResources")),
+        sorted(&metadata["contextAwareResources"])
     );
+    let maintainers: Vec<Value> = authors(annotation(&metadata, "io.kubewarden.policy.author"))
+        .unwrap()
+        .into_iter()
+        .map(|(name, email)| {
+            serde_yaml::from_str(&format!("{{name: {name:?}, email: {email:?}}}")).unwrap()
+        })
+        .collect();
+    assert_eq!(pkg["maintainers"], Value::Sequence(maintainers));
+}
+
+fn sorted(v: &Value) -> Vec<String> {
+    let mut items: Vec<String> = v
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|i| serde_yaml::to_string(i).unwrap())
+        .collect();
+    items.sort();
+    items
+}
+
+/// `io.kubewarden.policy.author` split the way `kwctl scaffold artifacthub`
+/// reads it (an RFC 5322 address list): `Name <email>, Name <email>`; an
+/// error for anything kwctl would refuse.
+fn authors(csv: &str) -> Result<Vec<(String, String)>, String> {
+    csv.split(',')
+        .map(|entry| {
+            let entry = entry.trim();
+            let (name, rest) = entry.split_once('<').ok_or_else(|| {
+                format!("author {entry:?} is not `Name <email>` (kwctl: must be csv values of \"name <email>\")")
+            })?;
+            let email = rest
+                .strip_suffix('>')
+                .ok_or_else(|| format!("author {entry:?} does not end with `>`"))?;
+            let name = name.trim();
+            if name.is_empty() || name.contains(['<', '>', '"']) {
+                return Err(format!("author {entry:?}: the name is empty or needs quoting"));
+            }
+            if !is_email(email) {
+                return Err(format!("author {entry:?}: {email:?} is not an email address"));
+            }
+            Ok((name.to_string(), email.to_string()))
+        })
+        .collect()
+}
+
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    local_ok
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// Semantic Versioning 2.0.0, as the `semver` crate kwctl uses parses it
+/// (no `v` prefix, no leading zeros).
+fn is_semver(s: &str) -> bool {
+    let numeric = |p: &str| {
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p == "0" || !p.starts_with('0'))
+    };
+    let identifiers = |p: &str, no_leading_zero: bool| {
+        p.split('.').all(|id| {
+            !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && (!no_leading_zero || !id.bytes().all(|b| b.is_ascii_digit()) || numeric(id))
+        })
+    };
+    let (rest, build) = match s.split_once('+') {
+        Some((r, b)) => (r, Some(b)),
+        None => (s, None),
+    };
+    let (core, pre) = match rest.split_once('-') {
+        Some((c, p)) => (c, Some(p)),
+        None => (rest, None),
+    };
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| numeric(p))
+        && pre.is_none_or(|p| identifiers(p, true))
+        && build.is_none_or(|b| identifiers(b, false))
+}
+
+/// An OCI repository reference as kwctl expects in `ociUrl`: no scheme
+/// (no `registry://`, no `https://`), no tag or digest (kwctl appends
+/// `:v<version>`), a registry host and lowercase path components.
+fn is_oci_repository(s: &str) -> bool {
+    if s.contains("://") || s.contains('@') {
+        return false;
+    }
+    let mut parts = s.split('/');
+    let host = parts.next().unwrap_or_default();
+    let path: Vec<&str> = parts.collect();
+    let (hostname, port) = match host.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (host, None),
+    };
+    let host_ok = (hostname.contains('.') || hostname == "localhost")
+        && hostname
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let component_ok = |c: &str| {
+        !c.is_empty()
+            && c.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+            && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+            && c.ends_with(|ch: char| ch.is_ascii_alphanumeric())
+    };
+    host_ok && !path.is_empty() && path.iter().all(|c| component_ok(c))
+}
+
+fn is_url(s: &str) -> bool {
+    s.strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .is_some_and(|rest| {
+            let host = rest.split('/').next().unwrap_or_default();
+            host.contains('.') && !rest.contains(char::is_whitespace)
+        })
+}
+
+/// Every annotation format that kwctl enforces (`kwctl scaffold
+/// artifacthub`, which the release runs, refuses the metadata otherwise),
+/// checked here because kwctl is not installed everywhere the tests run.
+#[test]
+fn annotations_have_the_formats_kwctl_enforces() {
+    let metadata = yaml("policy-metadata.yml");
+    // the author is an address list, `Name <email>` separated by commas
+    let parsed = authors(annotation(&metadata, "io.kubewarden.policy.author"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!parsed.is_empty());
+    // the version is semver (no `v`) and is the crate's
+    let version = annotation(&metadata, "io.kubewarden.policy.version");
+    assert!(
+        is_semver(version),
+        "io.kubewarden.policy.version {version:?} is not semver"
+    );
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    // ociUrl is a repository without scheme or tag
+    let oci = annotation(&metadata, "io.kubewarden.policy.ociUrl");
+    assert!(
+        is_oci_repository(oci),
+        "io.kubewarden.policy.ociUrl {oci:?} must be `registry/path` without scheme, tag or digest"
+    );
+    // url and source are absolute URLs
+    for key in ["io.kubewarden.policy.url", "io.kubewarden.policy.source"] {
+        let url = annotation(&metadata, key);
+        assert!(is_url(url), "{key} {url:?} is not an absolute URL");
+    }
+    // keywords: comma-separated, no empty item
+    for key in ["io.artifacthub.keywords", "io.artifacthub.resources"] {
+        let csv = annotation(&metadata, key);
+        assert!(
+            csv.split(',').all(|w| !w.trim_matches(' ').is_empty()),
+            "{key} {csv:?} has an empty item"
+        );
+    }
+    // required by kwctl scaffold artifacthub
+    for key in [
+        "io.kubewarden.policy.title",
+        "io.artifacthub.displayName",
+        "io.kubewarden.policy.description",
+    ] {
+        assert!(!annotation(&metadata, key).trim().is_empty(), "{key}");
+    }
+    if let Some(hidden) = metadata["annotations"]["io.kubewarden.hidden-ui"].as_str() {
+        assert!(
+            matches!(hidden, "true" | "false"),
+            "io.kubewarden.hidden-ui"
+        );
+    }
+}
+
+#[test]
+fn format_checks_refuse_what_kwctl_refuses() {
+    assert_eq!(
+        authors("Tux Tuxedo <tux@example.com>, Pidgin <pidgin@example.com>").unwrap(),
+        [
+            ("Tux Tuxedo".to_string(), "tux@example.com".to_string()),
+            ("Pidgin".to_string(), "pidgin@example.com".to_string())
+        ]
+    );
+    for bad in [
+        "dangling-references-policy developers",
+        "Foo foo@example.com",
+        "Bar <#$%#$%>",
+        "Foo <foo@example.com>,",
+    ] {
+        assert!(authors(bad).is_err(), "{bad:?} accepted");
+    }
+    for good in ["0.1.0", "1.2.3-rc.1", "1.0.0+build.5", "10.20.30-alpha-1.0"] {
+        assert!(is_semver(good), "{good}");
+    }
+    for bad in ["v0.1.0", "0.1", "01.0.0", "1.0.0-01", "1.0.0-", "0.1.0.1"] {
+        assert!(!is_semver(bad), "{bad}");
+    }
+    assert!(is_oci_repository(
+        "ghcr.io/kubewarden/policies/pod-privileged"
+    ));
+    assert!(is_oci_repository("localhost:5000/policies/p"));
+    for bad in [
+        "registry://ghcr.io/kubewarden/policies/p",
+        "https://ghcr.io/kubewarden/policies/p",
+        "ghcr.io/kubewarden/policies/p:v0.1.0",
+        "ghcr.io/Kubewarden/p",
+        "ghcr.io",
+    ] {
+        assert!(!is_oci_repository(bad), "{bad}");
+    }
 }
 
 #[test]

@@ -1,14 +1,9 @@
-//! A native waPC host that evaluates a Kubewarden policy module the way
-//! kwctl and policy-server 1.36 do: `wapc` 2 on `wasmtime-provider` 2.19
-//! (wasmtime 44) with WASI linked in, a fresh instance per evaluation, the
-//! `{"request": …, "settings": …}` payload built from policy-evaluator's
-//! AdmissionRequest model, and host calls routed like policy-evaluator's
-//! callback (`Callback evaluation failure: …` wrapping, access checks).
-//!
-//! Host calls are answered by a [`HostCapabilities`]: [`NoHost`] (every call
-//! is an error), [`ReplaySession`] (a kwctl
-//! `--replay-host-capabilities-interactions` file) or [`ClusterState`] (an
-//! in-memory cluster); [`RecordingHost`] turns any of them into a session.
+//! End-to-end tests and benchmarks of the compiled policy on the native waPC
+//! host of the `dangling-references` CLI (`cli/`): `wapc` 2 on
+//! `wasmtime-provider` 2.19 (wasmtime 44), as in kwctl and policy-server
+//! 1.36. The host's types are re-exported here under the paths the tests
+//! and benchmarks use (`e2e::Policy`, `e2e::ClusterState`, …); see the
+//! `dangling_references` crate for what they do.
 //!
 //! ```no_run
 //! use e2e::{ClusterState, Policy};
@@ -28,34 +23,29 @@
 //! Build and test only with the `e2e` profile, so wasmtime is compiled once:
 //! `cargo test --profile e2e -p e2e`. The binaries land in `target/e2e/`:
 //!
-//! * `kwrun --policy P.wasm --request R.json [--settings S] [--replay
-//!   session.yml] [--strict-replay] [--timeout-seconds 2]
-//!   [--admission-response]`: like `kwctl run`; exit 0 on a verdict, 1 on
-//!   invalid settings, 2 on an evaluation error;
-//! * `bench --policy P.wasm --baseline B.wasm [--quick]`: `validate` vs
-//!   `parse_request` latency table.
+//! * `bench --policy P.wasm --baseline B.wasm [--raw R.wasm] [--quick]`:
+//!   `validate` vs `parse_request` latency table, module sizes and linear
+//!   memory per case against the budgets of `budget.rs`
+//!   ([`POLICY_WASM_SIZE_BUDGET`], [`CONFIGMAP_1MIB_MEMORY_GROWTH_BUDGET`]);
+//! * `scan-bench --policy P.wasm [--objects 10000]`: throughput of
+//!   `dangling-references scan` on a generated manifest set.
 //!
-//! Compiled modules are cached per process (by content) and on disk by
-//! wasmtime's cache in `$TMPDIR/e2e-wasmtime-cache` (`E2E_WASMTIME_CACHE=0`
-//! disables it, any other value is the cache directory).
+//! The `run` subcommand of `dangling-references` (target/e2e/) is what
+//! `kwrun` was: one request, like `kwctl run`.
 
 #![deny(missing_docs)]
 
-mod artifact;
-mod cluster;
-mod host;
-mod policy;
-mod replay;
+mod budget;
 
-pub use artifact::{policy_wasm, repository_root};
-pub use cluster::ClusterState;
-pub use host::{AccessControl, HostCall, HostCapabilities, KubernetesRequest, NoHost};
-pub use policy::{
-    AdmissionResponse, AdmissionResponseStatus, DEFAULT_TIMEOUT, Evaluation, EvaluationError,
-    EvaluationErrorKind, Instance, Policy, SettingsVerdict, ValidationResponse, admission_request,
-    normalize_settings, validate_payload,
+pub use budget::{CONFIGMAP_1MIB_MEMORY_GROWTH_BUDGET, POLICY_WASM_SIZE_BUDGET};
+pub use dangling_references::{
+    AccessControl, AdmissionResponse, AdmissionResponseStatus, ClusterState, DEFAULT_TIMEOUT,
+    Evaluation, EvaluationError, EvaluationErrorKind, Exchange, ExchangeResponse, HostCall,
+    HostCapabilities, Instance, KubernetesRequest, NoHost, Policy, RecordingHost, ReplaySession,
+    SettingsVerdict, ValidationResponse, admission_request, json_patch, normalize_settings,
+    policy_wasm, repository_root, validate_payload,
 };
-pub use replay::{Exchange, ExchangeResponse, RecordingHost, ReplaySession};
 
-/// Re-export of the `json-patch` crate used for [`Evaluation::patch`].
-pub use json_patch;
+/// The manifest-set check of `dangling-references scan`, which the corpus
+/// report runs too.
+pub use dangling_references::scan;

@@ -7,25 +7,25 @@
 //! change), when a rejection is not explained, and when a verdict differs
 //! from the person's reading in EXPECTED.json without an explanation.
 //!
+//! Each repository snapshot is one manifest set, checked the way
+//! `dangling-references scan` checks one ([`e2e::scan`]): the same reading
+//! of the files, the same CREATE requests, the same model cluster answering
+//! the host calls. What is particular to the corpus is only its input: which
+//! files form a snapshot, the namespace each file is applied to, the Services
+//! a snapshot creates outside its files, and where objects that name no
+//! namespace are ([`Placement::WithEvaluatedObject`]: in the namespace of
+//! the object that refers to them).
+//!
 //! Explanations live in `e2e/corpus-explanations.yml`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use e2e::{ClusterState, Policy, policy_wasm, repository_root};
+use e2e::scan::{self, ManifestObject, ManifestSet, ModelCluster, Placement, Snapshot, Source};
+use e2e::{ClusterState, Evaluation, Policy, policy_wasm, repository_root};
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-const WORKLOAD_KINDS: &[&str] = &[
-    "Pod",
-    "Deployment",
-    "ReplicaSet",
-    "StatefulSet",
-    "DaemonSet",
-    "Job",
-    "CronJob",
-    "ReplicationController",
-];
 
 /// The two settings every object is evaluated under.
 fn settings_variants() -> Vec<(&'static str, Value)> {
@@ -97,41 +97,31 @@ fn shared_service_files(snapshot: &str) -> &'static [&'static str] {
     }
 }
 
-/// One object of the corpus.
-#[derive(Debug, Clone)]
-struct Doc {
-    file: String,
-    snapshot: String,
-    object: Value,
-    /// The namespace it is applied to: its own, else the file's, else
-    /// `default` (as `kubectl apply -f` would).
-    namespace: String,
+/// One corpus file: a scan source named `<repo>/<file>`, applied to the
+/// namespace of its first object that names one, else `default` (as
+/// `kubectl apply -f` of the file would).
+fn source(dir: &Path, path: &Path) -> Source {
+    let rel = path
+        .strip_prefix(dir)
+        .unwrap()
+        .to_string_lossy()
+        .replace('\\', "/");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut file_namespace = None;
+    for document in serde_yaml::Deserializer::from_str(&text) {
+        let value =
+            Value::deserialize(document).unwrap_or_else(|e| panic!("{rel} is not valid YAML: {e}"));
+        if let Some(ns) = value["metadata"]["namespace"].as_str() {
+            file_namespace = Some(ns.to_string());
+            break;
+        }
+    }
+    let mut source = Source::new(rel, text);
+    source.default_namespace = Some(file_namespace.unwrap_or_else(|| "default".to_string()));
+    source
 }
 
-impl Doc {
-    fn kind(&self) -> &str {
-        self.object["kind"].as_str().unwrap_or("")
-    }
-    fn name(&self) -> &str {
-        self.object["metadata"]["name"]
-            .as_str()
-            .unwrap_or("<unnamed>")
-    }
-    fn has_own_namespace(&self) -> bool {
-        self.object["metadata"]["namespace"].is_string()
-    }
-    fn id(&self) -> String {
-        format!(
-            "{}::{} {}/{}",
-            self.file,
-            self.kind(),
-            self.namespace,
-            self.name()
-        )
-    }
-}
-
-fn load_corpus(dir: &Path) -> Vec<Doc> {
+fn load_corpus(dir: &Path) -> Vec<Source> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -145,92 +135,109 @@ fn load_corpus(dir: &Path) -> Vec<Doc> {
         })
         .collect();
     files.sort();
+    files.iter().map(|path| source(dir, path)).collect()
+}
+
+/// One checked object of the corpus, with its evaluation under each of
+/// [`settings_variants`].
+struct Doc {
+    snapshot: String,
+    object: ManifestObject,
+    evaluations: Vec<Evaluation>,
+}
+
+impl Doc {
+    fn file(&self) -> &str {
+        &self.object.origin.file
+    }
+    fn kind(&self) -> &str {
+        &self.object.kind
+    }
+    fn name(&self) -> &str {
+        &self.object.name
+    }
+    fn namespace(&self) -> &str {
+        self.object.namespace.as_deref().unwrap_or("")
+    }
+    fn id(&self) -> String {
+        format!(
+            "{}::{} {}/{}",
+            self.file(),
+            self.kind(),
+            self.namespace(),
+            self.name()
+        )
+    }
+}
+
+/// Scans each repository snapshot as one manifest set, under every
+/// setting; the checked objects in file order.
+fn scan_corpus(policy: &Policy, sources: &[Source]) -> Vec<Doc> {
+    let mut snapshots: BTreeMap<String, Vec<Source>> = BTreeMap::new();
+    for s in sources {
+        snapshots
+            .entry(snapshot(&s.name))
+            .or_default()
+            .push(s.clone());
+    }
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut docs = Vec::new();
-    for path in files {
-        let rel = path
-            .strip_prefix(dir)
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let mut objects = Vec::new();
-        for document in serde_yaml::Deserializer::from_str(&text) {
-            let value = Value::deserialize(document)
-                .unwrap_or_else(|e| panic!("{rel} is not valid YAML: {e}"));
-            if value.is_object() {
-                objects.push(value);
+    for (name, files) in &snapshots {
+        let set = ManifestSet::parse(files, "default");
+        assert!(set.errors.is_empty(), "{name}: {:?}", set.errors);
+        let mut extra = Snapshot::new();
+        extra.add_objects(services_outside_corpus(name));
+        let shared: Vec<Source> = sources
+            .iter()
+            .filter(|s| shared_service_files(name).contains(&s.name.as_str()))
+            .cloned()
+            .collect();
+        let shared = ManifestSet::parse(&shared, "default");
+        extra.add_objects(
+            shared
+                .objects
+                .iter()
+                .filter(|o| o.kind == "Service")
+                .map(|o| o.object.clone()),
+        );
+        // files applied with `kubectl apply -n` name no namespace: their
+        // objects are wherever the object that refers to them is
+        let model = Arc::new(ModelCluster::with_placement(
+            &set,
+            &extra,
+            Placement::WithEvaluatedObject,
+        ));
+        let mut evaluations: BTreeMap<usize, Vec<Evaluation>> = BTreeMap::new();
+        for (label, settings) in settings_variants() {
+            for (i, outcome) in scan::evaluate(policy, &set, &model, &settings, jobs, None) {
+                let object = &set.objects[i];
+                let evaluation = outcome.unwrap_or_else(|e| {
+                    panic!(
+                        "{}: evaluation error under {label}: {e}",
+                        object.display_name()
+                    )
+                });
+                evaluations.entry(i).or_default().push(evaluation);
             }
         }
-        let file_namespace = objects
-            .iter()
-            .find_map(|o| o["metadata"]["namespace"].as_str())
-            .unwrap_or("default")
-            .to_string();
-        for object in objects {
-            let namespace = object["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or(&file_namespace)
-                .to_string();
+        for (i, evaluations) in evaluations {
             docs.push(Doc {
-                snapshot: snapshot(&rel),
-                file: rel.clone(),
-                object,
-                namespace,
+                snapshot: name.clone(),
+                object: set.objects[i].clone(),
+                evaluations,
             });
         }
     }
+    // the order of the files, then of the objects in each file
+    let rank = |file: &str| sources.iter().position(|s| s.name == file);
+    docs.sort_by_key(|d| {
+        (
+            rank(d.file()),
+            d.object.origin.document,
+            d.object.origin.item,
+        )
+    });
     docs
-}
-
-/// The cluster a ConfigMap of `doc`'s snapshot sees: the snapshot's
-/// Services, those without a namespace applied into the referencing
-/// object's namespace (`kubectl apply -n`), and the API server's own
-/// `kubernetes` Service.
-fn cluster_for(doc: &Doc, all: &[Doc]) -> ClusterState {
-    let mut cluster = ClusterState::new();
-    cluster.add(ClusterState::service("default", "kubernetes", &[443]));
-    let shared = shared_service_files(&doc.snapshot);
-    for other in all {
-        let same_snapshot = other.snapshot == doc.snapshot || shared.contains(&other.file.as_str());
-        if !same_snapshot || other.kind() != "Service" {
-            continue;
-        }
-        let mut service = other.object.clone();
-        if !other.has_own_namespace() {
-            service["metadata"]["namespace"] = json!(doc.namespace);
-        }
-        cluster.add(service);
-    }
-    for service in services_outside_corpus(&doc.snapshot) {
-        cluster.add(service);
-    }
-    cluster
-}
-
-fn resource_of(kind: &str) -> String {
-    format!("{}s", kind.to_ascii_lowercase())
-}
-
-/// The AdmissionReview the API server would send for creating `doc`.
-fn admission_review(doc: &Doc) -> Value {
-    let api_version = doc.object["apiVersion"].as_str().unwrap_or("v1");
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let mut object = doc.object.clone();
-    object["metadata"]["namespace"] = json!(doc.namespace);
-    let gvk = json!({"group": group, "version": version, "kind": doc.kind()});
-    let gvr = json!({"group": group, "version": version, "resource": resource_of(doc.kind())});
-    json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "00000000-0000-4000-8000-000000000044",
-            "kind": gvk, "resource": gvr, "requestKind": gvk, "requestResource": gvr,
-            "name": doc.name(), "namespace": doc.namespace, "operation": "CREATE",
-            "userInfo": {"username": "kubernetes-admin", "groups": ["system:authenticated"]},
-            "object": object, "oldObject": null, "dryRun": false,
-            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}
-        }
-    })
 }
 
 /// One verdict for the report.
@@ -298,17 +305,14 @@ fn corpus_report_is_up_to_date() {
         return;
     }
     let policy = Policy::load(policy_wasm().unwrap()).unwrap();
-    let docs = load_corpus(&dir);
+    let sources = load_corpus(&dir);
+    let checked = scan_corpus(&policy, &sources);
     let expected = expected_verdicts(&dir);
     let explanations = explanations();
 
     let mut report = String::new();
     let mut problems = Vec::new();
     let mut used_explanations = Vec::new();
-    let checked: Vec<&Doc> = docs
-        .iter()
-        .filter(|d| d.kind() == "ConfigMap" || WORKLOAD_KINDS.contains(&d.kind()))
-        .collect();
     let mut rejected = 0;
     let mut evaluations = 0;
     let mut sections = String::new();
@@ -316,13 +320,8 @@ fn corpus_report_is_up_to_date() {
         "| object | file | snapshot | default | checkShortNames | EXPECTED.json |\n|---|---|---|---|---|---|\n",
     );
     for doc in &checked {
-        let review = admission_review(doc);
         let mut outcomes = Vec::new();
-        for (label, settings) in settings_variants() {
-            let mut cluster = cluster_for(doc, &docs);
-            let evaluation = policy
-                .validate(&review, &settings, &mut cluster)
-                .unwrap_or_else(|e| panic!("{}: evaluation error under {label}: {e:#}", doc.id()));
+        for ((label, _), evaluation) in settings_variants().into_iter().zip(&doc.evaluations) {
             evaluations += 1;
             let calls = evaluation.kubernetes_calls().count();
             let namespaces: std::collections::BTreeSet<String> = evaluation
@@ -335,7 +334,7 @@ fn corpus_report_is_up_to_date() {
                 "{}: more than one host call per namespace",
                 doc.id()
             );
-            let response = evaluation.response;
+            let response = &evaluation.response;
             let text = match (&response.message, &response.warnings) {
                 (Some(m), _) => m.clone(),
                 (None, Some(w)) => format!("warnings: {}", w.join("; ")),
@@ -349,7 +348,7 @@ fn corpus_report_is_up_to_date() {
             });
         }
         let person = expected
-            .get(&(doc.file.clone(), doc.name().to_string()))
+            .get(&(doc.file().to_string(), doc.name().to_string()))
             .cloned()
             .unwrap_or_else(|| "ALLOW".to_string());
         let explanation = explanations.get(&doc.id());
@@ -373,11 +372,11 @@ fn corpus_report_is_up_to_date() {
                 doc.id()
             ));
         }
-        let short_file = doc.file.rsplit('/').next().unwrap_or(&doc.file);
+        let short_file = doc.file().rsplit('/').next().unwrap_or(doc.file());
         summary.push_str(&format!(
             "| {} {}/{} | {} | {} | {} | {} | {} |\n",
             doc.kind(),
-            doc.namespace,
+            doc.namespace(),
             doc.name(),
             short_file,
             doc.snapshot,
@@ -389,9 +388,9 @@ fn corpus_report_is_up_to_date() {
             sections.push_str(&format!(
                 "\n### {} {}/{}\n\n`{}` ({}); EXPECTED.json: {person}\n\n| settings | verdict | host calls | message |\n|---|---|---|---|\n",
                 doc.kind(),
-                doc.namespace,
+                doc.namespace(),
                 doc.name(),
-                doc.file,
+                doc.file(),
                 doc.snapshot
             ));
             for o in &outcomes {

@@ -9,9 +9,16 @@
 //! KUBECONFIG) it measures on warm instances the median and p90 of
 //! `validate` (host calls answered by a ClusterState holding exactly the
 //! referenced Services) and of `parse_request`, their ratio, one
-//! fresh-instance `validate` (instantiation + `wapc_init` + call), and the
-//! host calls made. Repetitions adapt to a per-measurement time budget so
-//! that the whole run stays around a minute on 2 cores.
+//! fresh-instance `validate` (instantiation + `wapc_init` + call), the host
+//! calls made, and how far `validate` grows the linear memory of a fresh
+//! instance (on a second engine whose memories report their size, see
+//! `Policy::load_measuring_memory`). Repetitions adapt to a per-measurement
+//! time budget so that the whole run stays around a minute on 2 cores.
+//!
+//! It also prints the module's size, before (`--raw`) and after `wasm-opt`,
+//! against `e2e::POLICY_WASM_SIZE_BUDGET`, and fails when a 1 MiB ConfigMap
+//! grows the linear memory by `e2e::CONFIGMAP_1MIB_MEMORY_GROWTH_BUDGET` or
+//! more.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,16 +26,22 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
-use e2e::{ClusterState, NoHost, Policy, validate_payload};
+use e2e::{
+    CONFIGMAP_1MIB_MEMORY_GROWTH_BUDGET, ClusterState, NoHost, POLICY_WASM_SIZE_BUDGET, Policy,
+    validate_payload,
+};
 use serde_json::{Value, json};
 
 /// Benchmark `validate` against `parse_request`.
 #[derive(Parser, Debug)]
 #[command(name = "bench")]
 struct Args {
-    /// The policy module (release build).
+    /// The policy module (release build optimized by wasm-opt).
     #[arg(long)]
     policy: PathBuf,
+    /// The same release build before wasm-opt, for its size.
+    #[arg(long)]
+    raw: Option<PathBuf>,
     /// The same policy built with `--features parse-baseline` (exports the
     /// waPC function `parse_request`).
     #[arg(long)]
@@ -68,6 +81,8 @@ struct Case {
     cluster: ClusterState,
     /// URLs (ConfigMaps) or containers (Deployments).
     count: usize,
+    /// Bytes of ConfigMap data (ConfigMap cases only).
+    configmap_bytes: Option<usize>,
     /// Settings for this case instead of `--settings`.
     settings: Option<Value>,
 }
@@ -154,6 +169,7 @@ fn configmap_case(size: usize, namespaces: usize, bytes_per_url: usize) -> Case 
         ),
         cluster,
         count: urls,
+        configmap_bytes: Some(size),
         settings: None,
     }
 }
@@ -202,6 +218,7 @@ fn deployment_case(containers: usize) -> Case {
         ),
         cluster: ClusterState::new(),
         count: containers,
+        configmap_bytes: None,
         settings: None,
     }
 }
@@ -272,8 +289,98 @@ fn workload_case(containers: usize) -> Case {
         ),
         cluster,
         count: containers,
+        configmap_bytes: None,
         settings: Some(json!({"checkWorkloadReferences": true})),
     }
+}
+
+/// A ConfigMap in namespace `bench` whose data is `data`.
+fn configmap_of(name: String, data: serde_json::Map<String, Value>, count: usize) -> Case {
+    Case {
+        name,
+        request: review(
+            "ConfigMap",
+            "",
+            "v1",
+            "configmaps",
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "worst", "namespace": "bench"}, "data": data}),
+        ),
+        cluster: ClusterState::new(),
+        count,
+        configmap_bytes: None,
+        settings: None,
+    }
+}
+
+/// `unit` repeated to `size` bytes.
+fn repeated(unit: &str, size: usize) -> String {
+    let mut text = unit.repeat(size / unit.len() + 1);
+    text.truncate(size);
+    text
+}
+
+/// The worst inputs (issue 10), each at a quarter of its size and at full
+/// size, so that the table shows whether time stays linear: 1 MiB of
+/// `a.a.a.…` (one dotted run far past a DNS name), of `.svc`, of `://`;
+/// one 1 MiB line mixing quotes, comment markers and references; 10,000
+/// keys; a Pod whose 1,000 env entries chain `$(VAR)` into KUBECONFIG.
+/// (The Deployment with 500 containers is `deployment 500 ctr`.)
+fn worst_cases(quick: bool) -> Vec<Case> {
+    let scales: &[usize] = if quick { &[4] } else { &[1, 4] };
+    let mut cases = Vec::new();
+    for &scale in scales {
+        let size = scale * (256 << 10);
+        let label = if scale == 4 { "1M" } else { "256K" };
+        for (what, unit) in [("a.a", "a."), (".svc", ".svc"), ("://", "://")] {
+            let data = [("k".to_string(), Value::String(repeated(unit, size)))]
+                .into_iter()
+                .collect();
+            cases.push(configmap_of(format!("worst {what} {label}"), data, 0));
+        }
+        // One line: quotes, `#` that are and are not comments, references.
+        let unit = "'#' \"a # b\" http://a.b.svc/#/x x.y.svc:1 ";
+        let data = [("k".to_string(), Value::String(repeated(unit, size)))]
+            .into_iter()
+            .collect();
+        let mut line = configmap_of(format!("worst line {label}"), data, size / unit.len());
+        line.cluster.add_service("b", "a", &[80]);
+        line.cluster.add_service("y", "x", &[1]);
+        cases.push(line);
+
+        let keys = scale * 2500;
+        let data = (0..keys)
+            .map(|i| {
+                let value = format!("endpoint: http://api.ns-0.svc:8080/{i}");
+                (format!("key-{i:05}"), Value::String(value))
+            })
+            .collect();
+        let mut many = configmap_of(format!("worst {keys} keys"), data, keys);
+        many.cluster.add_service("ns-0", "api", &[8080]);
+        cases.push(many);
+
+        let entries = scale * 250;
+        let mut env = vec![json!({"name": "V0", "value": "/x"})];
+        env.extend(
+            (1..entries)
+                .map(|i| json!({"name": format!("V{i}"), "value": format!("$(V{})/x", i - 1)})),
+        );
+        env.push(json!({"name": "KUBECONFIG", "value": format!("$(V{})", entries - 1)}));
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "worst-env", "namespace": "bench"},
+            "spec": {"containers": [{"name": "app", "image": "app:1", "env": env,
+                "volumeMounts": [{"name": "scratch", "mountPath": "/x"}]}],
+                "volumes": [{"name": "scratch", "emptyDir": {}}]}});
+        cases.push(Case {
+            name: format!("worst {entries} env"),
+            request: review("Pod", "", "v1", "pods", pod),
+            cluster: ClusterState::new(),
+            count: entries,
+            configmap_bytes: None,
+            settings: None,
+        });
+    }
+    cases
 }
 
 struct Stats {
@@ -305,6 +412,10 @@ fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1000.0)
 }
 
+fn kib(bytes: usize) -> String {
+    format!("{}", bytes / 1024)
+}
+
 fn ratio(a: Duration, b: Duration) -> String {
     if b.is_zero() {
         "n/a".to_owned()
@@ -316,7 +427,8 @@ fn ratio(a: Duration, b: Duration) -> String {
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("bench: error: {e:#}");
             ExitCode::from(2)
@@ -324,13 +436,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &Args) -> Result<()> {
+/// `Ok(false)` when a budget is exceeded or a case fails.
+fn run(args: &Args) -> Result<bool> {
     let settings: Value = serde_json::from_str(&args.settings).context("--settings is not JSON")?;
     let load_start = Instant::now();
     // no timeout: the bench reports slow evaluations instead of failing them
     let policy = Policy::load(&args.policy)?.with_timeout(None);
     let baseline = Policy::load(&args.baseline)?.with_timeout(None);
     let load_time = load_start.elapsed();
+    let measuring = Policy::load_measuring_memory(&args.policy)?.with_timeout(None);
 
     // fail early and clearly when the baseline lacks parse_request
     {
@@ -345,10 +459,29 @@ fn run(args: &Args) -> Result<()> {
         })?;
     }
 
+    let mut within_budgets = true;
     println!(
         "policy   {:>10} bytes  {}",
         policy.wasm_size(),
         args.policy.display()
+    );
+    if let Some(raw) = &args.raw {
+        let raw_size = std::fs::metadata(raw)
+            .with_context(|| format!("cannot read {}", raw.display()))?
+            .len();
+        println!(
+            "raw      {:>10} bytes  {} (before wasm-opt; wasm-opt saves {:.1} %)",
+            raw_size,
+            raw.display(),
+            100.0 * (1.0 - policy.wasm_size() as f64 / raw_size as f64)
+        );
+    }
+    let size_ok = policy.wasm_size() as u64 <= POLICY_WASM_SIZE_BUDGET;
+    within_budgets &= size_ok;
+    println!(
+        "budget   {:>10} bytes  (e2e::POLICY_WASM_SIZE_BUDGET): {}",
+        POLICY_WASM_SIZE_BUDGET,
+        if size_ok { "ok" } else { "EXCEEDED" }
     );
     println!(
         "baseline {:>10} bytes  {}",
@@ -358,7 +491,9 @@ fn run(args: &Args) -> Result<()> {
     println!(
         "compile (both, cached per content) {} ms; times in ms; warm = one instance reused, \
          guest = warm validate minus the host's time answering host calls, \
-         ratio = guest / parse, fresh = instantiate + wapc_init + validate once",
+         ratio = guest / parse, fresh = instantiate + wapc_init + validate once; \
+         mem = linear memory of a fresh instance after validate, grown = how much validate \
+         added to what wapc_init left (KiB)",
         ms(load_time)
     );
     println!();
@@ -381,9 +516,10 @@ fn run(args: &Args) -> Result<()> {
     );
     cases.extend(containers.iter().map(|c| deployment_case(*c)));
     cases.extend(containers.iter().map(|c| workload_case(*c)));
+    cases.extend(worst_cases(args.quick));
 
     println!(
-        "{:<20} {:>9} {:>6} {:>8} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>10} {:>5}",
+        "{:<20} {:>9} {:>6} {:>8} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>10} {:>7} {:>7} {:>5}",
         "case",
         "req bytes",
         "items",
@@ -396,6 +532,8 @@ fn run(args: &Args) -> Result<()> {
         "parse p90",
         "ratio",
         "fresh",
+        "mem",
+        "grown",
         "reps"
     );
     let mut notes = Vec::new();
@@ -404,12 +542,13 @@ fn run(args: &Args) -> Result<()> {
             args,
             &policy,
             &baseline,
+            &measuring,
             case,
             case.settings.as_ref().unwrap_or(&settings),
         ) {
             Ok(row) => {
                 println!(
-                    "{:<20} {:>9} {:>6} {:>8} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>10} {:>5}",
+                    "{:<20} {:>9} {:>6} {:>8} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>10} {:>7} {:>7} {:>5}",
                     case.name,
                     row.payload_len,
                     case.count,
@@ -422,8 +561,22 @@ fn run(args: &Args) -> Result<()> {
                     ms(row.parse.p90),
                     ratio(row.guest.median, row.parse.median),
                     ms(row.fresh),
+                    kib(row.memory),
+                    kib(row.memory_growth),
                     row.validate.reps.min(row.parse.reps),
                 );
+                if case.configmap_bytes == Some(1 << 20) {
+                    let ok = (row.memory_growth as u64) < CONFIGMAP_1MIB_MEMORY_GROWTH_BUDGET;
+                    within_budgets &= ok;
+                    notes.push(format!(
+                        "{}: linear memory grew by {} KiB, budget {} KiB \
+                         (e2e::CONFIGMAP_1MIB_MEMORY_GROWTH_BUDGET): {}",
+                        case.name,
+                        row.memory_growth / 1024,
+                        CONFIGMAP_1MIB_MEMORY_GROWTH_BUDGET / 1024,
+                        if ok { "ok" } else { "EXCEEDED" }
+                    ));
+                }
                 if let Some(msg) = row.message {
                     notes.push(format!("{}: {msg}", case.name));
                 }
@@ -437,6 +590,7 @@ fn run(args: &Args) -> Result<()> {
             Err(e) => {
                 println!("{:<20} ERROR: {e:#}", case.name);
                 notes.push(format!("{}: {e:#}", case.name));
+                within_budgets = false;
             }
         }
     }
@@ -447,7 +601,7 @@ fn run(args: &Args) -> Result<()> {
             println!("note: {short}");
         }
     }
-    Ok(())
+    Ok(within_budgets)
 }
 
 struct Row {
@@ -459,12 +613,17 @@ struct Row {
     guest: Stats,
     parse: Stats,
     fresh: Duration,
+    /// Linear memory of a fresh instance after `validate`, in bytes.
+    memory: usize,
+    /// What `validate` added to the memory `wapc_init` left.
+    memory_growth: usize,
 }
 
 fn bench_case(
     args: &Args,
     policy: &Policy,
     baseline: &Policy,
+    measuring: &Policy,
     case: &Case,
     settings: &Value,
 ) -> Result<Row> {
@@ -477,6 +636,12 @@ fn bench_case(
     let mut fresh = policy.instantiate(cluster)?;
     fresh.call("validate", &payload)?;
     let fresh_time = t.elapsed();
+
+    // the same on the engine whose memories report their size
+    let mut sized = measuring.instantiate(case.cluster.clone())?;
+    let initial = sized.memory_size().context("no linear memory measured")?;
+    sized.call("validate", &payload)?;
+    let memory = sized.memory_size().context("no linear memory measured")?;
 
     // the verdict and host calls, from the warm instance's first call
     let mut warm = policy.instantiate(case.cluster.clone())?;
@@ -512,5 +677,7 @@ fn bench_case(
         guest,
         parse,
         fresh: fresh_time,
+        memory,
+        memory_growth: memory - initial,
     })
 }

@@ -1,6 +1,6 @@
-//! Shared by the tests of the compiled policy (`policy.rs`,
-//! `policy_kwrun.rs`): the module loaded once, the fixtures of `test_data/`,
-//! table runs.
+//! Shared by the tests of the compiled policy (`policy.rs`, and
+//! `cli/tests/run_examples.rs`, which includes this file): the module
+//! loaded once, the fixtures of `test_data/`, table runs.
 #![allow(dead_code)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -1,4 +1,5 @@
-//! `kwrun`: evaluate a policy module on one request, like `kwctl run`.
+//! `dangling-references run` (formerly the `kwrun` binary of `e2e/`):
+//! evaluate a policy module on one request, like `kwctl run`.
 //!
 //! Validates the settings first (invalid settings: message on stderr, exit
 //! 1), then evaluates the request and prints the policy's
@@ -14,17 +15,17 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use clap::Parser;
-use e2e::{
+use clap::Args;
+use serde_json::Value;
+
+use crate::{
     AdmissionResponse, Evaluation, EvaluationError, EvaluationErrorKind, HostCapabilities, NoHost,
     Policy, ReplaySession, admission_request, normalize_settings,
 };
-use serde_json::Value;
 
-/// Evaluate a Kubewarden waPC policy on one request, like `kwctl run`.
-#[derive(Parser, Debug)]
-#[command(name = "kwrun", version)]
-struct Args {
+/// The flags of `run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
     /// The policy module (.wasm, or .wat).
     #[arg(long)]
     policy: PathBuf,
@@ -64,9 +65,9 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
+/// Runs `run` with `args`: prints the verdict and returns the exit code.
+pub fn main(args: &RunArgs) -> ExitCode {
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::InvalidSettings(msg)) => {
             eprintln!("Error: Provided settings are not valid: {msg}");
@@ -88,7 +89,9 @@ fn read_request(arg: &str) -> Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("request {arg} is not valid JSON"))
 }
 
-fn read_settings(arg: Option<&str>) -> Result<Value> {
+/// Reads `--settings`: a path to a JSON/YAML file, or inline JSON/YAML
+/// (`None`: no settings, `null`); the value must be an object or `null`.
+pub fn read_settings(arg: Option<&str>) -> Result<Value> {
     let Some(arg) = arg else {
         return Ok(Value::Null);
     };
@@ -109,7 +112,7 @@ fn read_settings(arg: Option<&str>) -> Result<Value> {
     Ok(value)
 }
 
-fn run(args: &Args) -> Result<(), Failure> {
+fn run(args: &RunArgs) -> Result<(), Failure> {
     let request = read_request(&args.request)?;
     let settings = read_settings(args.settings.as_deref())?;
     // refuse a request kwctl would refuse before loading anything

@@ -68,8 +68,15 @@ const CLUSTER_SCOPED_KINDS: &[&str] = &[
 #[derive(Debug, Clone, Default)]
 pub struct ClusterState {
     objects: Vec<Value>,
+    /// Position in `objects` by key, in key order (apiVersion, kind,
+    /// namespace, name): gets and lists are lookups, not scans, so that a
+    /// model of 10,000 objects answers as fast as one of ten.
+    index: BTreeMap<Key, usize>,
     violations: Vec<String>,
 }
+
+/// apiVersion, kind, namespace (`None` for cluster-scoped kinds), name.
+type Key = (String, String, Option<String>, String);
 
 impl ClusterState {
     /// An empty cluster.
@@ -134,9 +141,63 @@ impl ClusterState {
     /// `metadata.name`; namespaced objects need `metadata.namespace`.
     pub fn add(&mut self, object: Value) -> &mut Self {
         let key = key_of(&object);
-        self.objects.retain(|o| key_of(o) != key);
+        if let Some(pos) = self.index.remove(&key) {
+            self.objects.remove(pos);
+            self.reindex();
+        }
+        self.index.insert(key, self.objects.len());
         self.objects.push(object);
         self
+    }
+
+    fn reindex(&mut self) {
+        self.index = self
+            .objects
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (key_of(o), i))
+            .collect();
+    }
+
+    /// The object with this key, if any.
+    pub fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<&Value> {
+        let ns = if is_cluster_scoped(kind) {
+            None
+        } else {
+            namespace.map(str::to_owned)
+        };
+        let key = (api_version.to_owned(), kind.to_owned(), ns, name.to_owned());
+        self.index.get(&key).map(|&i| &self.objects[i])
+    }
+
+    /// The objects of `api_version`/`kind` (in `namespace`, or in every
+    /// namespace), sorted by namespace then name.
+    fn select<'a>(
+        &'a self,
+        api_version: &'a str,
+        kind: &'a str,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
+        let start: Key = (
+            api_version.to_owned(),
+            kind.to_owned(),
+            namespace.map(str::to_owned),
+            String::new(),
+        );
+        self.index
+            .range(start..)
+            .take_while(move |((a, k, ns, _), _)| {
+                a == api_version
+                    && k == kind
+                    && namespace.is_none_or(|wanted| ns.as_deref() == Some(wanted))
+            })
+            .map(|(_, &i)| &self.objects[i])
     }
 
     /// Removes an object, returning it if it was there.
@@ -153,8 +214,10 @@ impl ClusterState {
             namespace.map(str::to_owned),
             name.to_owned(),
         );
-        let pos = self.objects.iter().position(|o| key_of(o) == key)?;
-        Some(self.objects.remove(pos))
+        let pos = self.index.remove(&key)?;
+        let object = self.objects.remove(pos);
+        self.reindex();
+        Some(object)
     }
 
     /// All the objects.
@@ -263,7 +326,7 @@ impl ClusterState {
                     }
                 };
                 let key = (api_version.clone(), kind.clone(), ns, name.clone());
-                let found = self.objects.iter().find(|o| key_of(o) == key).ok_or_else(|| {
+                let found = self.index.get(&key).map(|&i| &self.objects[i]).ok_or_else(|| {
                     format!(
                         "Cannot find {api_version}/{kind} named '{name}' inside of namespace '{namespace:?}'"
                     )
@@ -294,18 +357,11 @@ impl ClusterState {
             Some(s) => parse_field_selector(s)?,
             None => Vec::new(),
         };
-        let mut items: Vec<&Value> = self
-            .objects
-            .iter()
-            .filter(|o| {
-                o.get("apiVersion").and_then(Value::as_str) == Some(api_version)
-                    && o.get("kind").and_then(Value::as_str) == Some(kind)
-                    && namespace.is_none_or(|ns| obj_namespace(o) == Some(ns))
-                    && labels.iter().all(|r| r.matches(o))
-                    && fields.iter().all(|r| r.matches(o))
-            })
+        // the index is in (namespace, name) order already
+        let items: Vec<&Value> = self
+            .select(api_version, kind, namespace)
+            .filter(|o| labels.iter().all(|r| r.matches(o)) && fields.iter().all(|r| r.matches(o)))
             .collect();
-        items.sort_by_key(|o| (obj_namespace(o).unwrap_or(""), obj_name(o)));
         let items: Vec<Value> = items
             .into_iter()
             .map(|o| {
@@ -367,7 +423,9 @@ impl HostCapabilities for ClusterState {
     }
 }
 
-fn is_cluster_scoped(kind: &str) -> bool {
+/// Whether the API server treats `kind` as cluster-scoped (the common
+/// built-in kinds; every other kind is namespaced).
+pub(crate) fn is_cluster_scoped(kind: &str) -> bool {
     CLUSTER_SCOPED_KINDS.contains(&kind)
 }
 
@@ -375,6 +433,7 @@ fn obj_namespace(o: &Value) -> Option<&str> {
     o.pointer("/metadata/namespace").and_then(Value::as_str)
 }
 
+#[cfg(test)]
 fn obj_name(o: &Value) -> &str {
     o.pointer("/metadata/name")
         .and_then(Value::as_str)

@@ -1,4 +1,4 @@
-//! Where the tests find the compiled policy.
+//! Where the tests (of this crate and of `e2e/`) find the compiled policy.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,13 +10,14 @@ use anyhow::{Context, Result, bail};
 pub fn repository_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("e2e/ lives inside the repository")
+        .expect("cli/ lives inside the repository")
 }
 
 /// The policy `.wasm` under test: `$POLICY_WASM` when set (the Makefile
-/// passes the freshly built `policy.wasm`), otherwise the optimized release
-/// build, which is built first (`cargo build --target wasm32-wasip1
-/// --release`) so that `cargo test -p e2e` alone never tests a stale module.
+/// passes the freshly built `policy.wasm`), otherwise the repository's
+/// `policy.wasm`, brought up to date first with `make policy.wasm` (the
+/// release build optimized by `wasm-opt -Oz`, the module that ships), so
+/// that `cargo test -p e2e` (or `-p dangling-references`) alone never tests a stale or unoptimized module.
 pub fn policy_wasm() -> Result<PathBuf> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BUILT
@@ -34,22 +35,14 @@ fn locate_or_build() -> Result<PathBuf> {
         return Ok(path);
     }
     let root = repository_root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let status = Command::new(cargo)
+    let make = std::env::var("MAKE").unwrap_or_else(|_| "make".to_string());
+    let status = Command::new(make)
         .current_dir(root)
-        .args([
-            "build",
-            "--locked",
-            "--target",
-            "wasm32-wasip1",
-            "--release",
-            "-p",
-        ])
-        .arg("dangling-references-policy")
+        .args(["--no-print-directory", "policy.wasm"])
         .status()
-        .context("cannot run cargo to build the policy")?;
+        .context("cannot run make to build policy.wasm")?;
     if !status.success() {
-        bail!("building the policy for wasm32-wasip1 failed ({status})");
+        bail!("make policy.wasm failed ({status})");
     }
-    Ok(root.join("target/wasm32-wasip1/release/dangling_references_policy.wasm"))
+    Ok(root.join("policy.wasm"))
 }

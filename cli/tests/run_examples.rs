@@ -1,6 +1,12 @@
-//! The compiled policy through the `kwrun` CLI (what `make run-examples`
-//! and the README use): the cases of `e2e/e2e.bats`, output and exit codes.
+//! The compiled policy through `dangling-references run` (what `make
+//! run-examples` and the README use; formerly `kwrun`): the cases of
+//! `e2e/e2e.bats`, output and exit codes.
 
+// The helpers of e2e/tests/policy_support are written against the host's
+// API under the name `e2e`.
+extern crate dangling_references as e2e;
+
+#[path = "../../e2e/tests/policy_support/mod.rs"]
 mod policy_support;
 
 use std::process::{Command, Output};
@@ -9,7 +15,7 @@ use base64::Engine as _;
 use policy_support::*;
 use serde_json::Value;
 
-/// One `kwrun` run on files of `test_data/`.
+/// One `dangling-references run` on files of `test_data/`.
 struct Run {
     name: &'static str,
     request: &'static str,
@@ -92,9 +98,10 @@ const RUNS: &[Run] = &[
         request: "service_unsupported_kind.json", accepted: Some(false), stdout: "not Service; check the rules of the policy", ..RUN },
 ];
 
-fn kwrun(run: &Run) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kwrun"));
-    cmd.arg("--policy")
+fn run_cli(run: &Run) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dangling-references"));
+    cmd.arg("run")
+        .arg("--policy")
         .arg(policy_path())
         .arg("--request")
         .arg(test_data(run.request));
@@ -105,17 +112,19 @@ fn kwrun(run: &Run) -> Output {
         cmd.arg("--replay")
             .arg(test_data(&format!("sessions/{session}")));
     }
-    cmd.args(run.extra).output().expect("kwrun runs")
+    cmd.args(run.extra)
+        .output()
+        .expect("dangling-references runs")
 }
 
 #[test]
-fn kwrun_cases() {
+fn run_cases() {
     run_table(RUNS, |r| r.name, check_run);
 }
 
 fn check_run(run: &Run) {
     let name = run.name;
-    let out = kwrun(run);
+    let out = run_cli(run);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let all = format!("stdout: {stdout}\nstderr: {stderr}");
@@ -145,7 +154,7 @@ fn check_run(run: &Run) {
 /// `--admission-response` prints what kwctl prints: with
 /// `removeOffendingVariables`, a base64 JSONPatch removing the variable.
 #[test]
-fn kwrun_prints_the_patch() {
+fn run_prints_the_patch() {
     let run = Run {
         name: "remove offending variable",
         request: "deployment_kubeconfig_host_path.json",
@@ -153,7 +162,7 @@ fn kwrun_prints_the_patch() {
         extra: &["--admission-response"],
         ..RUN
     };
-    let out = kwrun(&run);
+    let out = run_cli(&run);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let response: Value = serde_json::from_slice(&out.stdout).unwrap();
     let uid = &read_json(run.request)["request"]["uid"];

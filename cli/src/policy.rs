@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
@@ -223,10 +224,24 @@ fn guest_call_error(e: wapc::errors::Error) -> anyhow::Error {
 /// `wasm_function_references` (as policy-evaluator) and epoch interruption
 /// with a ticker thread (as policy-server with timeout protection), and
 /// wasmtime's on-disk compilation cache unless `E2E_WASMTIME_CACHE=0`.
-fn engine() -> &'static Engine {
+///
+/// With `measuring_memory`, a second engine, configured the same, whose
+/// linear memories report their size (see [`Policy::load_measuring_memory`]).
+fn engine(measuring_memory: bool) -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
+    static MEASURING_ENGINE: OnceLock<Engine> = OnceLock::new();
+    let cell = if measuring_memory {
+        &MEASURING_ENGINE
+    } else {
+        &ENGINE
+    };
+    cell.get_or_init(|| {
         let mut config = wasmtime::Config::new();
+        if measuring_memory {
+            // copy-on-write memory images need wasmtime's own memories
+            config.memory_init_cow(false);
+            config.with_host_memory(Arc::new(crate::memory::SizedMemoryCreator));
+        }
         config.wasm_function_references(true);
         config.epoch_interruption(true);
         let cache_setting = std::env::var("E2E_WASMTIME_CACHE").unwrap_or_default();
@@ -257,13 +272,14 @@ fn engine() -> &'static Engine {
     })
 }
 
-/// Compiled modules of this process, by content.
-fn compile(bytes: &[u8]) -> Result<Module> {
-    static MODULES: OnceLock<Mutex<HashMap<(u64, usize), Module>>> = OnceLock::new();
+/// Compiled modules of this process, by content and engine.
+fn compile(bytes: &[u8], measuring_memory: bool) -> Result<Module> {
+    type Key = (u64, usize, bool);
+    static MODULES: OnceLock<Mutex<HashMap<Key, Module>>> = OnceLock::new();
     use std::hash::{DefaultHasher, Hash, Hasher};
     let mut h = DefaultHasher::new();
     bytes.hash(&mut h);
-    let key = (h.finish(), bytes.len());
+    let key = (h.finish(), bytes.len(), measuring_memory);
     // the lock is held while compiling so that parallel tests loading the
     // same module compile it once
     let mut modules = MODULES
@@ -273,7 +289,7 @@ fn compile(bytes: &[u8]) -> Result<Module> {
     if let Some(m) = modules.get(&key) {
         return Ok(m.clone());
     }
-    let module = Module::new(engine(), bytes).map_err(|e| anyhow!("{e:?}"))?;
+    let module = Module::new(engine(measuring_memory), bytes).map_err(|e| anyhow!("{e:?}"))?;
     modules.insert(key, module.clone());
     Ok(module)
 }
@@ -293,6 +309,7 @@ pub struct Policy {
     wasm_size: usize,
     timeout: Option<Duration>,
     access: AccessControl,
+    measuring_memory: bool,
 }
 
 impl fmt::Debug for Policy {
@@ -302,6 +319,7 @@ impl fmt::Debug for Policy {
             .field("wasm_size", &self.wasm_size)
             .field("timeout", &self.timeout)
             .field("access", &self.access)
+            .field("measuring_memory", &self.measuring_memory)
             .finish()
     }
 }
@@ -319,9 +337,27 @@ impl Policy {
     /// Compiles a module from memory: wasm bytes or WebAssembly text.
     /// `name` is only used in messages.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Policy> {
-        let module = compile(bytes)?;
+        Self::compiled(bytes, name, false)
+    }
+
+    /// Like [`Policy::load`], on an engine whose linear memories report
+    /// their size, so that [`Instance::memory_size`] tells how far an
+    /// instance has grown its memory. Everything else behaves the same; only
+    /// instantiation is slower (the memory is created and initialised by
+    /// this host instead of wasmtime's copy-on-write images), so timings are
+    /// measured on a policy from [`Policy::load`].
+    pub fn load_measuring_memory(path: impl AsRef<Path>) -> Result<Policy> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read policy module {}", path.display()))?;
+        Self::compiled(&bytes, &path.display().to_string(), true)
+            .with_context(|| format!("cannot load policy module {}", path.display()))
+    }
+
+    fn compiled(bytes: &[u8], name: &str, measuring_memory: bool) -> Result<Policy> {
+        let module = compile(bytes, measuring_memory)?;
         let pre = WasmtimeEngineProviderBuilder::new()
-            .engine(engine().clone())
+            .engine(engine(measuring_memory).clone())
             .module(module)
             .build_pre()
             .map_err(|e| anyhow!("cannot prepare the waPC engine: {e}"))?;
@@ -331,6 +367,7 @@ impl Policy {
             wasm_size: bytes.len(),
             timeout: Some(DEFAULT_TIMEOUT),
             access: AccessControl::default(),
+            measuring_memory,
         })
     }
 
@@ -470,9 +507,22 @@ impl Policy {
                 answer
             };
         let provider = self.rehydrate()?;
+        if self.measuring_memory {
+            crate::memory::forget_created();
+        }
+        // wasmtime creates the instance's memory here, on this thread
         let wapc = WapcHost::new(Box::new(provider), Some(Box::new(callback)))
-            .map_err(|e| eval_err(EvaluationErrorKind::Init, e.to_string()))?;
-        Ok(Instance { wapc, state })
+            .map_err(|e| eval_err(EvaluationErrorKind::Init, e.to_string()));
+        let memory = if self.measuring_memory {
+            crate::memory::take_created()
+        } else {
+            Vec::new()
+        };
+        Ok(Instance {
+            wapc: wapc?,
+            state,
+            memory,
+        })
     }
 
     /// Runs one guest call on a fresh instance, serving host calls on this
@@ -576,6 +626,9 @@ struct Shared<H> {
 pub struct Instance<H> {
     wapc: WapcHost,
     state: Arc<Mutex<Shared<H>>>,
+    /// Sizes of the instance's linear memories (a policy from
+    /// [`Policy::load_measuring_memory`] only).
+    memory: Vec<Arc<AtomicUsize>>,
 }
 
 impl<H> fmt::Debug for Instance<H> {
@@ -589,6 +642,15 @@ impl<H> fmt::Debug for Instance<H> {
 impl<H: HostCapabilities> Instance<H> {
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared<H>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The size in bytes of the instance's linear memory now: after
+    /// instantiation, what `wapc_init` left; after calls, the most they
+    /// needed, since a linear memory never shrinks. `None` unless the policy
+    /// was loaded with [`Policy::load_measuring_memory`].
+    pub fn memory_size(&self) -> Option<usize> {
+        (!self.memory.is_empty())
+            .then(|| self.memory.iter().map(|m| m.load(Ordering::Relaxed)).sum())
     }
 
     /// Calls the waPC function `operation` with a raw payload and returns

@@ -1,5 +1,11 @@
-//! The `kwrun` binary: output and exit codes.
+//! `dangling-references run` (what `kwrun` was) on tiny guests: output and
+//! exit codes.
 
+// The guests of e2e/tests/common are written against the host's API under
+// the name `e2e`.
+extern crate dangling_references as e2e;
+
+#[path = "../../e2e/tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;
@@ -9,17 +15,18 @@ use common::*;
 use e2e::{Exchange, KubernetesRequest, ReplaySession};
 use serde_json::{Value, json};
 
-fn kwrun(policy: &Path, request: &Value, extra: &[&str]) -> Output {
+fn run_cli(policy: &Path, request: &Value, extra: &[&str]) -> Output {
     let req_path = temp_path("request.json");
     std::fs::write(&req_path, request.to_string()).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_kwrun"))
+    Command::new(env!("CARGO_BIN_EXE_dangling-references"))
+        .arg("run")
         .arg("--policy")
         .arg(policy)
         .arg("--request")
         .arg(&req_path)
         .args(extra)
         .output()
-        .expect("kwrun runs")
+        .expect("dangling-references runs")
 }
 
 fn stdout_json(out: &Output) -> Value {
@@ -35,20 +42,20 @@ fn stdout_json(out: &Output) -> Value {
 #[test]
 fn accepted_and_rejected_verdicts_exit_zero() {
     let accept = Guest::new(ACCEPT).write();
-    let out = kwrun(&accept, &configmap_review(json!({})), &[]);
+    let out = run_cli(&accept, &configmap_review(json!({})), &[]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(stdout_json(&out)["accepted"], true);
 
     let reject = Guest::new("(call $respond (global.get $r_ptr) (global.get $r_len))")
         .string("r", r#"{"accepted":false,"message":"nope"}"#)
         .write();
-    let out = kwrun(&reject, &configmap_review(json!({}))["request"], &[]);
+    let out = run_cli(&reject, &configmap_review(json!({}))["request"], &[]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let v = stdout_json(&out);
     assert_eq!(v["accepted"], false);
     assert_eq!(v["message"], "nope");
 
-    let out = kwrun(
+    let out = run_cli(
         &reject,
         &configmap_review(json!({})),
         &["--admission-response"],
@@ -66,7 +73,7 @@ fn invalid_settings_exit_one() {
         .string("bad", r#"{"valid":false,"message":"bad settings"}"#)
         .settings_body("(call $respond (global.get $bad_ptr) (global.get $bad_len))")
         .write();
-    let out = kwrun(
+    let out = run_cli(
         &picky,
         &configmap_review(json!({})),
         &["--settings", r#"{"a": 1}"#],
@@ -85,7 +92,7 @@ fn settings_from_yaml_file_reach_the_guest() {
     let echo = echo_guest().write();
     let settings = temp_path("settings.yaml");
     std::fs::write(&settings, "ignoredNamespaces:\n- kube-system\n").unwrap();
-    let out = kwrun(
+    let out = run_cli(
         &echo,
         &configmap_review(json!({})),
         &["--settings", settings.to_str().unwrap()],
@@ -101,7 +108,7 @@ fn settings_from_yaml_file_reach_the_guest() {
 #[test]
 fn trap_and_unexpected_host_call_exit_non_zero() {
     let trap = Guest::new(TRAP).write();
-    let out = kwrun(&trap, &configmap_review(json!({})), &[]);
+    let out = run_cli(&trap, &configmap_review(json!({})), &[]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -116,12 +123,12 @@ fn trap_and_unexpected_host_call_exit_non_zero() {
         OnHostError::Accept,
     )
     .write();
-    let out = kwrun(&lister, &configmap_review(json!({})), &[]);
+    let out = run_cli(&lister, &configmap_review(json!({})), &[]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unexpected host call"), "{stderr}");
 
-    let out = kwrun(
+    let out = run_cli(
         Path::new("/nonexistent.wasm"),
         &configmap_review(json!({})),
         &[],
@@ -145,7 +152,7 @@ fn replay_session() {
     )])
     .write_file(&good)
     .unwrap();
-    let out = kwrun(
+    let out = run_cli(
         &lister,
         &configmap_review(json!({})),
         &["--replay", good.to_str().unwrap()],
@@ -171,7 +178,7 @@ fn replay_session() {
     ])
     .write_file(&wrong)
     .unwrap();
-    let out = kwrun(
+    let out = run_cli(
         &lister,
         &configmap_review(json!({})),
         &["--replay", wrong.to_str().unwrap()],
@@ -197,14 +204,14 @@ fn replay_session() {
     ])
     .write_file(&two)
     .unwrap();
-    let out = kwrun(
+    let out = run_cli(
         &lister,
         &configmap_review(json!({})),
         &["--replay", two.to_str().unwrap()],
     );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("warning: 1 of the recorded exchanges"));
-    let out = kwrun(
+    let out = run_cli(
         &lister,
         &configmap_review(json!({})),
         &["--replay", two.to_str().unwrap(), "--strict-replay"],
@@ -213,7 +220,7 @@ fn replay_session() {
 
     let broken = temp_path("broken.yml");
     std::fs::write(&broken, "- type: Exchange\n  request: nope\n").unwrap();
-    let out = kwrun(
+    let out = run_cli(
         &lister,
         &configmap_review(json!({})),
         &["--replay", broken.to_str().unwrap()],

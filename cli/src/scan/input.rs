@@ -1,0 +1,861 @@
+//! Reading a manifest set: files, folders (recursive) and stdin; YAML
+//! multi-document streams, JSON (one or more values) and `kind: List`.
+//!
+//! Every object keeps where it came from (file, document, List item and
+//! line), so that reports can point at it. A document that cannot be read
+//! is an [`InputError`] naming file, document and line; the other documents
+//! are read on.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::io::Read;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow, bail};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::cluster::is_cluster_scoped;
+
+/// The name `-` (stdin) is reported under.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// One input text: a file, or stdin.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// How reports name it: the path as found, or [`STDIN_NAME`].
+    pub name: String,
+    /// The whole text.
+    pub text: Arc<str>,
+    /// Read as JSON only (a `.json` file); otherwise JSON is recognised by
+    /// its first character and anything else is YAML.
+    pub json: bool,
+    /// The namespace of its objects that name none; `None`: the scan's
+    /// `--namespace`.
+    pub default_namespace: Option<String>,
+}
+
+impl Source {
+    /// A source from memory (`json` when it must be JSON).
+    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+        let name = name.into();
+        Source {
+            json: name.ends_with(".json"),
+            name,
+            text: text.into(),
+            default_namespace: None,
+        }
+    }
+}
+
+fn is_manifest_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+}
+
+/// Reads the inputs: files (any name), folders (every `.yaml`, `.yml` and
+/// `.json` file below them, in path order, hidden entries skipped) and `-`
+/// (stdin, once). Each failure is a one-line error naming the input.
+pub fn read_inputs(inputs: &[String]) -> Result<Vec<Source>> {
+    let mut sources = Vec::new();
+    let mut stdin_read = false;
+    for input in inputs {
+        if input == "-" {
+            if stdin_read {
+                bail!("`-` (stdin) is given more than once");
+            }
+            stdin_read = true;
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .map_err(|e| anyhow!("cannot read stdin: {e}"))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                anyhow!(
+                    "stdin is not UTF-8 text (byte {})",
+                    e.utf8_error().valid_up_to()
+                )
+            })?;
+            let mut source = Source::new(STDIN_NAME, text);
+            source.json = false;
+            sources.push(source);
+            continue;
+        }
+        let path = Path::new(input);
+        let meta = std::fs::metadata(path)
+            .map_err(|e| anyhow!("cannot read {input}: {}", io_reason(&e)))?;
+        if meta.is_dir() {
+            let mut files = Vec::new();
+            let mut seen = BTreeSet::new();
+            walk(path, &mut files, &mut seen)?;
+            if files.is_empty() {
+                bail!("folder {input} holds no .yaml, .yml or .json file");
+            }
+            files.sort();
+            for file in files {
+                sources.push(read_file(&file)?);
+            }
+        } else {
+            sources.push(read_file(path)?);
+        }
+    }
+    Ok(sources)
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or folder".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => e.to_string(),
+    }
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>) -> Result<()> {
+    // a symlink loop would otherwise recurse forever
+    let canonical = dir
+        .canonicalize()
+        .map_err(|e| anyhow!("cannot read folder {}: {}", dir.display(), io_reason(&e)))?;
+    if !seen.insert(canonical) {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| anyhow!("cannot read folder {}: {}", dir.display(), io_reason(&e)))?;
+    for entry in entries {
+        let entry = entry
+            .map_err(|e| anyhow!("cannot read folder {}: {}", dir.display(), io_reason(&e)))?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let meta = std::fs::metadata(&path)
+            .map_err(|e| anyhow!("cannot read {}: {}", path.display(), io_reason(&e)))?;
+        if meta.is_dir() {
+            walk(&path, files, seen)?;
+        } else if is_manifest_file(&path) {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn read_file(path: &Path) -> Result<Source> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| anyhow!("cannot read {}: {}", path.display(), io_reason(&e)))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow!(
+            "{} is not UTF-8 text (byte {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    Ok(Source::new(path.display().to_string(), text))
+}
+
+/// Where an object or an error is in the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The source's name ([`Source::name`]).
+    pub file: String,
+    /// 1-based index of the document in the file (YAML documents, or JSON
+    /// values); `None` for an error about the whole file.
+    pub document: Option<usize>,
+    /// 1-based index in the `items` of a List document.
+    pub item: Option<usize>,
+    /// 1-based line of the document (or item) in the file.
+    pub line: Option<usize>,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(d) = self.document {
+            write!(f, ", document {d}")?;
+        }
+        if let Some(i) = self.item {
+            write!(f, ", item {i}")?;
+        }
+        if let Some(l) = self.line {
+            write!(f, " (line {l})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A document or object that cannot be read, or is a duplicate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    /// Where.
+    pub origin: Origin,
+    /// What, on one line.
+    pub message: String,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.origin, self.message)
+    }
+}
+
+/// A source's text with the offsets of its line ends, so that the line of
+/// any offset is a binary search, whatever the size of the file.
+#[derive(Debug, Clone)]
+struct Text {
+    text: Arc<str>,
+    newlines: Arc<[usize]>,
+}
+
+impl Text {
+    fn new(text: Arc<str>) -> Self {
+        let newlines = text
+            .bytes()
+            .enumerate()
+            .filter(|(_, b)| *b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        Text { text, newlines }
+    }
+
+    /// 1-based line number of byte `offset`.
+    fn line_of(&self, offset: usize) -> usize {
+        self.newlines.partition_point(|&n| n < offset) + 1
+    }
+}
+
+/// The text an object was read from, to find lines in.
+#[derive(Debug, Clone)]
+pub struct Span {
+    text: Text,
+    /// Byte range of the document (or item) in `text`.
+    range: Range<usize>,
+}
+
+impl Span {
+    /// The 1-based line of the first occurrence of one of `needles` (tried
+    /// in order) inside the span, searching from `from` (an offset into the
+    /// span) first and then from its start.
+    pub fn find_line(&self, needles: &[String], from: usize) -> Option<usize> {
+        let region = &self.text.text[self.range.clone()];
+        let from = floor_char_boundary(region, from.min(region.len()));
+        for needle in needles.iter().filter(|n| !n.is_empty()) {
+            let found = region[from..]
+                .find(needle.as_str())
+                .map(|i| i + from)
+                .or_else(|| region.find(needle.as_str()));
+            if let Some(offset) = found {
+                return Some(self.text.line_of(self.range.start + offset));
+            }
+        }
+        None
+    }
+
+    /// The offset into the span of the first occurrence of `needle`.
+    pub fn offset_of(&self, needle: &str) -> Option<usize> {
+        self.text().find(needle)
+    }
+
+    /// The span's text.
+    pub fn text(&self) -> &str {
+        &self.text.text[self.range.clone()]
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// One object of the set.
+#[derive(Debug, Clone)]
+pub struct ManifestObject {
+    /// Where it was read.
+    pub origin: Origin,
+    /// Its text, for locating values.
+    pub span: Span,
+    /// The object as the API server would store it: as written, with
+    /// `metadata.namespace` filled in for namespaced kinds.
+    pub object: Value,
+    /// `apiVersion`.
+    pub api_version: String,
+    /// The API group (`""` for the core group).
+    pub group: String,
+    /// `kind`.
+    pub kind: String,
+    /// Its namespace (`None` for cluster-scoped kinds).
+    pub namespace: Option<String>,
+    /// Whether the namespace is written in the object (else it is the
+    /// default namespace the object was read with).
+    pub own_namespace: bool,
+    /// `metadata.name` (or `metadata.generateName` when it has no name).
+    pub name: String,
+    /// Named by `metadata.generateName` only: the API server picks the
+    /// name, so nothing can refer to it.
+    pub generated_name: bool,
+}
+
+impl ManifestObject {
+    /// `Kind namespace/name` (`Kind name` when cluster-scoped).
+    pub fn display_name(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// A manifest set: every object read, in input order, and the errors.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestSet {
+    /// The sources, in input order.
+    pub files: Vec<String>,
+    /// The objects, in input order (duplicates left out).
+    pub objects: Vec<ManifestObject>,
+    /// Documents and objects that could not be read, and duplicates.
+    pub errors: Vec<InputError>,
+    /// How many documents were read (empty ones not counted).
+    pub documents: usize,
+}
+
+impl ManifestSet {
+    /// Reads every source; objects without a namespace of their own go to
+    /// the source's default namespace, else to `namespace`.
+    pub fn parse(sources: &[Source], namespace: &str) -> ManifestSet {
+        let mut set = ManifestSet::default();
+        let mut first_seen: HashMap<(String, String, Option<String>, String), Origin> =
+            HashMap::new();
+        for source in sources {
+            set.files.push(source.name.clone());
+            let default_ns = source.default_namespace.as_deref().unwrap_or(namespace);
+            let text = Text::new(source.text.clone());
+            for doc in documents(source, &text) {
+                set.documents += 1;
+                match doc.value {
+                    Err(message) => set.errors.push(InputError {
+                        origin: doc.origin,
+                        message,
+                    }),
+                    Ok(value) => {
+                        let span = Span {
+                            text: text.clone(),
+                            range: doc.range.clone(),
+                        };
+                        set.add_document(value, doc.origin, span, default_ns, &mut first_seen);
+                    }
+                }
+            }
+        }
+        set
+    }
+
+    fn add_document(
+        &mut self,
+        value: Value,
+        origin: Origin,
+        span: Span,
+        namespace: &str,
+        first_seen: &mut HashMap<(String, String, Option<String>, String), Origin>,
+    ) {
+        let is_list = value.get("items").is_some_and(Value::is_array)
+            && value
+                .get("kind")
+                .and_then(Value::as_str)
+                .is_some_and(|k| k.ends_with("List"));
+        if !is_list {
+            self.add_object(value, origin, span, namespace, first_seen);
+            return;
+        }
+        let Value::Object(mut list) = value else {
+            unreachable!("a List is an object")
+        };
+        let Some(Value::Array(items)) = list.remove("items") else {
+            unreachable!("checked above")
+        };
+        // items are looked for in order, each from where the last one was
+        let mut from = 0;
+        for (i, item) in items.into_iter().enumerate() {
+            let mut item_origin = origin.clone();
+            item_origin.item = Some(i + 1);
+            let mut item_span = span.clone();
+            if let Some(name) = item.pointer("/metadata/name").and_then(Value::as_str) {
+                let quoted = [format!("\"{name}\""), name.to_owned()];
+                if let Some(offset) = quoted
+                    .iter()
+                    .find_map(|q| span.text()[from..].find(q.as_str()).map(|o| o + from))
+                {
+                    from = offset;
+                    item_origin.line = Some(span.text.line_of(span.range.start + offset));
+                    item_span.range = span.range.start + offset..span.range.end;
+                }
+            }
+            self.add_object(item, item_origin, item_span, namespace, first_seen);
+        }
+    }
+
+    fn add_object(
+        &mut self,
+        mut value: Value,
+        origin: Origin,
+        span: Span,
+        namespace: &str,
+        first_seen: &mut HashMap<(String, String, Option<String>, String), Origin>,
+    ) {
+        let error = |message: String| InputError {
+            origin: origin.clone(),
+            message,
+        };
+        let what = match &value {
+            Value::Object(_) => None,
+            Value::Array(_) => Some("a sequence"),
+            Value::String(_) => Some("a string"),
+            Value::Number(_) => Some("a number"),
+            Value::Bool(_) => Some("a boolean"),
+            Value::Null => Some("empty"),
+        };
+        if let Some(what) = what {
+            self.errors.push(error(format!(
+                "not a Kubernetes object ({what}): expected a mapping with apiVersion, kind and metadata"
+            )));
+            return;
+        }
+        let kind = match value.get("kind") {
+            Some(Value::String(k)) if !k.is_empty() => k.clone(),
+            Some(Value::String(_)) | None | Some(Value::Null) => {
+                self.errors.push(error("the object has no kind".to_owned()));
+                return;
+            }
+            Some(other) => {
+                self.errors.push(error(format!(
+                    "kind is not a string: {}",
+                    clip(&other.to_string())
+                )));
+                return;
+            }
+        };
+        let api_version = match value.get("apiVersion") {
+            Some(Value::String(a)) if !a.is_empty() => a.clone(),
+            _ => {
+                self.errors
+                    .push(error(format!("the {kind} has no apiVersion")));
+                return;
+            }
+        };
+        if value.get("metadata").is_some_and(|m| !m.is_object()) {
+            self.errors.push(error(format!(
+                "the {kind} has a metadata that is not a mapping"
+            )));
+            return;
+        }
+        let name = value.pointer("/metadata/name").and_then(Value::as_str);
+        let generate_name = value
+            .pointer("/metadata/generateName")
+            .and_then(Value::as_str);
+        let (name, generated_name) = match (name, generate_name) {
+            (Some(n), _) if !n.is_empty() => (n.to_owned(), false),
+            (_, Some(g)) if !g.is_empty() => (g.to_owned(), true),
+            _ => {
+                self.errors
+                    .push(error(format!("the {kind} has no metadata.name")));
+                return;
+            }
+        };
+        let group = api_version
+            .rsplit_once('/')
+            .map_or("", |(g, _)| g)
+            .to_owned();
+        let own_namespace = value
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .is_some_and(|ns| !ns.is_empty());
+        let namespace = if is_cluster_scoped(&kind) {
+            None
+        } else {
+            match value.pointer("/metadata/namespace") {
+                Some(Value::String(ns)) if !ns.is_empty() => Some(ns.clone()),
+                None | Some(Value::Null) | Some(Value::String(_)) => {
+                    let ns = namespace.to_owned();
+                    let metadata = value
+                        .as_object_mut()
+                        .expect("checked above")
+                        .entry("metadata")
+                        .or_insert_with(|| json!({}));
+                    metadata["namespace"] = Value::String(ns.clone());
+                    Some(ns)
+                }
+                Some(other) => {
+                    self.errors.push(error(format!(
+                        "the {kind} has a metadata.namespace that is not a string: {}",
+                        clip(&other.to_string())
+                    )));
+                    return;
+                }
+            }
+        };
+        let object = ManifestObject {
+            origin,
+            span,
+            object: value,
+            api_version,
+            group,
+            kind,
+            namespace,
+            own_namespace,
+            name,
+            generated_name,
+        };
+        if !object.generated_name {
+            let key = (
+                object.group.clone(),
+                object.kind.clone(),
+                object.namespace.clone(),
+                object.name.clone(),
+            );
+            if let Some(first) = first_seen.get(&key) {
+                self.errors.push(InputError {
+                    origin: object.origin.clone(),
+                    message: format!(
+                        "duplicate {}: already defined in {first}; only the first is scanned",
+                        object.display_name()
+                    ),
+                });
+                return;
+            }
+            first_seen.insert(key, object.origin.clone());
+        }
+        self.objects.push(object);
+    }
+}
+
+/// At most 120 bytes of `text`, on one line.
+pub(crate) fn clip(text: &str) -> String {
+    let line = text.replace(['\n', '\r'], " ");
+    if line.len() <= 120 {
+        return line;
+    }
+    let mut end = 117;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &line[..end])
+}
+
+/// One document of a source.
+struct Document {
+    origin: Origin,
+    /// Byte range in the source's text.
+    range: Range<usize>,
+    /// `Ok(Value::Null)` documents are never returned.
+    value: Result<Value, String>,
+}
+
+fn looks_like_json(text: &str) -> bool {
+    matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['))
+}
+
+/// The documents of a source: JSON values when it is JSON, else YAML
+/// documents. Empty documents are left out.
+fn documents(source: &Source, lines: &Text) -> Vec<Document> {
+    if source.json {
+        return json_documents(source, lines);
+    }
+    if looks_like_json(&source.text) {
+        let docs = json_documents(source, lines);
+        if docs.iter().all(|d| d.value.is_ok()) {
+            return docs;
+        }
+        // YAML flow style can start with `{` or `[` too
+    }
+    yaml_documents(source, lines)
+}
+
+fn json_documents(source: &Source, lines: &Text) -> Vec<Document> {
+    let text: &str = &source.text;
+    let mut docs = Vec::new();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut index = 0;
+    loop {
+        let start = stream.byte_offset();
+        // where the value starts, for its line
+        let value_start = start + (text[start..].len() - text[start..].trim_start().len());
+        match stream.next() {
+            None => break,
+            Some(Ok(value)) => {
+                index += 1;
+                let end = stream.byte_offset();
+                docs.push(Document {
+                    origin: Origin {
+                        file: source.name.clone(),
+                        document: Some(index),
+                        item: None,
+                        line: Some(lines.line_of(value_start)),
+                    },
+                    range: value_start..end,
+                    value: Ok(value),
+                });
+            }
+            Some(Err(e)) => {
+                index += 1;
+                docs.push(Document {
+                    origin: Origin {
+                        file: source.name.clone(),
+                        document: Some(index),
+                        item: None,
+                        line: Some(lines.line_of(value_start)),
+                    },
+                    range: value_start..text.len(),
+                    value: Err(format!(
+                        "invalid JSON at line {} column {}: {}",
+                        e.line(),
+                        e.column(),
+                        json_error_reason(&e)
+                    )),
+                });
+                // a JSON stream cannot be resynchronised after an error
+                break;
+            }
+        }
+    }
+    docs
+}
+
+/// serde_json's message without its own " at line L column C".
+fn json_error_reason(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    text.strip_suffix(&suffix).unwrap_or(&text).to_owned()
+}
+
+/// Whether a line is a YAML document marker (`---` or `...` at the start of
+/// a line, followed by a blank or the end of the line); YAML forbids such
+/// a line inside any scalar, so splitting on them is exact.
+fn marker(line: &str) -> Option<&'static str> {
+    for m in ["---", "..."] {
+        if let Some(rest) = line.strip_prefix(m)
+            && (rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
+        {
+            return Some(m);
+        }
+    }
+    None
+}
+
+/// Whether a YAML chunk holds anything but blanks, comments and directives.
+fn has_content(chunk: &str) -> bool {
+    chunk.lines().any(|l| {
+        let t = l.trim_start();
+        !(t.is_empty() || t.starts_with('#') || l.starts_with('%'))
+    })
+}
+
+fn yaml_documents(source: &Source, lines: &Text) -> Vec<Document> {
+    let text: &str = &source.text;
+    // (start of the chunk's content, explicitly started by `---`)
+    let mut chunks: Vec<(usize, usize, bool)> = Vec::new();
+    let mut chunk_start = 0;
+    let mut explicit = false;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        match marker(line) {
+            Some("---") => {
+                chunks.push((chunk_start, offset, explicit));
+                // content may follow the marker on the same line
+                chunk_start = offset + 3;
+                explicit = true;
+            }
+            Some(_) => {
+                chunks.push((chunk_start, offset, explicit));
+                chunk_start = offset + line.len();
+                explicit = false;
+            }
+            None => {}
+        }
+        offset += line.len();
+    }
+    chunks.push((chunk_start, text.len(), explicit));
+
+    let mut docs = Vec::new();
+    let mut index = 0;
+    for (start, end, explicit) in chunks {
+        let chunk = &text[start..end];
+        let content = has_content(chunk);
+        if !explicit && !content {
+            continue;
+        }
+        index += 1;
+        if !content {
+            continue; // an empty document (`---` and nothing)
+        }
+        // the line of the first content
+        let first = chunk
+            .split_inclusive('\n')
+            .scan(0, |pos, l| {
+                let at = *pos;
+                *pos += l.len();
+                Some((at, l))
+            })
+            .find(|(_, l)| {
+                let t = l.trim_start();
+                !(t.is_empty() || t.starts_with('#') || l.starts_with('%'))
+            })
+            .map_or(0, |(at, _)| at);
+        let first_line = lines.line_of(start + first);
+        // lines of the chunk are numbered from the chunk's first line
+        let chunk_line = lines.line_of(start);
+        // directives are not part of the document's text
+        let body: String = if chunk.lines().any(|l| l.starts_with('%')) {
+            chunk
+                .split_inclusive('\n')
+                .map(|l| if l.starts_with('%') { "\n" } else { l })
+                .collect()
+        } else {
+            chunk.to_owned()
+        };
+        let value = match serde_yaml::Deserializer::from_str(&body).next() {
+            None => Ok(Value::Null),
+            Some(de) => Value::deserialize(de).map_err(|e| yaml_error(&e, chunk_line)),
+        };
+        if matches!(value, Ok(Value::Null)) {
+            continue;
+        }
+        docs.push(Document {
+            origin: Origin {
+                file: source.name.clone(),
+                document: Some(index),
+                item: None,
+                line: Some(first_line),
+            },
+            range: start..end,
+            value,
+        });
+    }
+    docs
+}
+
+/// serde_yaml's message with its positions made relative to the file.
+fn yaml_error(e: &serde_yaml::Error, chunk_line: usize) -> String {
+    let message = shift_lines(&e.to_string(), chunk_line - 1);
+    format!("invalid YAML: {}", message.replace('\n', " "))
+}
+
+/// Adds `by` to every `line N` in `message`.
+fn shift_lines(message: &str, by: usize) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find("line ") {
+        out.push_str(&rest[..i + 5]);
+        rest = &rest[i + 5..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0
+            && let Ok(n) = rest[..digits].parse::<usize>()
+        {
+            out.push_str(&(n + by).to_string());
+            rest = &rest[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(name: &str, text: &str) -> ManifestSet {
+        ManifestSet::parse(&[Source::new(name, text)], "default")
+    }
+
+    #[test]
+    fn yaml_stream_with_empty_documents_and_lines() {
+        let text = "---\n# Source: chart/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n---\n# only a comment\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b, namespace: x}\n";
+        let set = parse("s.yaml", text);
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        assert_eq!(set.objects.len(), 2);
+        assert_eq!(set.objects[0].origin.document, Some(1));
+        assert_eq!(set.objects[0].origin.line, Some(3));
+        assert_eq!(set.objects[0].namespace.as_deref(), Some("default"));
+        assert_eq!(set.objects[0].object["metadata"]["namespace"], "default");
+        assert_eq!(set.objects[1].origin.document, Some(4));
+        assert_eq!(set.objects[1].origin.line, Some(11));
+        assert_eq!(set.objects[1].namespace.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn errors_name_document_and_line() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nkind: [\n---\nmetadata: {name: c}\n---\n- 1\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n";
+        let set = parse("e.yaml", text);
+        let errors: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert!(
+            errors[0].starts_with("e.yaml, document 2 (line 5): invalid YAML: "),
+            "{errors:?}"
+        );
+        assert!(
+            errors[0].contains("line 6") || errors[0].contains("line 5"),
+            "{errors:?}"
+        );
+        assert_eq!(
+            errors[1],
+            "e.yaml, document 3 (line 7): the object has no kind"
+        );
+        assert!(
+            errors[2].contains("not a Kubernetes object (a sequence)"),
+            "{errors:?}"
+        );
+        assert_eq!(
+            errors[3],
+            "e.yaml, document 5 (line 11): duplicate ConfigMap default/a: already defined in e.yaml, document 1 (line 1); only the first is scanned"
+        );
+        assert_eq!(set.objects.len(), 1);
+    }
+
+    #[test]
+    fn json_values_and_lists() {
+        let text = r#"{"apiVersion": "v1", "kind": "List", "items": [
+  {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "n"}},
+  {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}
+]}
+{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}"#;
+        let set = parse("l.json", text);
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        assert_eq!(set.objects.len(), 3);
+        assert_eq!(set.objects[1].origin.item, Some(2));
+        assert_eq!(set.objects[1].origin.line, Some(3));
+        assert_eq!(set.objects[1].group, "apps");
+        assert_eq!(set.objects[2].origin.document, Some(2));
+        assert_eq!(set.objects[2].namespace, None);
+        let bad = parse("b.json", "{\"kind\": }");
+        assert_eq!(bad.errors.len(), 1);
+        assert!(
+            bad.errors[0]
+                .to_string()
+                .starts_with("b.json, document 1 (line 1): invalid JSON at line 1 column 10: "),
+            "{}",
+            bad.errors[0]
+        );
+    }
+
+    #[test]
+    fn lines_shift() {
+        assert_eq!(
+            shift_lines(
+                "x at line 2 column 3, while parsing a block at line 1 column 1",
+                10
+            ),
+            "x at line 12 column 3, while parsing a block at line 11 column 1"
+        );
+    }
+
+    #[test]
+    fn span_finds_values() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  x: |\n    url: http://api.shop.svc:8080\n";
+        let set = parse("c.yaml", text);
+        let span = &set.objects[0].span;
+        assert_eq!(
+            span.find_line(&["http://api.shop.svc:8080".to_owned()], 0),
+            Some(6)
+        );
+        assert_eq!(span.find_line(&["nothing".to_owned()], 0), None);
+    }
+}

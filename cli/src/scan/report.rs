@@ -1,0 +1,752 @@
+//! What a scan found, and its three renderings: text grouped by file and
+//! object, JSON, and SARIF 2.1.0 (with the file and, where it can be
+//! found, the line of the offending value).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+use serde_sarif::sarif;
+
+use super::input::{InputError, ManifestObject, ManifestSet, Origin, STDIN_NAME};
+use crate::Evaluation;
+
+/// The verdict on one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Accepted without comment.
+    Accepted,
+    /// Accepted, with warnings (`action: warn`, lookup errors under
+    /// `onLookupError: allow`, removed variables).
+    Warned,
+    /// Rejected.
+    Rejected,
+    /// Not evaluated: the evaluation failed.
+    Error,
+}
+
+impl Verdict {
+    /// `accepted`, `warned`, `rejected` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Accepted => "accepted",
+            Verdict::Warned => "warned",
+            Verdict::Rejected => "rejected",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+/// One problem or warning, and the line of the value it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The policy's text.
+    pub message: String,
+    /// The line of the offending value, when it can be found in the file.
+    pub line: Option<usize>,
+}
+
+/// The outcome for one checked object.
+#[derive(Debug, Clone)]
+pub struct ObjectReport {
+    /// Where it is.
+    pub origin: Origin,
+    /// `kind`.
+    pub kind: String,
+    /// Its namespace.
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// The `# Source: <template>` comment `helm template` puts above it.
+    pub helm_source: Option<String>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why it is rejected, one entry per problem.
+    pub problems: Vec<Finding>,
+    /// Warnings.
+    pub warnings: Vec<Finding>,
+    /// Why it could not be evaluated.
+    pub error: Option<String>,
+    /// How many Kubernetes host calls the evaluation made.
+    pub host_calls: usize,
+}
+
+impl ObjectReport {
+    fn display_name(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// A scan's findings, in input order.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The sources, in input order.
+    pub files: Vec<String>,
+    /// Documents read.
+    pub documents: usize,
+    /// Objects read (duplicates left out).
+    pub objects: usize,
+    /// Objects of kinds the policy does not check (they still count as
+    /// part of the cluster).
+    pub ignored: usize,
+    /// The checked objects.
+    pub checked: Vec<ObjectReport>,
+    /// Documents that could not be read, and duplicates.
+    pub input_errors: Vec<InputError>,
+    /// `--warn-only`: rejections do not fail.
+    pub warn_only: bool,
+}
+
+impl Report {
+    /// The report for `set`, whose checked objects (`indices` into
+    /// `set.objects`) had `outcomes`.
+    pub fn new(
+        set: &ManifestSet,
+        outcomes: &[(usize, Result<Evaluation, String>)],
+        warn_only: bool,
+    ) -> Report {
+        let checked = outcomes
+            .iter()
+            .map(|(i, outcome)| object_report(&set.objects[*i], outcome))
+            .collect::<Vec<_>>();
+        Report {
+            files: set.files.clone(),
+            documents: set.documents,
+            objects: set.objects.len(),
+            ignored: set.objects.len() - checked.len(),
+            checked,
+            input_errors: set.errors.clone(),
+            warn_only,
+        }
+    }
+
+    fn count(&self, verdict: Verdict) -> usize {
+        self.checked.iter().filter(|o| o.verdict == verdict).count()
+    }
+
+    /// Input errors and evaluation errors.
+    pub fn errors(&self) -> usize {
+        self.input_errors.len() + self.count(Verdict::Error)
+    }
+
+    /// 2 when anything could not be read or evaluated, else 1 when
+    /// something is rejected (never with `--warn-only`), else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.errors() > 0 {
+            2
+        } else if self.count(Verdict::Rejected) > 0 && !self.warn_only {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// One line: what was scanned and what was found.
+    pub fn summary(&self) -> String {
+        let checked = self.checked.len();
+        let mut s = format!(
+            "{checked} object{} checked in {} file{}: {} rejected, {} with warnings, {} accepted",
+            plural(checked),
+            self.files.len(),
+            plural(self.files.len()),
+            self.count(Verdict::Rejected),
+            self.count(Verdict::Warned),
+            self.count(Verdict::Accepted),
+        );
+        let errors = self.errors();
+        if errors > 0 {
+            let _ = write!(s, "; {errors} error{}", plural(errors));
+        }
+        if self.ignored > 0 {
+            let _ = write!(
+                s,
+                "; {} object{} of other kinds not checked",
+                self.ignored,
+                plural(self.ignored)
+            );
+        }
+        if self.warn_only && self.count(Verdict::Rejected) > 0 {
+            s.push_str(" (--warn-only: rejections do not fail)");
+        }
+        s
+    }
+
+    /// Text grouped by file, then object: every rejected, warned and failed
+    /// object (and with `verbose` every accepted one) with its findings,
+    /// every input error, and the summary.
+    pub fn text(&self, verbose: bool) -> String {
+        let mut by_file: BTreeMap<usize, Vec<(Option<usize>, usize, String)>> = BTreeMap::new();
+        let file_index = |name: &str| self.files.iter().position(|f| f == name).unwrap_or(0);
+        for o in &self.checked {
+            if o.verdict == Verdict::Accepted && !verbose {
+                continue;
+            }
+            let mut entry = format!(
+                "  {} ({}): {}\n",
+                o.display_name(),
+                position(&o.origin),
+                o.verdict.as_str()
+            );
+            if let Some(source) = &o.helm_source {
+                let _ = writeln!(entry, "    from {source}");
+            }
+            if let Some(e) = &o.error {
+                let _ = writeln!(entry, "    {e}");
+            }
+            for (label, findings) in [("", &o.problems), ("warning: ", &o.warnings)] {
+                for f in findings {
+                    match f.line {
+                        Some(l) => {
+                            let _ = writeln!(entry, "    {label}line {l}: {}", f.message);
+                        }
+                        None => {
+                            let _ = writeln!(entry, "    {label}{}", f.message);
+                        }
+                    }
+                }
+            }
+            by_file
+                .entry(file_index(&o.origin.file))
+                .or_default()
+                .push((o.origin.document, o.origin.item.unwrap_or(0), entry));
+        }
+        for e in &self.input_errors {
+            let entry = if e.origin.document.is_some() {
+                format!("  {}: error: {}\n", position(&e.origin), e.message)
+            } else {
+                format!("  error: {}\n", e.message)
+            };
+            by_file
+                .entry(file_index(&e.origin.file))
+                .or_default()
+                .push((e.origin.document, e.origin.item.unwrap_or(0), entry));
+        }
+        let mut out = String::new();
+        for (file, mut entries) in by_file {
+            entries.sort_by_key(|(d, i, _)| (*d, *i));
+            let _ = writeln!(out, "{}", self.files.get(file).map_or("", String::as_str));
+            for (_, _, entry) in entries {
+                out.push_str(&entry);
+            }
+            out.push('\n');
+        }
+        out.push_str(&self.summary());
+        out.push('\n');
+        out
+    }
+
+    /// The report as JSON: `summary`, `objects` (every checked object) and
+    /// `errors` (input errors).
+    pub fn json(&self) -> Value {
+        let findings = |fs: &[Finding]| -> Value {
+            fs.iter()
+                .map(|f| json!({"message": f.message, "line": f.line}))
+                .collect()
+        };
+        json!({
+            "summary": {
+                "files": self.files.len(),
+                "documents": self.documents,
+                "objects": self.objects,
+                "checked": self.checked.len(),
+                "accepted": self.count(Verdict::Accepted),
+                "warned": self.count(Verdict::Warned),
+                "rejected": self.count(Verdict::Rejected),
+                "errors": self.errors(),
+                "ignored": self.ignored,
+                "exitCode": self.exit_code(),
+            },
+            "objects": self.checked.iter().map(|o| json!({
+                "file": o.origin.file,
+                "document": o.origin.document,
+                "item": o.origin.item,
+                "line": o.origin.line,
+                "helmSource": o.helm_source,
+                "kind": o.kind,
+                "namespace": o.namespace,
+                "name": o.name,
+                "verdict": o.verdict.as_str(),
+                "problems": findings(&o.problems),
+                "warnings": findings(&o.warnings),
+                "error": o.error,
+                "hostCalls": o.host_calls,
+            })).collect::<Vec<_>>(),
+            "errors": self.input_errors.iter().map(|e| json!({
+                "file": e.origin.file,
+                "document": e.origin.document,
+                "item": e.origin.item,
+                "line": e.origin.line,
+                "message": e.message,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The report as a SARIF 2.1.0 log: one result per problem, warning,
+    /// evaluation error and input error, located at the file and line of
+    /// the offending value (else of the object).
+    pub fn sarif(&self) -> sarif::Sarif {
+        let mut results = Vec::new();
+        for o in &self.checked {
+            let level = |warning: bool| {
+                if warning || self.warn_only {
+                    sarif::ResultLevel::Warning
+                } else {
+                    sarif::ResultLevel::Error
+                }
+            };
+            for (findings, warning) in [(&o.problems, false), (&o.warnings, true)] {
+                for f in findings {
+                    results.push(sarif_result(
+                        rule_for(&o.kind, &f.message),
+                        level(warning),
+                        f.message.clone(),
+                        &o.origin,
+                        f.line,
+                        o.helm_source.as_deref(),
+                        Some(o),
+                    ));
+                }
+            }
+            if let Some(e) = &o.error {
+                results.push(sarif_result(
+                    "evaluation-error",
+                    sarif::ResultLevel::Error,
+                    format!("{}: {e}", o.display_name()),
+                    &o.origin,
+                    None,
+                    o.helm_source.as_deref(),
+                    Some(o),
+                ));
+            }
+        }
+        for e in &self.input_errors {
+            results.push(sarif_result(
+                "invalid-input",
+                sarif::ResultLevel::Error,
+                e.message.clone(),
+                &e.origin,
+                None,
+                None,
+                None,
+            ));
+        }
+        let rules = RULES
+            .iter()
+            .map(|(id, text)| {
+                sarif::ReportingDescriptor::builder()
+                    .id(*id)
+                    .short_description(
+                        sarif::MultiformatMessageString::builder()
+                            .text(*text)
+                            .build(),
+                    )
+                    .help_uri(format!("{REPOSITORY}#what-it-checks"))
+                    .build()
+            })
+            .collect::<Vec<_>>();
+        let driver = sarif::ToolComponent::builder()
+            .name("dangling-references")
+            .version(env!("CARGO_PKG_VERSION"))
+            .information_uri(REPOSITORY)
+            .rules(rules)
+            .build();
+        let invocation = sarif::Invocation::builder()
+            .execution_successful(self.errors() == 0)
+            .build();
+        let run = sarif::Run::builder()
+            .tool(sarif::Tool::builder().driver(driver).build())
+            .invocations(vec![invocation])
+            .results(results)
+            .build();
+        sarif::Sarif::builder()
+            .schema(sarif::SCHEMA_URL)
+            .version(json!("2.1.0"))
+            .runs(vec![run])
+            .build()
+    }
+}
+
+const REPOSITORY: &str = "https://github.com/dangling-references/dangling-references-policy";
+
+/// The SARIF rules: what kind of finding a result is.
+const RULES: &[(&str, &str)] = &[
+    (
+        "kubeconfig-path",
+        "KUBECONFIG points at a path that will not exist in the container, or at a hostPath volume",
+    ),
+    (
+        "service-reference",
+        "An in-cluster Service, port or DNS name that does not exist",
+    ),
+    (
+        "workload-reference",
+        "A ConfigMap, key, ServiceAccount or Secret a workload names that does not exist",
+    ),
+    ("lookup-error", "The references could not be verified"),
+    (
+        "policy-rejection",
+        "Rejected by the policy for another reason",
+    ),
+    ("evaluation-error", "The object could not be evaluated"),
+    (
+        "invalid-input",
+        "A document that cannot be read, or a duplicate object",
+    ),
+];
+
+fn rule_for(kind: &str, message: &str) -> &'static str {
+    if message.contains("KUBECONFIG") {
+        "kubeconfig-path"
+    } else if message.contains("cannot verify")
+        || message.contains("were not looked up")
+        || message.contains("none was verified")
+    {
+        "lookup-error"
+    } else if message.contains("names Service")
+        || message.contains("cluster DNS")
+        || message.contains("is not exposed")
+        || message.contains("cluster domain")
+    {
+        "service-reference"
+    } else if (kind != "ConfigMap" && message.contains("does not exist"))
+        || message.contains("has no key")
+    {
+        "workload-reference"
+    } else {
+        "policy-rejection"
+    }
+}
+
+fn sarif_result(
+    rule: &str,
+    level: sarif::ResultLevel,
+    text: String,
+    origin: &Origin,
+    line: Option<usize>,
+    helm_source: Option<&str>,
+    object: Option<&ObjectReport>,
+) -> sarif::Result {
+    // stdin has no file to annotate; `helm template` names the template
+    let (uri, region) = match (origin.file.as_str(), helm_source) {
+        (STDIN_NAME, Some(source)) => (source.to_owned(), None),
+        (STDIN_NAME, None) => ("stdin".to_owned(), line.or(origin.line)),
+        (file, _) => (sarif_uri(file), line.or(origin.line)),
+    };
+    let artifact = sarif::ArtifactLocation::builder().uri(uri).build();
+    let physical = match region {
+        Some(l) => sarif::PhysicalLocation::builder()
+            .artifact_location(artifact)
+            .region(sarif::Region::builder().start_line(l as i64).build())
+            .build(),
+        None => sarif::PhysicalLocation::builder()
+            .artifact_location(artifact)
+            .build(),
+    };
+    let location = sarif::Location::builder()
+        .physical_location(physical)
+        .build();
+    let mut properties = BTreeMap::new();
+    if let Some(d) = origin.document {
+        properties.insert("document".to_owned(), json!(d));
+    }
+    if let Some(o) = object {
+        properties.insert("kind".to_owned(), json!(o.kind));
+        properties.insert("namespace".to_owned(), json!(o.namespace));
+        properties.insert("name".to_owned(), json!(o.name));
+    }
+    sarif::Result::builder()
+        .rule_id(rule)
+        .level(level)
+        .message(sarif::Message::builder().text(text).build())
+        .locations(vec![location])
+        .properties(
+            sarif::PropertyBag::builder()
+                .additional_properties(properties)
+                .build(),
+        )
+        .build()
+}
+
+/// A relative path as a relative URI (`/` separators, no `./`); an absolute
+/// one as a `file://` URI.
+fn sarif_uri(path: &str) -> String {
+    let path = path.replace('\\', "/");
+    if path.starts_with('/') {
+        format!("file://{path}")
+    } else {
+        path.trim_start_matches("./").to_owned()
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `document 2, line 14` (and the List item).
+fn position(origin: &Origin) -> String {
+    let mut parts = Vec::new();
+    if let Some(d) = origin.document {
+        parts.push(format!("document {d}"));
+    }
+    if let Some(i) = origin.item {
+        parts.push(format!("item {i}"));
+    }
+    if let Some(l) = origin.line {
+        parts.push(format!("line {l}"));
+    }
+    parts.join(", ")
+}
+
+fn object_report(object: &ManifestObject, outcome: &Result<Evaluation, String>) -> ObjectReport {
+    let mut report = ObjectReport {
+        origin: object.origin.clone(),
+        kind: object.kind.clone(),
+        namespace: object.namespace.clone(),
+        name: object.name.clone(),
+        helm_source: helm_source(object),
+        verdict: Verdict::Error,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+        error: None,
+        host_calls: 0,
+    };
+    let evaluation = match outcome {
+        Ok(e) => e,
+        Err(e) => {
+            report.error = Some(e.clone());
+            return report;
+        }
+    };
+    report.host_calls = evaluation.kubernetes_calls().count();
+    let response = &evaluation.response;
+    let locate = |message: &str| Finding {
+        message: message.to_owned(),
+        line: locate(object, message),
+    };
+    if !response.accepted {
+        let message = response
+            .message
+            .as_deref()
+            .unwrap_or("rejected without a message");
+        report.problems = split_problems(message, object)
+            .iter()
+            .map(|p| locate(p))
+            .collect();
+    }
+    report.warnings = response
+        .warnings
+        .iter()
+        .flatten()
+        .map(|w| locate(w))
+        .collect();
+    report.verdict = if !response.accepted {
+        Verdict::Rejected
+    } else if report.warnings.is_empty() {
+        Verdict::Accepted
+    } else {
+        Verdict::Warned
+    };
+    report
+}
+
+/// The `# Source:` comment of `helm template` in the object's document.
+fn helm_source(object: &ManifestObject) -> Option<String> {
+    object.span.text().lines().find_map(|l| {
+        l.trim_start()
+            .strip_prefix("# Source: ")
+            .map(|s| s.trim().to_owned())
+    })
+}
+
+/// Splits a rejection message into its problems. The policy joins problems
+/// with "; " and starts each with the object (`ConfigMap ns/name, key …`,
+/// `container "c" (Deployment ns/name): …`); a "; " followed by anything
+/// else is inside one problem.
+pub fn split_problems(message: &str, object: &ManifestObject) -> Vec<String> {
+    let identity = object.display_name();
+    let starts_problem = |segment: &str| {
+        segment.starts_with(&identity)
+            || [
+                "container \"",
+                "init container \"",
+                "ephemeral container \"",
+            ]
+            .iter()
+            .any(|p| segment.starts_with(p))
+                && segment
+                    .split("; ")
+                    .next()
+                    .is_some_and(|first| first.contains(&format!("({identity})")))
+            || segment.starts_with("and ") && segment.ends_with(" more problem(s)")
+    };
+    let mut problems: Vec<String> = Vec::new();
+    let mut rest = message;
+    let mut current = String::new();
+    while let Some(i) = rest.find("; ") {
+        let (head, tail) = (&rest[..i], &rest[i + 2..]);
+        current.push_str(head);
+        if starts_problem(tail) {
+            problems.push(std::mem::take(&mut current));
+        } else {
+            current.push_str("; ");
+        }
+        rest = tail;
+    }
+    current.push_str(rest);
+    problems.push(current);
+    problems
+}
+
+/// The quoted strings of a message (`"…"`, backslash escapes undone),
+/// each with the text just before it.
+fn quoted(message: &str) -> Vec<(String, &str)> {
+    let mut out = Vec::new();
+    let bytes = message.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut j = start;
+        let mut value = String::new();
+        let mut closed = false;
+        while j < bytes.len() {
+            match bytes[j] {
+                b'\\' if j + 1 < bytes.len() => {
+                    value.push(bytes[j + 1] as char);
+                    j += 2;
+                }
+                b'"' => {
+                    closed = true;
+                    break;
+                }
+                _ => {
+                    let ch = message[j..].chars().next().expect("inside the string");
+                    value.push(ch);
+                    j += ch.len_utf8();
+                }
+            }
+        }
+        if !closed {
+            break;
+        }
+        out.push((value, &message[..i]));
+        i = j + 1;
+    }
+    out
+}
+
+/// The line of the value a finding is about: the longest quoted string of
+/// the message found in the object's text that is not the object's own
+/// name or namespace, a container name, a suggestion or a list of what
+/// exists, searched from the container the finding names.
+fn locate(object: &ManifestObject, message: &str) -> Option<usize> {
+    let strings = quoted(message);
+    let container = strings
+        .iter()
+        .find(|(_, before)| before.ends_with("container "))
+        .map(|(v, _)| v.clone());
+    let from = container
+        .as_deref()
+        .and_then(|c| {
+            object
+                .span
+                .offset_of(&format!("name: {c}"))
+                .or_else(|| object.span.offset_of(&format!("\"name\": \"{c}\"")))
+        })
+        .unwrap_or(0);
+    let mut candidates: Vec<String> = strings
+        .into_iter()
+        .filter(|(value, before)| {
+            let skip_context = [
+                "container ",
+                "namespace ",
+                "mean ",
+                "(it has ",
+                "it has ",
+                ", ",
+            ]
+            .iter()
+            .any(|c| before.ends_with(c));
+            !skip_context
+                && value.len() > 1
+                && Some(value) != container.as_ref()
+                && *value != object.name
+                && Some(value) != object.namespace.as_ref()
+        })
+        .map(|(v, _)| v)
+        .collect();
+    candidates.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    object.span.find_line(&candidates, from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::input::Source;
+    use super::*;
+
+    fn object(text: &str) -> ManifestObject {
+        ManifestSet::parse(&[Source::new("m.yaml", text)], "shop")
+            .objects
+            .remove(0)
+    }
+
+    const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        envFrom:\n        - configMapRef:\n            name: gone\n      - name: side\n        env:\n        - name: KUBECONFIG\n          value: /Users/me/.kube/config\n";
+
+    #[test]
+    fn splits_problems_at_object_boundaries() {
+        let o = object(DEPLOYMENT);
+        let message = "container \"app\" (Deployment shop/web), envFrom[0].configMapRef: ConfigMap \"gone\" does not exist in namespace \"shop\": the container cannot start; create it, or mark the reference optional: true; container \"side\" (Deployment shop/web): KUBECONFIG path \"/Users/me/.kube/config\" is not inside any volumeMount; Deployment shop/web, serviceAccountName: x; and 2 more problem(s)";
+        let problems = split_problems(message, &o);
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert!(problems[0].ends_with("optional: true"));
+        assert!(problems[1].starts_with("container \"side\""));
+        assert_eq!(problems[3], "and 2 more problem(s)");
+        assert_eq!(locate(&o, &problems[0]), Some(12));
+        assert_eq!(locate(&o, &problems[1]), Some(16));
+        assert_eq!(locate(&o, &problems[3]), None);
+    }
+
+    #[test]
+    fn quoted_strings() {
+        let q = quoted(r#"key "a\"b": "http://x" names Service "x""#);
+        let values: Vec<&str> = q.iter().map(|(v, _)| v.as_str()).collect();
+        assert_eq!(values, ["a\"b", "http://x", "x"]);
+    }
+
+    #[test]
+    fn rules() {
+        assert_eq!(
+            rule_for(
+                "Deployment",
+                "container \"a\" (Deployment s/w): KUBECONFIG path"
+            ),
+            "kubeconfig-path"
+        );
+        assert_eq!(
+            rule_for(
+                "ConfigMap",
+                "… names Service \"x\" in namespace \"y\", which does not exist"
+            ),
+            "service-reference"
+        );
+        assert_eq!(
+            rule_for(
+                "Deployment",
+                "ConfigMap \"gone\" does not exist in namespace"
+            ),
+            "workload-reference"
+        );
+        assert_eq!(
+            rule_for("ConfigMap", "ConfigMap a/b: cannot verify the Services"),
+            "lookup-error"
+        );
+        assert_eq!(sarif_uri("./a/b.yaml"), "a/b.yaml");
+        assert_eq!(sarif_uri("/abs/b.yaml"), "file:///abs/b.yaml");
+    }
+}

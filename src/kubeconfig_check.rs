@@ -366,8 +366,10 @@ mod tests {
     #[case::component_boundary("/etc/kubeconfig", json!([{"name": "kubeconfig", "mountPath": "/etc/kube"}]), vec![Reason::NotMounted])]
     #[case::host_path_leak("/Users/jgil/.kube/gateway-e2e-config", json!([]), vec![Reason::NotMounted])]
     #[case::sub_path_exact("/etc/kube/config", json!([{"name": "kubeconfig", "mountPath": "/etc/kube/config", "subPath": "config"}]), vec![])]
-    #[case::sub_path_not_a_dir("/etc/kube/config/x", json!([{"name": "kubeconfig", "mountPath": "/etc/kube/config", "subPath": "config"}]), vec![Reason::NotMounted])]
-    #[case::sub_path_expr("/etc/kube/c", json!([{"name": "kubeconfig", "mountPath": "/etc/kube", "subPathExpr": "$(POD)"}]), vec![Reason::NotMounted])]
+    // A subPath may name a directory of the volume (a shared PVC, a nested ConfigMap item).
+    #[case::sub_path_directory("/etc/kube/config/x", json!([{"name": "kubeconfig", "mountPath": "/etc/kube/config", "subPath": "config"}]), vec![])]
+    #[case::sub_path_expr("/etc/kube/c", json!([{"name": "kubeconfig", "mountPath": "/etc/kube", "subPathExpr": "$(POD)"}]), vec![])]
+    #[case::sub_path_outside("/etc/other/c", json!([{"name": "kubeconfig", "mountPath": "/etc/kube", "subPath": "kube"}]), vec![Reason::NotMounted])]
     #[case::relative("kubeconfig", json!([]), vec![Reason::NotAbsolute])]
     #[case::tilde("~/.kube/config", json!([]), vec![Reason::NotAbsolute])]
     #[case::windows_drive("C:\\Users\\me\\.kube\\config", json!([]), vec![Reason::WindowsPath])]

@@ -6,7 +6,8 @@
 //!   `BlockDevice`, which is a file (and a `hostPath` without a type, which
 //!   may be either);
 //! - a `subPath`/`subPathExpr` mount shows one file or directory of the
-//!   volume at exactly its mountPath;
+//!   volume at its mountPath: which of the two is unknown at admission, so
+//!   anything at or below it may exist;
 //! - `secret`, `configMap`, `downwardAPI` and `projected` volumes are written
 //!   by the kubelet's AtomicWriter: when their items (or projections) name
 //!   the files, exactly those files exist, with their parent directories, and
@@ -70,8 +71,8 @@ pub struct Mount {
     pub source: VolumeSource,
     /// What the mount puts at `mount_path`.
     pub shape: Shape,
-    /// A `subPath`/`subPathExpr` mount: it covers exactly `mount_path` and
-    /// nothing below it.
+    /// A `subPath`/`subPathExpr` mount: one file or directory of the
+    /// volume, so anything at or below `mount_path` may exist.
     pub sub_path: bool,
 }
 
@@ -133,7 +134,7 @@ impl Mounts {
 
     /// The deepest mount covering `path` (absolute and cleaned, see
     /// [`clean_path`]) and what exists at `path` through it; `None` when no
-    /// mount covers it. A subPath mount covers only its exact mountPath.
+    /// mount covers it.
     pub fn lookup(&self, path: &str) -> Option<(&Mount, Entry)> {
         let mount = self
             .mounts
@@ -145,14 +146,12 @@ impl Mounts {
 }
 
 impl Mount {
-    /// True when `path` (cleaned) is this mount's path or, for a mount
-    /// without subPath, lies below it.
+    /// True when `path` (cleaned) is this mount's path or lies below it.
     pub fn covers(&self, path: &str) -> bool {
-        if self.sub_path {
-            path == self.mount_path
-        } else {
-            is_within(path, &self.mount_path)
-        }
+        // A subPath may name a file or a directory of the volume (one
+        // PersistentVolumeClaim shared through per-app subPath directories
+        // is common): its shape is unknown, so it covers what lies below too.
+        is_within(path, &self.mount_path)
     }
 
     /// What exists at `path` (cleaned, covered by this mount).
@@ -504,14 +503,15 @@ mod tests {
     }
 
     #[test]
-    fn sub_path_covers_exactly_its_mount_path() {
+    fn sub_path_may_be_a_file_or_a_directory() {
         let m = mounts(
             json!([{"name": "s", "mountPath": "/etc/kube/config", "subPath": "config"}]),
             json!([{"name": "s", "secret": {"secretName": "s"}}]),
         );
         let (mount, entry) = m.lookup("/etc/kube/config").unwrap();
         assert_eq!((mount.sub_path, entry), (true, Entry::MayBeFile));
-        assert!(m.lookup("/etc/kube/config/x").is_none());
+        let (_, below) = m.lookup("/etc/kube/config/x").unwrap();
+        assert_eq!(below, Entry::MayBeFile);
     }
 
     #[test]
@@ -527,6 +527,8 @@ mod tests {
         assert_eq!(m.lookup("/a/b/c").unwrap().0.volume, "one");
         assert_eq!(m.lookup("/a/x").unwrap().0.volume, "dir");
         let (mount, entry) = m.lookup("/a/b/c/d").unwrap();
+        assert_eq!((mount.volume.as_str(), entry), ("one", Entry::MayBeFile));
+        let (mount, entry) = m.lookup("/a/b/g").unwrap();
         assert_eq!(mount.volume, "cm");
         assert!(matches!(entry, Entry::NotCreated { .. }));
     }

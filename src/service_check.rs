@@ -120,6 +120,10 @@ pub fn scan_value<'t>(
 
 /// The ConfigMap's `data`, or why it cannot be read.
 fn data_of(object: &Value) -> Result<Option<&Map<String, Value>>, String> {
+    // `null` carries nothing to check; a string or a list is no ConfigMap.
+    if !object.is_object() && !object.is_null() {
+        return Err("the object is not a JSON object".to_string());
+    }
     match object.get("data") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(map)) => Ok(Some(map)),
@@ -693,6 +697,23 @@ mod tests {
     fn grafana_dashboards_are_not_connections(#[case] text: &str, #[case] accepted: bool) {
         let v = run(json!({"d.json": text}), &Settings::default(), &cluster());
         assert_eq!(matches!(v, Verdict::Accept { .. }), accepted, "{v:?}");
+    }
+
+    #[test]
+    fn the_object_must_be_an_object() {
+        let source = MockServiceSource::new();
+        let v = check(
+            &json!("hello"),
+            None,
+            "ConfigMap ns/x",
+            "ns",
+            &Settings::default().compile(),
+            &source,
+        );
+        assert!(
+            matches!(v, Verdict::Reject { code: Some(400), ref message, .. } if message.contains("not a JSON object")),
+            "{v:?}"
+        );
     }
 
     #[test]

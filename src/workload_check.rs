@@ -42,6 +42,8 @@ pub enum Finding<'r> {
         key: String,
         existing: Vec<String>,
         total: usize,
+        /// The key is in `binaryData`, which `configMapKeyRef` cannot read.
+        in_binary_data: bool,
     },
 }
 
@@ -325,9 +327,9 @@ fn references_to_check(
             _ => false,
         })
         .filter(|r| {
-            r.consumer
-                .as_ref()
-                .is_some_and(|c| !kubeconfig_inputs_kept(new_json, old_json, c.kind, c.index))
+            r.consumer.as_ref().is_some_and(|c| {
+                !kubeconfig_inputs_kept(new_json, old_json, c.kind, c.index, variables)
+            })
         })
         .map(|r| r.name.clone())
         .collect();
@@ -337,14 +339,17 @@ fn references_to_check(
 
 /// Whether what the watched variables of container `index` of list `kind`
 /// are judged against is unchanged: the Pod's volumes and OS, and the
-/// container's name, env, envFrom and volumeMounts, as some container of
-/// the same list in the old spec has them. Removing or reordering other
-/// containers changes nothing for it.
+/// container's envFrom, volumeMounts and `env` entries of watched
+/// variables, as some container of the same list in the old spec has them.
+/// Other `env` entries cannot change a value read from a ConfigMap (the
+/// kubelet expands no `$(VAR)` in it); renaming, removing, adding or
+/// reordering containers changes nothing for it.
 fn kubeconfig_inputs_kept(
     new: Option<&Value>,
     old: Option<&Value>,
     kind: ContainerKind,
     index: usize,
+    variables: &[String],
 ) -> bool {
     let (Some(new), Some(old)) = (new, old) else {
         return false;
@@ -352,17 +357,33 @@ fn kubeconfig_inputs_kept(
     fn pod(spec: &Value) -> [Option<&Value>; 2] {
         [spec.get("volumes"), spec.get("os")]
     }
-    fn inputs(c: &Value) -> [Option<&Value>; 4] {
-        ["name", "env", "envFrom", "volumeMounts"].map(|f| c.get(f))
+    type Inputs<'v> = (Option<&'v Value>, Option<&'v Value>, Vec<&'v Value>);
+    fn watched_inputs<'v>(c: &'v Value, variables: &[String]) -> Inputs<'v> {
+        let watched = c
+            .get("env")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|e| {
+                e.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| variables.iter().any(|v| v == n))
+            })
+            .collect();
+        (c.get("envFrom"), c.get("volumeMounts"), watched)
     }
+    let inputs = |c| watched_inputs(c, variables);
     let Some(container) = new.get(kind.field()).and_then(|list| list.get(index)) else {
         return false;
     };
+    let Some(old_list) = old.get(kind.field()).and_then(Value::as_array) else {
+        return false;
+    };
+    let wanted = inputs(container);
+    // Most edits keep the container where it was: look there first.
     pod(new) == pod(old)
-        && old
-            .get(kind.field())
-            .and_then(Value::as_array)
-            .is_some_and(|list| list.iter().any(|c| inputs(c) == inputs(container)))
+        && (old_list.get(index).is_some_and(|c| inputs(c) == wanted)
+            || old_list.iter().any(|c| inputs(c) == wanted))
 }
 
 /// One ConfigMap key a container or volume consumes, scanned for Services.
@@ -622,6 +643,7 @@ fn missing_key<'r>(reference: &'r Reference, key: &str, data: &ConfigMapData) ->
     let all = data.keys();
     Finding::MissingKey {
         reference,
+        in_binary_data: data.binary_keys.iter().any(|k| k == key),
         key: key.to_string(),
         existing: all
             .iter()
@@ -882,6 +904,51 @@ mod tests {
         }
         // Read for the value only: the reference itself is not new.
         assert_eq!(cluster.calls(), vec!["get ConfigMap shop/kube-paths"]);
+    }
+
+    #[rstest]
+    #[case::unrelated_env_value(json!([{"name": "A", "value": "2"}]), "app")]
+    #[case::renamed_container(json!([{"name": "A", "value": "1"}]), "web")]
+    fn update_not_touching_kubeconfig_inputs_reads_nothing(#[case] env: Value, #[case] name: &str) {
+        let cluster = shop().failing("forbidden");
+        let old = deployment(
+            app(
+                json!({"env": [{"name": "A", "value": "1"}], "envFrom": [env_from("app-config", "", false)]}),
+            ),
+            json!({}),
+        );
+        let mut container =
+            app(json!({"env": env, "envFrom": [env_from("app-config", "", false)]}));
+        container["name"] = json!(name);
+        let new = deployment(container, json!({}));
+        assert_eq!(run(&new, Some(&old), &on(), &cluster), Verdict::accept());
+        assert!(cluster.calls().is_empty(), "{:?}", cluster.calls());
+    }
+
+    #[test]
+    fn binary_data_keys_are_not_env_keys() {
+        let data = ConfigMapData {
+            binary_keys: vec!["blob".into()],
+            ..Default::default()
+        };
+        let reference = Reference {
+            kind: ObjectKind::ConfigMap,
+            name: "vc".into(),
+            optional: false,
+            usage: Usage::EnvKey {
+                key: "blob".into(),
+                variable: "B".into(),
+            },
+            consumer: None,
+            field: "env[0].valueFrom.configMapKeyRef".into(),
+        };
+        let message =
+            messages::workload::finding(&missing_key(&reference, "blob", &data), "Pod ns/p", "ns");
+        assert!(
+            message
+                .contains(r#"has no key "blob" ("blob" is in binaryData, which env cannot read)"#),
+            "{message}"
+        );
     }
 
     #[test]

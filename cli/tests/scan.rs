@@ -780,3 +780,9 @@ fn usage_errors_exit_two() {
         .code(2)
         .stderr(contains("invalid value 'xml'"));
 }
+
+#[test]
+fn empty_stdin_is_an_error_not_a_clean_scan() {
+    let assert = scan().arg("-").write_stdin("  \n").assert();
+    assert_one_line_error(assert, "stdin is empty: nothing to scan");
+}

@@ -64,8 +64,11 @@ pub fn finding(finding: &Finding, workload: &str, namespace: &str) -> String {
             key,
             existing,
             total,
+            in_binary_data,
         } => {
-            let have = if existing.is_empty() {
+            let have = if *in_binary_data {
+                format!("{:?} is in binaryData, which env cannot read", clip(key))
+            } else if existing.is_empty() {
                 "it has no keys".to_string()
             } else {
                 let listed: Vec<String> =

@@ -61,13 +61,11 @@ fn is_manifest_file(path: &Path) -> bool {
 /// (stdin, once). Each failure is a one-line error naming the input.
 pub fn read_inputs(inputs: &[String]) -> Result<Vec<Source>> {
     let mut sources = Vec::new();
-    let mut stdin_read = false;
+    if inputs.iter().filter(|i| *i == "-").count() > 1 {
+        bail!("`-` (stdin) is given more than once");
+    }
     for input in inputs {
         if input == "-" {
-            if stdin_read {
-                bail!("`-` (stdin) is given more than once");
-            }
-            stdin_read = true;
             let mut bytes = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut bytes)
@@ -78,6 +76,11 @@ pub fn read_inputs(inputs: &[String]) -> Result<Vec<Source>> {
                     e.utf8_error().valid_up_to()
                 )
             })?;
+            // What a failed `helm template … |` leaves: nothing to check is
+            // an error, not a clean result.
+            if text.trim().is_empty() {
+                bail!("stdin is empty: nothing to scan (did the command piping into scan fail?)");
+            }
             let mut source = Source::new(STDIN_NAME, text);
             source.json = false;
             sources.push(source);

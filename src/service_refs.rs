@@ -314,7 +314,10 @@ pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
         done = end;
         let placeholder_before = start > 0 && is_placeholder_byte(b[start - 1]);
         let placeholder_after = end < n && is_placeholder_byte(b[end]);
-        if placeholder_before || placeholder_after {
+        // `gön.shop.svc`: a name glued to non-ASCII text is no DNS name,
+        // and its ASCII tail (`n`) is not the Service it names.
+        let non_ascii_before = start > 0 && !b[start - 1].is_ascii();
+        if placeholder_before || placeholder_after || non_ascii_before {
             continue;
         }
         let (port, port_end) = port_after(text, end, n);
@@ -938,6 +941,8 @@ mod tests {
     #[case::kubelet_placeholder("$(SVC).db.svc.cluster.local", vec![])]
     #[case::printf_placeholder("%s.db.svc.cluster.local", vec![])]
     #[case::shell_default("${HOST:-redis.db.svc}", vec![])]
+    #[case::non_ascii_glued("http://gön.shop.svc:80 ｇone.shop.svc", vec![])]
+    #[case::non_ascii_apart("ü http://api.shop.svc:80", one("api", "shop", Explicit(80)))]
     #[case::placeholder_domain("redis.db.svc.${DOMAIN}", vec![])]
     #[case::placeholder_port("http://a.b.svc:${PORT}/x", one("a", "b", Unknown))]
     #[case::ipv6("http://[::1]:8080", vec![])]

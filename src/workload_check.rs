@@ -253,6 +253,7 @@ fn removal_is_final(
             ..*request
         };
         let (_, feeds) = references_to_check(&again, &after, compiled);
+        let feeds: Vec<&str> = feeds.iter().map(String::as_str).collect();
         for failure in looked_up.read_more(&feeds, request.namespace, objects) {
             lookup_errors.push(messages::workload::lookup_failure(
                 &failure,
@@ -430,30 +431,14 @@ impl LookedUp {
                 }),
             }
         }
-        let mut names: Vec<&str> = references
+        let names: Vec<&str> = references
             .iter()
             .filter(|r| r.kind == ObjectKind::ConfigMap)
             .map(|r| r.name.as_str())
             .chain(config_maps.iter().map(String::as_str))
             .collect();
-        names.sort_unstable();
-        names.dedup();
-        if names.len() > MAX_CONFIG_MAPS {
-            looked_up
-                .failures
-                .push(LookupFailure::TooManyConfigMaps { count: names.len() });
-        } else {
-            for name in names {
-                match objects.config_map(namespace, name) {
-                    Ok(data) => looked_up.config_maps.push((name.to_string(), data)),
-                    Err(error) => looked_up.failures.push(LookupFailure::Host {
-                        kind: ObjectKind::ConfigMap,
-                        name: name.to_string(),
-                        error,
-                    }),
-                }
-            }
-        }
+        let failures = looked_up.read_more(&names, namespace, objects);
+        looked_up.failures.extend(failures);
         // Only a required Secret can change the verdict.
         let secrets = compiled.settings.check_secret_references
             && references
@@ -472,16 +457,17 @@ impl LookedUp {
         looked_up
     }
 
-    /// Reads the ConfigMaps of `names` not read yet, within the same bound.
+    /// Reads the ConfigMaps of `names` not read (nor failed) yet, sorted,
+    /// each once, unless the total would pass [`MAX_CONFIG_MAPS`].
     fn read_more(
         &mut self,
-        names: &[String],
+        names: &[&str],
         namespace: &str,
         objects: &dyn ObjectSource,
     ) -> Vec<LookupFailure> {
         let mut unread: Vec<&str> = names
             .iter()
-            .map(String::as_str)
+            .copied()
             .filter(|n| self.config_map(n).is_none())
             .filter(|n| {
                 !self.failures.iter().any(|f| {

@@ -4,7 +4,36 @@
 use kubewarden_policy_sdk::wapc_guest;
 use serde::Serialize;
 
-/// Sends `request` (an SDK request struct, as JSON) to the host's
+/// The body of a `kubernetes.get_resource` call: on the wire, field for
+/// field, the SDK's `GetResourceRequest`. Borrowed strings and a mask
+/// slice instead of the SDK's `String`s and `BTreeSet`: building and
+/// serializing a `BTreeSet` cost about N KB of `policy.wasm`.
+#[derive(Serialize, Debug)]
+pub struct GetResourceRequest<'a> {
+    pub api_version: &'a str,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub namespace: Option<&'a str>,
+    /// Skip the host's 5-second cache; never set by this policy.
+    pub disable_cache: bool,
+    /// Sorted and without duplicates, as the SDK's `BTreeSet` sends them.
+    pub field_masks: Option<&'a [&'a str]>,
+}
+
+/// The body of a `kubernetes.list_resources_by_namespace` call: on the
+/// wire, field for field, the SDK's `ListResourcesByNamespaceRequest`.
+#[derive(Serialize, Debug)]
+pub struct ListResourcesByNamespaceRequest<'a> {
+    pub api_version: &'a str,
+    pub kind: &'a str,
+    pub namespace: &'a str,
+    pub label_selector: Option<&'a str>,
+    pub field_selector: Option<&'a str>,
+    /// Sorted and without duplicates, as the SDK's `BTreeSet` sends them.
+    pub field_masks: Option<&'a [&'a str]>,
+}
+
+/// Sends `request` (one of the request bodies above, as JSON) to the host's
 /// `kubernetes.<operation>`; the answer's bytes, or the host's error as
 /// [`summarize_host_error`] cuts it, prefixed as the SDK words it.
 pub fn kubernetes(operation: &str, request: &impl Serialize) -> Result<Vec<u8>, String> {

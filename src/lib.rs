@@ -8,13 +8,11 @@
 //! situation, malformed input included, ends in a verdict: a guest error or
 //! a trap would be an outage at the API server.
 
-use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::prelude::*;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
+pub mod admission;
 pub mod env_expansion;
 pub mod host_call;
 pub mod kubeconfig_check;
@@ -31,6 +29,7 @@ pub mod workload;
 pub mod workload_check;
 pub mod workload_refs;
 
+use admission::{AdmissionRequest, Payload};
 use object_lookup::{HostObjects, ObjectSource};
 use service_lookup::{HostServices, ServiceSource};
 use settings::{Compiled, Settings};
@@ -46,14 +45,6 @@ pub extern "C" fn wapc_init() {
     );
     #[cfg(feature = "parse-baseline")]
     register_function("parse_request", parse_request);
-}
-
-/// The `validate` payload: `{"request": AdmissionRequest, "settings": {...}}`.
-#[derive(Deserialize)]
-pub struct Payload {
-    pub request: KubernetesAdmissionRequest,
-    #[serde(default)]
-    pub settings: Option<Box<RawValue>>,
 }
 
 fn validate(payload: &[u8]) -> CallResult {
@@ -125,7 +116,7 @@ pub fn evaluate(payload: &[u8], host: &Host) -> ValidationResponse {
 }
 
 /// Chooses the check for the request's kind and operation.
-fn route(request: &KubernetesAdmissionRequest, compiled: &Compiled, host: &Host) -> Verdict {
+fn route(request: &AdmissionRequest, compiled: &Compiled, host: &Host) -> Verdict {
     if matches!(request.operation.as_str(), "DELETE" | "CONNECT") {
         return Verdict::accept();
     }

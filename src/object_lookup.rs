@@ -10,14 +10,9 @@
 //! listed instead, with a field mask that keeps only `metadata.name`, so
 //! that no Secret content ever reaches the policy.
 
-use std::collections::BTreeSet;
-
-use kubewarden_policy_sdk::host_capabilities::kubernetes::{
-    GetResourceRequest, ListResourcesByNamespaceRequest,
-};
 use serde::Deserialize;
 
-use crate::host_call;
+use crate::host_call::{self, GetResourceRequest, ListResourcesByNamespaceRequest};
 
 /// What the checks read of a ConfigMap. Sorted vectors rather than maps:
 /// they are built once and searched, and every map type instantiated
@@ -32,13 +27,22 @@ pub struct ConfigMapData {
 
 impl ConfigMapData {
     /// A ConfigMap holding `data` (in any order) and no binary data.
+    /// A key given twice keeps its first value.
     pub fn from_data(data: impl IntoIterator<Item = (String, String)>) -> ConfigMapData {
-        let mut data: Vec<(String, String)> = data.into_iter().collect();
-        data.sort_unstable();
-        data.dedup_by(|a, b| a.0 == b.0);
-        ConfigMapData {
-            data,
-            binary_keys: Vec::new(),
+        let mut sorted = ConfigMapData::default();
+        for (key, value) in data {
+            sorted.insert(key, value);
+        }
+        sorted
+    }
+
+    /// Adds `key` at its sorted place unless it is already there. Keys
+    /// usually arrive sorted (serde_json's map is a B-tree), so this is an
+    /// append; an insertion rather than a sort keeps one sort routine less
+    /// in the wasm that ships to every cluster.
+    fn insert(&mut self, key: String, value: String) {
+        if let Err(at) = self.data.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
+            self.data.insert(at, (key, value));
         }
     }
 
@@ -93,19 +97,15 @@ pub const SERVICE_ACCOUNT_FIELD_MASKS: &[&str] = &["metadata.name"];
 /// Field masks of the Secret listing: names only, never content.
 pub const SECRET_FIELD_MASKS: &[&str] = &["metadata.name"];
 
-fn masks(fields: &[&str]) -> Option<BTreeSet<String>> {
-    Some(fields.iter().map(|f| f.to_string()).collect())
-}
-
 /// The host request for one namespaced `v1` object, exactly as sent.
-pub fn get_request(kind: &str, namespace: &str, name: &str) -> GetResourceRequest {
+pub fn get_request<'a>(kind: &'a str, namespace: &'a str, name: &'a str) -> GetResourceRequest<'a> {
     GetResourceRequest {
-        api_version: "v1".to_string(),
-        kind: kind.to_string(),
-        name: name.to_string(),
-        namespace: Some(namespace.to_string()),
+        api_version: "v1",
+        kind,
+        name,
+        namespace: Some(namespace),
         disable_cache: false,
-        field_masks: masks(match kind {
+        field_masks: Some(match kind {
             "ConfigMap" => CONFIG_MAP_FIELD_MASKS,
             _ => SERVICE_ACCOUNT_FIELD_MASKS,
         }),
@@ -113,14 +113,14 @@ pub fn get_request(kind: &str, namespace: &str, name: &str) -> GetResourceReques
 }
 
 /// The host request listing the Secret names of `namespace`, exactly as sent.
-pub fn list_secrets_request(namespace: &str) -> ListResourcesByNamespaceRequest {
+pub fn list_secrets_request(namespace: &str) -> ListResourcesByNamespaceRequest<'_> {
     ListResourcesByNamespaceRequest {
-        api_version: "v1".to_string(),
-        kind: "Secret".to_string(),
-        namespace: namespace.to_string(),
+        api_version: "v1",
+        kind: "Secret",
+        namespace,
         label_selector: None,
         field_selector: None,
-        field_masks: masks(SECRET_FIELD_MASKS),
+        field_masks: Some(SECRET_FIELD_MASKS),
     }
 }
 
@@ -180,10 +180,10 @@ struct ConfigMapView {
 pub fn parse_config_map(answer: &[u8]) -> Result<ConfigMapData, String> {
     let view: ConfigMapView = serde_json::from_slice(answer)
         .map_err(|e| format!("cannot read the ConfigMap returned by the host: {e}"))?;
-    let mut data = Vec::new();
+    let mut config_map = ConfigMapData::default();
     for (key, value) in view.data.unwrap_or_default() {
         match value {
-            serde_json::Value::String(value) => data.push((key, value)),
+            serde_json::Value::String(value) => config_map.insert(key, value),
             _ => {
                 return Err(format!(
                     "cannot read the ConfigMap returned by the host: data.{key} is not a string"
@@ -192,15 +192,14 @@ pub fn parse_config_map(answer: &[u8]) -> Result<ConfigMapData, String> {
         }
     }
     // Sorted whatever map order serde_json was built with.
-    data.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut binary_keys: Vec<String> = view
+    config_map.binary_keys = view
         .binary_data
         .unwrap_or_default()
         .into_iter()
         .map(|(k, _)| k)
         .collect();
-    binary_keys.sort_unstable();
-    Ok(ConfigMapData { data, binary_keys })
+    config_map.binary_keys.sort_unstable();
+    Ok(config_map)
 }
 
 #[derive(Deserialize)]

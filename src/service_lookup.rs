@@ -9,12 +9,9 @@
 //! namespace may hold hundreds of Services) and wasm size than the check.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
-
-use kubewarden_policy_sdk::host_capabilities::kubernetes::ListResourcesByNamespaceRequest;
 use serde::Deserialize;
 
-use crate::host_call;
+use crate::host_call::{self, ListResourcesByNamespaceRequest};
 
 /// What the check needs to know about one Service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -76,19 +73,14 @@ pub const SERVICE_FIELD_MASKS: &[&str] = &[
 ];
 
 /// The host request for the Services of `namespace`, exactly as sent.
-pub fn list_services_request(namespace: &str) -> ListResourcesByNamespaceRequest {
+pub fn list_services_request(namespace: &str) -> ListResourcesByNamespaceRequest<'_> {
     ListResourcesByNamespaceRequest {
-        api_version: "v1".to_string(),
-        kind: "Service".to_string(),
-        namespace: namespace.to_string(),
+        api_version: "v1",
+        kind: "Service",
+        namespace,
         label_selector: None,
         field_selector: None,
-        field_masks: Some(
-            SERVICE_FIELD_MASKS
-                .iter()
-                .map(|f| f.to_string())
-                .collect::<BTreeSet<_>>(),
-        ),
+        field_masks: Some(SERVICE_FIELD_MASKS),
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use wildmatch::WildMatch;
+use crate::settings::Glob as WildMatch;
 
 use crate::settings::is_dns1123_label;
 

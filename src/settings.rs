@@ -2,7 +2,7 @@
 
 use kubewarden_policy_sdk::settings::Validatable;
 use serde::{Deserialize, Serialize};
-use wildmatch::WildMatch;
+
 
 /// What to do with a ConfigMap whose Service references do not resolve.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -359,3 +359,17 @@ mod tests {
         assert_eq!(s.compile().is_ignored_key(key), ignored);
     }
 }
+
+/// A glob of `ignoredHosts` or `ignoredKeys`.
+#[derive(Debug)]
+pub struct Glob(String);
+
+impl Glob {
+    pub fn new(pattern: &str) -> Glob {
+        Glob(pattern.to_string())
+    }
+    pub fn matches(&self, text: &str) -> bool {
+        glob_match::glob_match(&self.0, text)
+    }
+}
+use Glob as WildMatch;

@@ -388,11 +388,13 @@ fn kubeconfig_inputs_kept(
 }
 
 /// One ConfigMap key a container or volume consumes, scanned for Services.
+/// Ordered by ConfigMap, key, then reference: the fields' order matters.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct ConsumedKey<'a> {
-    /// Index of the first reference that consumes it.
-    reference: usize,
     config_map: &'a str,
     key: &'a str,
+    /// Index of the first reference that consumes it.
+    reference: usize,
     value: &'a str,
 }
 
@@ -487,7 +489,15 @@ impl LookedUp {
         let mut failures = Vec::new();
         for name in unread {
             match objects.config_map(namespace, name) {
-                Ok(data) => self.config_maps.push((name.to_string(), data)),
+                // At its sorted place: at most MAX_CONFIG_MAPS entries, and
+                // no sort routine of its own in the wasm.
+                Ok(data) => {
+                    let at = self
+                        .config_maps
+                        .binary_search_by(|(n, _)| n.as_str().cmp(name))
+                        .unwrap_or_else(|at| at);
+                    self.config_maps.insert(at, (name.to_string(), data));
+                }
                 Err(error) => failures.push(LookupFailure::Host {
                     kind: ObjectKind::ConfigMap,
                     name: name.to_string(),
@@ -495,7 +505,6 @@ impl LookedUp {
                 }),
             }
         }
-        self.config_maps.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         failures
     }
 
@@ -602,9 +611,9 @@ impl LookedUp {
             }
         }
         // Each (ConfigMap, key) once, for the first reference consuming it.
-        consumed.sort_by(|a, b| {
-            (a.config_map, a.key, a.reference).cmp(&(b.config_map, b.key, b.reference))
-        });
+        // Entries equal in (config_map, key, reference) are equal in value
+        // too, so an unstable sort orders them exactly as a stable one.
+        consumed.sort_unstable();
         consumed.dedup_by(|a, b| (a.config_map, a.key) == (b.config_map, b.key));
         consumed
     }

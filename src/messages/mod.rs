@@ -1,7 +1,7 @@
 //! Every message the policy returns is worded here, one submodule per
 //! check: the checks return typed findings and never format text.
 
-use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
+use crate::admission::AdmissionRequest;
 use serde_json::Value;
 
 pub mod kubeconfig;
@@ -11,7 +11,7 @@ pub mod workload;
 /// The object under review, named for messages: `Deployment ns/name`
 /// (`Deployment name` outside a namespace; `generateName*` before the API
 /// server names it), and its namespace.
-pub fn object(request: &KubernetesAdmissionRequest, kind: &str) -> (String, String) {
+pub fn object(request: &AdmissionRequest, kind: &str) -> (String, String) {
     let meta = |field: &str| {
         request
             .object

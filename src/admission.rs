@@ -15,8 +15,10 @@ use serde_json::Value;
 #[derive(Deserialize)]
 pub struct Payload {
     pub request: AdmissionRequest,
+    /// Read as a value and judged by [`crate::settings::Settings::from_value`]:
+    /// a settings error is the policy's (HTTP 500), not the request's.
     #[serde(default)]
-    pub settings: Option<Box<serde_json::value::RawValue>>,
+    pub settings: Option<Value>,
 }
 
 /// One AdmissionRequest. Both the Kubernetes spelling (`subResource`,

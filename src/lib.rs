@@ -96,12 +96,15 @@ pub fn evaluate(payload: &[u8], host: &Host) -> ValidationResponse {
                 .into_response();
         }
     };
-    let settings = match payload
-        .settings
-        .as_deref()
-        .map_or(Ok(Settings::default()), |raw| {
-            Settings::parse_valid(raw.get())
-        }) {
+    // The settings go back to JSON text for the one settings reader
+    // `validate_settings` uses too: same messages, and no second copy of
+    // the settings deserializer (or serde_json's `raw_value` reader) in
+    // the wasm. Settings are a few hundred bytes.
+    let settings = match payload.settings.as_ref().map_or(Ok(Settings::default()), |value| {
+        serde_json::to_vec(value)
+            .map_err(|e| e.to_string())
+            .and_then(Settings::parse_valid)
+    }) {
         Ok(s) => s,
         Err(e) => {
             return Verdict::Reject {

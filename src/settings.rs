@@ -101,18 +101,19 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Parses settings as the host sends them; `null` means all defaults.
-    pub fn from_json(raw: &str) -> Result<Settings, String> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() || trimmed == "null" {
+    /// Parses settings as the host sends them (JSON text); `null` means all
+    /// defaults.
+    pub fn from_json(raw: impl AsRef<[u8]>) -> Result<Settings, String> {
+        let trimmed = raw.as_ref().trim_ascii();
+        if trimmed.is_empty() || trimmed == b"null" {
             return Ok(Settings::default());
         }
-        serde_json::from_str(trimmed).map_err(|e| format!("invalid settings: {e}"))
+        serde_json::from_slice(trimmed).map_err(|e| format!("invalid settings: {e}"))
     }
 
-    /// Parses settings as the host sends them and validates them: what both
-    /// `validate_settings` and `validate` need.
-    pub fn parse_valid(raw: &str) -> Result<Settings, String> {
+    /// Parses settings as the host sends them (JSON text) and validates
+    /// them: what both `validate_settings` and `validate` need.
+    pub fn parse_valid(raw: impl AsRef<[u8]>) -> Result<Settings, String> {
         let settings = Settings::from_json(raw)?;
         settings.validate()?;
         Ok(settings)

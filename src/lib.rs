@@ -15,6 +15,7 @@ use kubewarden_policy_sdk::wapc_guest::prelude::*;
 pub mod admission;
 pub mod env_expansion;
 pub mod host_call;
+pub mod json_fields;
 pub mod kubeconfig_check;
 pub mod messages;
 pub mod mounts;
@@ -58,7 +59,7 @@ fn validate(payload: &[u8]) -> CallResult {
 /// Benchmark baseline: the parsing `validate` does, and nothing else.
 #[cfg(feature = "parse-baseline")]
 fn parse_request(payload: &[u8]) -> CallResult {
-    let parsed = serde_json::from_slice::<Payload>(payload).is_ok();
+    let parsed = Payload::from_slice(payload).is_ok();
     Ok(if parsed {
         b"true".to_vec()
     } else {
@@ -89,22 +90,22 @@ pub struct Host<'h> {
 
 /// Evaluates one `validate` payload; never fails, never panics on input.
 pub fn evaluate(payload: &[u8], host: &Host) -> ValidationResponse {
-    let payload: Payload = match serde_json::from_slice(payload) {
+    let payload = match Payload::from_slice(payload) {
         Ok(p) => p,
-        Err(e) => {
-            return Verdict::malformed(messages::unreadable_request(&e.to_string()))
-                .into_response();
-        }
+        Err(e) => return Verdict::malformed(messages::unreadable_request(&e)).into_response(),
     };
     // The settings go back to JSON text for the one settings reader
     // `validate_settings` uses too: same messages, and no second copy of
     // the settings deserializer (or serde_json's `raw_value` reader) in
     // the wasm. Settings are a few hundred bytes.
-    let settings = match payload.settings.as_ref().map_or(Ok(Settings::default()), |value| {
-        serde_json::to_vec(value)
-            .map_err(|e| e.to_string())
-            .and_then(Settings::parse_valid)
-    }) {
+    let settings = match payload
+        .settings
+        .as_ref()
+        .map_or(Ok(Settings::default()), |value| {
+            serde_json::to_vec(value)
+                .map_err(|e| e.to_string())
+                .and_then(Settings::parse_valid)
+        }) {
         Ok(s) => s,
         Err(e) => {
             return Verdict::Reject {
@@ -123,7 +124,7 @@ fn route(request: &AdmissionRequest, compiled: &Compiled, host: &Host) -> Verdic
     if matches!(request.operation.as_str(), "DELETE" | "CONNECT") {
         return Verdict::accept();
     }
-    let kind = request.kind.kind.as_str();
+    let kind = request.kind.as_str();
     let (object, namespace) = messages::object(request, kind);
     let old = (request.operation == "UPDATE")
         .then_some(&request.old_object)

@@ -10,9 +10,10 @@
 //! listed instead, with a field mask that keeps only `metadata.name`, so
 //! that no Secret content ever reaches the policy.
 
-use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::host_call::{self, GetResourceRequest, ListResourcesByNamespaceRequest};
+use crate::json_fields::{list, nested, parse_object, string};
 
 /// What the checks read of a ConfigMap. Sorted vectors rather than maps:
 /// they are built once and searched, and every map type instantiated
@@ -166,64 +167,42 @@ impl ObjectSource for HostObjects {
     }
 }
 
-// `serde_json::Map` (sorted) is the map type the request already uses.
-#[derive(Deserialize)]
-struct ConfigMapView {
-    #[serde(default)]
-    data: Option<serde_json::Map<String, serde_json::Value>>,
-    #[serde(default, rename = "binaryData")]
-    binary_data: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
 /// Reads a ConfigMap answer (masked or not) into what the checks need;
 /// `data` values must be strings, as the API guarantees.
 pub fn parse_config_map(answer: &[u8]) -> Result<ConfigMapData, String> {
-    let view: ConfigMapView = serde_json::from_slice(answer)
-        .map_err(|e| format!("cannot read the ConfigMap returned by the host: {e}"))?;
+    let error = |e: String| format!("cannot read the ConfigMap returned by the host: {e}");
+    let mut object = parse_object(answer).map_err(error)?;
+    let mut take = |key: &str| match object.remove(key) {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m),
+        Some(_) => Err(error(format!("{key} is not an object"))),
+    };
+    let (data, binary_data) = (take("data")?, take("binaryData")?);
     let mut config_map = ConfigMapData::default();
-    for (key, value) in view.data.unwrap_or_default() {
+    for (key, value) in data {
         match value {
-            serde_json::Value::String(value) => config_map.insert(key, value),
-            _ => {
-                return Err(format!(
-                    "cannot read the ConfigMap returned by the host: data.{key} is not a string"
-                ));
-            }
+            Value::String(value) => config_map.insert(key, value),
+            _ => return Err(error(format!("data.{key} is not a string"))),
         }
     }
     // Sorted whatever map order serde_json was built with.
-    config_map.binary_keys = view
-        .binary_data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
+    config_map.binary_keys = binary_data.into_iter().map(|(k, _)| k).collect();
     config_map.binary_keys.sort_unstable();
     Ok(config_map)
 }
 
-#[derive(Deserialize)]
-struct NameListView {
-    #[serde(default)]
-    items: Vec<NamedView>,
-}
-
-#[derive(Deserialize)]
-struct NamedView {
-    metadata: NameView,
-}
-
-#[derive(Deserialize)]
-struct NameView {
-    #[serde(default)]
-    name: String,
-}
-
 /// Reads the names of a `<Kind>List` answer, sorted; every other field is ignored.
 pub fn parse_names(answer: &[u8]) -> Result<Vec<String>, String> {
-    let list: NameListView = serde_json::from_slice(answer)
-        .map_err(|e| format!("cannot read the list returned by the host: {e}"))?;
-    let mut names: Vec<String> = list.items.into_iter().map(|i| i.metadata.name).collect();
+    let read = || -> Result<Vec<String>, String> {
+        list(&parse_object(answer)?, "items", |item| {
+            Ok(nested(item, "metadata", |m| {
+                Ok(string(m, "name")?.unwrap_or_default())
+            })?
+            .unwrap_or_default())
+        })
+    };
+    let mut names =
+        read().map_err(|e| format!("cannot read the list returned by the host: {e}"))?;
     names.sort_unstable();
     Ok(names)
 }

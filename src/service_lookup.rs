@@ -8,10 +8,10 @@
 //! than k8s-openapi's `Service`, whose deserializer costs more time (a
 //! namespace may hold hundreds of Services) and wasm size than the check.
 
-use std::borrow::Cow;
-use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::host_call::{self, ListResourcesByNamespaceRequest};
+use crate::json_fields::{int32, list, nested, object, parse_object, string};
 
 /// What the check needs to know about one Service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -99,74 +99,40 @@ impl ServiceSource for HostServices {
 
 /// Reads a `ServiceList` answer (masked or not) into what the check needs.
 pub fn parse_service_list(answer: &[u8]) -> Result<Vec<ServiceInfo>, String> {
-    let list: ServiceListView = serde_json::from_slice(answer)
-        .map_err(|e| format!("cannot read the ServiceList returned by the host: {e}"))?;
-    Ok(list.items.into_iter().map(ServiceInfo::from).collect())
+    let read = || list(&parse_object(answer)?, "items", read_service);
+    read().map_err(|e| format!("cannot read the ServiceList returned by the host: {e}"))
 }
 
-// Strings borrow from the host's answer where they can: a namespace may
-// hold hundreds of Services and only the name is kept.
-#[derive(Deserialize)]
-struct ServiceListView<'a> {
-    #[serde(default, borrow)]
-    items: Vec<ServiceView<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ServiceView<'a> {
-    #[serde(default, borrow)]
-    metadata: MetadataView<'a>,
-    #[serde(default, borrow)]
-    spec: Option<ServiceSpecView<'a>>,
-}
-
-#[derive(Deserialize, Default)]
-struct MetadataView<'a> {
-    #[serde(default, borrow)]
-    name: Cow<'a, str>,
-}
-
-#[derive(Deserialize, Default)]
-struct ServiceSpecView<'a> {
-    #[serde(default, borrow, rename = "clusterIP")]
-    cluster_ip: Option<Cow<'a, str>>,
-    #[serde(default, borrow, rename = "type")]
-    type_: Option<Cow<'a, str>>,
-    #[serde(default)]
-    #[serde(borrow)]
-    ports: Option<Vec<ServicePortView<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct ServicePortView<'a> {
-    port: i32,
-    #[serde(default, borrow)]
-    name: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    protocol: Option<Cow<'a, str>>,
-}
-
-impl From<ServiceView<'_>> for ServiceInfo {
-    fn from(service: ServiceView<'_>) -> Self {
-        let spec = service.spec.unwrap_or_default();
-        let ports = spec.ports.unwrap_or_default();
-        ServiceInfo {
-            name: service.metadata.name.into_owned(),
-            headless: spec.cluster_ip.as_deref() == Some("None"),
-            external_name: spec.type_.as_deref() == Some("ExternalName"),
-            ports: ports.iter().map(|p| p.port).collect(),
-            named_ports: ports
-                .iter()
-                .filter_map(|p| {
-                    let name = p.name.as_deref().filter(|n| !n.is_empty())?;
-                    Some(NamedPort {
-                        name: name.to_ascii_lowercase(),
-                        protocol: p.protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase(),
-                    })
+fn read_service(service: &Map<String, Value>) -> Result<ServiceInfo, String> {
+    let name = nested(service, "metadata", |m| {
+        Ok(string(m, "name")?.unwrap_or_default())
+    })?;
+    let no_spec = Map::new();
+    let spec = object(service, "spec")?.unwrap_or(&no_spec);
+    let text = |key: &str| string(spec, key).map(Option::unwrap_or_default);
+    let (cluster_ip, type_) = (text("clusterIP")?, text("type")?);
+    let ports = list(spec, "ports", |p| {
+        let port = int32(p, "port")?.ok_or("port is missing")?;
+        let name = string(p, "name")?.filter(|n| !n.is_empty());
+        let protocol = string(p, "protocol")?;
+        Ok((port, name, protocol))
+    })
+    .map_err(|e| format!("spec.{e}"))?;
+    Ok(ServiceInfo {
+        name: name.unwrap_or_default(),
+        headless: cluster_ip == "None",
+        external_name: type_ == "ExternalName",
+        ports: ports.iter().map(|(port, _, _)| *port).collect(),
+        named_ports: ports
+            .into_iter()
+            .filter_map(|(_, name, protocol)| {
+                Some(NamedPort {
+                    name: name?.to_ascii_lowercase(),
+                    protocol: protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase(),
                 })
-                .collect(),
-        }
-    }
+            })
+            .collect(),
+    })
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 use kubewarden_policy_sdk::settings::Validatable;
 use serde::{Deserialize, Serialize};
 
-
 /// What to do with a ConfigMap whose Service references do not resolve.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]

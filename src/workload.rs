@@ -8,6 +8,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::json_fields::{boolean, field, list, nested, string};
+
 /// Where the Pod spec lives in each supported kind (as a JSON pointer).
 pub fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
     Some(match kind {
@@ -303,69 +305,6 @@ pub fn read_pod_spec(kind: &str, object: &Value) -> Result<PodSpecView, String> 
             pointer.trim_start_matches('/').replace('/', ".")
         )
     })
-}
-
-// The readers: absent and `null` fields are their default; a field of the
-// wrong type is an error naming it (the API server never sends one).
-
-fn field<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    m.get(key).filter(|v| !v.is_null())
-}
-
-fn string(m: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
-    match field(m, key) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(format!("{key} is not a string")),
-    }
-}
-
-fn boolean(m: &Map<String, Value>, key: &str) -> Result<Option<bool>, String> {
-    match field(m, key) {
-        None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(format!("{key} is not a boolean")),
-    }
-}
-
-fn object<'a>(
-    m: &'a Map<String, Value>,
-    key: &str,
-) -> Result<Option<&'a Map<String, Value>>, String> {
-    match field(m, key) {
-        None => Ok(None),
-        Some(Value::Object(o)) => Ok(Some(o)),
-        Some(_) => Err(format!("{key} is not an object")),
-    }
-}
-
-fn nested<T>(
-    m: &Map<String, Value>,
-    key: &str,
-    read: fn(&Map<String, Value>) -> Result<T, String>,
-) -> Result<Option<T>, String> {
-    object(m, key)?
-        .map(|o| read(o).map_err(|e| format!("{key}.{e}")))
-        .transpose()
-}
-
-fn list<T>(
-    m: &Map<String, Value>,
-    key: &str,
-    read: fn(&Map<String, Value>) -> Result<T, String>,
-) -> Result<Vec<T>, String> {
-    match field(m, key) {
-        None => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                Value::Object(o) => read(o).map_err(|e| format!("{key}[{i}].{e}")),
-                _ => Err(format!("{key}[{i}] is not an object")),
-            })
-            .collect(),
-        Some(_) => Err(format!("{key} is not a list")),
-    }
 }
 
 type Fields<'a> = &'a Map<String, Value>;

@@ -6,15 +6,16 @@
 /// release build optimized by `wasm-opt -Oz` (`make policy.wasm`), which
 /// every policy-server replica pulls from the registry and compiles.
 ///
-/// 400 KiB is the budget this project's developer guide
-/// (docs/development.md, "Performance") sets. Issue #12 asked for 320 KiB,
-/// measured when `wasm-opt -Oz` took the module of that time from 379,768 to
-/// 317,980 bytes; the workload check (`checkWorkloadReferences`) has landed
-/// since, and with it the optimized module is about 375 KiB (383,670 bytes
-/// on 2026-11-29; 467,149 before `wasm-opt`), so 320 KiB is not reachable
-/// without dropping a check. 400 KiB leaves about 6 % of headroom for fixes
-/// and still catches an accidental heavy dependency.
-pub const POLICY_WASM_SIZE_BUDGET: u64 = 400 * 1024;
+/// 320 KiB is issue #12's budget, set when `wasm-opt -Oz` took the module
+/// of that time (before the workload check) to 317,980 bytes; the
+/// developer guide's ceiling is 400 KiB. With the workload check the module
+/// first measured 391,706 bytes; it fits because every JSON the policy
+/// reads goes through one `serde_json::Value` reader and a few hand-written
+/// field readers (`json_fields`) instead of one derived deserializer per
+/// type, and because of the other cuts listed in docs/development.md
+/// ("Module size"). On 2026-11-29 it is 320,409 bytes: 7 KB of headroom,
+/// so a new dependency or derived deserializer must pay for itself.
+pub const POLICY_WASM_SIZE_BUDGET: u64 = 320 * 1024;
 
 /// Largest acceptable growth of the linear memory of a fresh instance (after
 /// `wapc_init`) while it evaluates a ConfigMap of 1 MiB of data, the most a

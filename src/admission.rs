@@ -88,3 +88,74 @@ impl AdmissionRequest {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    fn read(payload: Value) -> Result<Payload, String> {
+        Payload::from_slice(&serde_json::to_vec(&payload).unwrap())
+    }
+
+    #[test]
+    fn kubernetes_spelling() {
+        let p = read(json!({"request": {
+            "uid": "1", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "subResource": "scale", "name": "web", "namespace": "shop", "operation": "UPDATE",
+            "userInfo": {"username": "me", "extra": {"k": ["v"]}}, "options": {"kind": "UpdateOptions"},
+            "object": {"spec": {}}, "oldObject": {"spec": {"replicas": 1}}, "dryRun": true},
+            "settings": {"action": "warn"}}))
+        .unwrap();
+        let r = &p.request;
+        assert_eq!(
+            (
+                r.kind.as_str(),
+                r.sub_resource.as_str(),
+                r.name.as_str(),
+                r.namespace.as_str(),
+                r.operation.as_str()
+            ),
+            ("Deployment", "scale", "web", "shop", "UPDATE")
+        );
+        assert_eq!(
+            (&r.object, &r.old_object),
+            (&json!({"spec": {}}), &json!({"spec": {"replicas": 1}}))
+        );
+        assert_eq!(p.settings, Some(json!({"action": "warn"})));
+    }
+
+    #[test]
+    fn sdk_spelling_and_defaults() {
+        let p = read(
+            json!({"request": {"sub_resource": "ephemeralcontainers", "old_object": {"a": 1}}}),
+        )
+        .unwrap();
+        assert_eq!(p.request.sub_resource, "ephemeralcontainers");
+        assert_eq!(p.request.old_object, json!({"a": 1}));
+        assert_eq!(
+            (p.request.kind.as_str(), p.request.object.is_null()),
+            ("", true)
+        );
+        assert!(p.settings.is_none());
+    }
+
+    #[rstest]
+    #[case::null_settings(json!({"request": {}, "settings": null}), None)]
+    #[case::missing_request(json!({"settings": {}}), Some("missing field `request`"))]
+    #[case::null_request(json!({"request": null}), Some("missing field `request`"))]
+    #[case::request_not_an_object(json!({"request": "x"}), Some("request is not an object"))]
+    #[case::kind_not_an_object(json!({"request": {"kind": "Pod"}}), Some("request.kind is not an object"))]
+    #[case::kind_kind_not_a_string(json!({"request": {"kind": {"kind": 1}}}), Some("request.kind.kind is not a string"))]
+    #[case::operation_not_a_string(json!({"request": {"operation": []}}), Some("request.operation is not a string"))]
+    #[case::payload_not_an_object(json!([]), Some("it is not a JSON object"))]
+    fn payloads(#[case] payload: Value, #[case] error: Option<&str>) {
+        match (read(payload), error) {
+            (Ok(_), None) => {}
+            (Err(e), Some(wanted)) => assert_eq!(e, wanted),
+            (got, wanted) => panic!("{:?} is not {wanted:?}", got.err()),
+        }
+    }
+}

@@ -96,3 +96,78 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
         _ => Err("it is not a JSON object".to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    fn fields(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    fn name_of(m: &Map<String, Value>) -> Result<String, String> {
+        Ok(string(m, "name")?.unwrap_or_default())
+    }
+
+    #[rstest]
+    #[case::present(json!({"k": "v"}), Ok(Some("v".to_string())))]
+    #[case::absent(json!({}), Ok(None))]
+    #[case::null(json!({"k": null}), Ok(None))]
+    #[case::wrong_type(json!({"k": 1}), Err("k is not a string".to_string()))]
+    fn strings(#[case] m: Value, #[case] expected: Result<Option<String>, String>) {
+        assert_eq!(string(&fields(m), "k"), expected);
+    }
+
+    #[rstest]
+    #[case::present(json!({"k": true}), Ok(Some(true)))]
+    #[case::absent(json!({}), Ok(None))]
+    #[case::wrong_type(json!({"k": "true"}), Err("k is not a boolean".to_string()))]
+    fn booleans(#[case] m: Value, #[case] expected: Result<Option<bool>, String>) {
+        assert_eq!(boolean(&fields(m), "k"), expected);
+    }
+
+    #[rstest]
+    #[case::present(json!({"k": 8080}), Ok(Some(8080)))]
+    #[case::negative(json!({"k": -1}), Ok(Some(-1)))]
+    #[case::absent(json!({"k": null}), Ok(None))]
+    #[case::too_big(json!({"k": 4_294_967_296_i64}), Err("k is not a 32-bit integer".to_string()))]
+    #[case::float(json!({"k": 80.5}), Err("k is not a 32-bit integer".to_string()))]
+    #[case::string(json!({"k": "80"}), Err("k is not a 32-bit integer".to_string()))]
+    fn integers(#[case] m: Value, #[case] expected: Result<Option<i32>, String>) {
+        assert_eq!(int32(&fields(m), "k"), expected);
+    }
+
+    #[rstest]
+    #[case::items(json!({"items": [{"name": "a"}, {"name": "b"}]}), Ok(vec!["a".to_string(), "b".to_string()]))]
+    #[case::absent(json!({}), Ok(vec![]))]
+    #[case::not_a_list(json!({"items": {}}), Err("items is not a list".to_string()))]
+    #[case::item_not_an_object(json!({"items": [{"name": "a"}, 1]}), Err("items[1] is not an object".to_string()))]
+    #[case::item_field_wrong(json!({"items": [{"name": 1}]}), Err("items[0].name is not a string".to_string()))]
+    fn lists(#[case] m: Value, #[case] expected: Result<Vec<String>, String>) {
+        assert_eq!(list(&fields(m), "items", name_of), expected);
+    }
+
+    #[rstest]
+    #[case::present(json!({"metadata": {"name": "a"}}), Ok(Some("a".to_string())))]
+    #[case::absent(json!({}), Ok(None))]
+    #[case::not_an_object(json!({"metadata": []}), Err("metadata is not an object".to_string()))]
+    #[case::inner_wrong(json!({"metadata": {"name": false}}), Err("metadata.name is not a string".to_string()))]
+    fn nested_objects(#[case] m: Value, #[case] expected: Result<Option<String>, String>) {
+        assert_eq!(nested(&fields(m), "metadata", name_of), expected);
+    }
+
+    #[rstest]
+    #[case::object(b"{\"a\": 1}".as_slice(), Ok(1))]
+    #[case::array(b"[1]".as_slice(), Err("it is not a JSON object"))]
+    #[case::null(b"null".as_slice(), Err("it is not a JSON object"))]
+    #[case::not_json(b"{".as_slice(), Err("EOF while parsing"))]
+    fn objects(#[case] bytes: &[u8], #[case] expected: Result<usize, &str>) {
+        match (parse_object(bytes), expected) {
+            (Ok(m), Ok(len)) => assert_eq!(m.len(), len),
+            (Err(e), Err(wanted)) => assert!(e.contains(wanted), "{e}"),
+            (got, wanted) => panic!("{got:?} is not {wanted:?}"),
+        }
+    }
+}

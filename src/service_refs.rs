@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::settings::Glob as WildMatch;
+use crate::settings::Glob;
 
 use crate::settings::is_dns1123_label;
 
@@ -99,7 +99,7 @@ pub struct ScanOptions<'a> {
     /// Whether short names inside URLs count.
     pub short_names: bool,
     /// Hosts never reported.
-    pub ignored_hosts: &'a [WildMatch],
+    pub ignored_hosts: &'a [Glob],
 }
 
 /// RFC 1035's limit on a DNS name; anything longer is not a host name.
@@ -866,7 +866,7 @@ mod tests {
     use rstest::rstest;
 
     fn scan_with(text: &str, short_names: bool, ignored: &[&str]) -> Vec<(String, String, Port)> {
-        let ignored: Vec<WildMatch> = ignored.iter().map(|p| WildMatch::new(p)).collect();
+        let ignored: Vec<Glob> = ignored.iter().map(|p| Glob::new(p)).collect();
         let options = ScanOptions {
             qualified_suffixes: &[".svc.cluster.local".to_string()],
             default_namespace: "home",
@@ -1372,7 +1372,7 @@ mod tests {
     fn foreign_names_are_bounded_and_ignorable() {
         let long = format!("{}b.ns.svc.cluster.local", "a.".repeat(120));
         assert_eq!(records(&long, &["corp.internal"]), vec![]);
-        let ignored = [WildMatch::new("*.svc.cluster.local")];
+        let ignored = [Glob::new("*.svc.cluster.local")];
         let suffixes = [".svc.corp.internal".to_string()];
         let options = ScanOptions {
             qualified_suffixes: &suffixes,

@@ -51,9 +51,9 @@ pub struct Settings {
     pub check_short_names: bool,
     /// Check that the Service exposes the referenced port.
     pub check_ports: bool,
-    /// Glob patterns (`*`, `?`) of hosts never checked.
+    /// Glob patterns ([`Glob`]) of hosts never checked.
     pub ignored_hosts: Vec<String>,
-    /// Glob patterns (`*`, `?`) of ConfigMap keys that hold documentation,
+    /// Glob patterns ([`Glob`]) of ConfigMap keys that hold documentation,
     /// not configuration (Knative's `_example`); they are never scanned.
     pub ignored_keys: Vec<String>,
     /// What to do when the Services of a namespace cannot be listed.
@@ -130,7 +130,7 @@ impl Settings {
             patterns
                 .iter()
                 .map(|p| {
-                    WildMatch::new(&if lower {
+                    Glob::new(&if lower {
                         p.to_ascii_lowercase()
                     } else {
                         p.clone()
@@ -177,9 +177,9 @@ pub struct Compiled {
     /// `.svc.<d>` for `clusterDomain` first, then every additional domain.
     pub qualified_suffixes: Vec<String>,
     /// `ignoredHosts`, lower case.
-    pub ignored_hosts: Vec<WildMatch>,
+    pub ignored_hosts: Vec<Glob>,
     /// `ignoredKeys`.
-    pub ignored_keys: Vec<WildMatch>,
+    pub ignored_keys: Vec<Glob>,
 }
 
 impl Compiled {
@@ -273,6 +273,26 @@ impl Validatable for Settings {
     }
 }
 
+/// One compiled pattern of `ignoredHosts` or `ignoredKeys`, matched with
+/// the glob-match crate's syntax: `*` and `?` (never across `/`, which
+/// neither host names nor ConfigMap keys hold), `[a-z]`, `{a,b}`, `\` to
+/// escape, and a leading `!` to negate. Matching is linear in the pattern
+/// and the text, so a hostile pattern cannot stall an evaluation.
+#[derive(Debug)]
+pub struct Glob(String);
+
+impl Glob {
+    /// The pattern as given: callers lower-case host patterns themselves.
+    pub fn new(pattern: &str) -> Glob {
+        Glob(pattern.to_string())
+    }
+
+    /// Whether the whole of `text` matches (case-sensitive).
+    pub fn matches(&self, text: &str) -> bool {
+        glob_match::glob_match(&self.0, text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,18 +378,25 @@ mod tests {
         };
         assert_eq!(s.compile().is_ignored_key(key), ignored);
     }
-}
 
-/// A glob of `ignoredHosts` or `ignoredKeys`.
-#[derive(Debug)]
-pub struct Glob(String);
-
-impl Glob {
-    pub fn new(pattern: &str) -> Glob {
-        Glob(pattern.to_string())
-    }
-    pub fn matches(&self, text: &str) -> bool {
-        glob_match::glob_match(&self.0, text)
+    #[rstest]
+    #[case::star_any_labels("*.legacy.svc.cluster.local", "db.legacy.svc.cluster.local", true)]
+    #[case::star_needs_the_suffix(
+        "*.legacy.svc.cluster.local",
+        "db.other.svc.cluster.local",
+        false
+    )]
+    #[case::exact("vault.vault.svc", "vault.vault.svc", true)]
+    #[case::exact_is_whole("vault.vault.svc", "vault.vault.svc.cluster.local", false)]
+    #[case::question_one_char("redis-?", "redis-0", true)]
+    #[case::question_not_two("redis-?", "redis-10", false)]
+    #[case::class("redis-[0-2]", "redis-1", true)]
+    #[case::class_outside("redis-[0-2]", "redis-3", false)]
+    #[case::braces("{a,b}.shop.svc", "b.shop.svc", true)]
+    #[case::braces_other("{a,b}.shop.svc", "c.shop.svc", false)]
+    #[case::case_sensitive("*.md", "README.MD", false)]
+    #[case::negation("!_example", "notes", true)]
+    fn globs(#[case] pattern: &str, #[case] text: &str, #[case] matches: bool) {
+        assert_eq!(Glob::new(pattern).matches(text), matches);
     }
 }
-use Glob as WildMatch;

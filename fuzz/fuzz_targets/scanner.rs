@@ -10,9 +10,8 @@
 #![no_main]
 
 use dangling_references_policy::service_refs::{Form, Port, ScanOptions, ServiceRef, scan};
-use dangling_references_policy::settings::is_dns1123_label;
+use dangling_references_policy::settings::{Glob, is_dns1123_label};
 use libfuzzer_sys::fuzz_target;
-use wildmatch::WildMatch;
 
 const NEEDLE: &str = "http://needle-svc.haystack.svc.cluster.local:8443";
 
@@ -61,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
         _ => vec![],
     };
     let ignored = if flags & 0b1000 != 0 {
-        vec![WildMatch::new("*.legacy.svc*")]
+        vec![Glob::new("*.legacy.svc*")]
     } else {
         vec![]
     };

@@ -215,7 +215,7 @@ settings_refused() {
     'allowedPaths: "relative/path" must be an absolute path' \
     'clusterDomain: "Not_A_Domain" is not a DNS domain' \
     -- --settings-path test_data/settings_invalid_values.json
-  settings_refused 'invalid settings: unknown variant `block`, expected `deny` or `warn`' \
+  settings_refused 'invalid settings: action: unknown variant `block`, expected `deny` or `warn`' \
     -- --settings-json '{"action": "block"}'
   settings_refused 'maxNamespacesPerRequest must be at least 1' -- --settings-json '{"maxNamespacesPerRequest": 0}'
   settings_refused 'checkSecretReferences needs checkWorkloadReferences' \

@@ -94,18 +94,11 @@ pub fn evaluate(payload: &[u8], host: &Host) -> ValidationResponse {
         Ok(p) => p,
         Err(e) => return Verdict::malformed(messages::unreadable_request(&e)).into_response(),
     };
-    // The settings go back to JSON text for the one settings reader
-    // `validate_settings` uses too: same messages, and no second copy of
-    // the settings deserializer (or serde_json's `raw_value` reader) in
-    // the wasm. Settings are a few hundred bytes.
     let settings = match payload
         .settings
         .as_ref()
-        .map_or(Ok(Settings::default()), |value| {
-            serde_json::to_vec(value)
-                .map_err(|e| e.to_string())
-                .and_then(Settings::parse_valid)
-        }) {
+        .map_or(Ok(Settings::default()), Settings::valid_from_value)
+    {
         Ok(s) => s,
         Err(e) => {
             return Verdict::Reject {

@@ -1,10 +1,13 @@
 //! Policy settings: what each check watches and how it reports.
 
 use kubewarden_policy_sdk::settings::Validatable;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::messages::kubeconfig::clip;
 
 /// What to do with a ConfigMap whose Service references do not resolve.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Reject the ConfigMap.
@@ -15,7 +18,7 @@ pub enum Action {
 }
 
 /// What to do when the host cannot say which Services exist.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum OnLookupError {
     /// Reject: the references could not be verified.
@@ -26,8 +29,9 @@ pub enum OnLookupError {
 }
 
 /// The policy's settings, as written in a ClusterAdmissionPolicy `spec.settings`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+/// Read by [`Settings::from_value`]; serialized (camelCase) as written.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
 pub struct Settings {
     /// Environment variables holding kubeconfig paths.
     pub variables: Vec<String>,
@@ -101,19 +105,93 @@ impl Default for Settings {
 
 impl Settings {
     /// Parses settings as the host sends them (JSON text); `null` means all
-    /// defaults.
+    /// defaults. Errors start with "invalid settings: ".
     pub fn from_json(raw: impl AsRef<[u8]>) -> Result<Settings, String> {
         let trimmed = raw.as_ref().trim_ascii();
-        if trimmed.is_empty() || trimmed == b"null" {
+        if trimmed.is_empty() {
             return Ok(Settings::default());
         }
-        serde_json::from_slice(trimmed).map_err(|e| format!("invalid settings: {e}"))
+        let value: Value =
+            serde_json::from_slice(trimmed).map_err(|e| format!("invalid settings: {e}"))?;
+        Settings::from_value(&value)
+    }
+
+    /// Reads settings from their JSON value: `null` means all defaults, and
+    /// so does an absent or `null` field; an unknown field is refused, as
+    /// Kubewarden's policies do. The errors keep serde's wording, after the
+    /// name of the field (`checkPorts: invalid type: string "yes", expected
+    /// a boolean`), and start with "invalid settings: ".
+    ///
+    /// Read by hand rather than derived: with no typed deserializer left,
+    /// the wasm ships no serde type-error machinery (about 28 KB with the
+    /// float formatting it pulls in).
+    pub fn from_value(value: &Value) -> Result<Settings, String> {
+        let read = || match value {
+            Value::Null => Ok(Settings::default()),
+            Value::Object(fields) => Settings::read(fields),
+            other => Err(invalid_type(other, "a map of settings")),
+        };
+        read().map_err(|e| format!("invalid settings: {e}"))
+    }
+
+    fn read(m: &Map<String, Value>) -> Result<Settings, String> {
+        if let Some(unknown) = m.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            let expected: Vec<String> = FIELDS.iter().map(|f| format!("`{f}`")).collect();
+            return Err(format!(
+                "unknown field `{}`, expected one of {}",
+                clip(unknown),
+                expected.join(", ")
+            ));
+        }
+        let d = Settings::default();
+        let at = |key: &'static str| (key, m.get(key).filter(|v| !v.is_null()));
+        Ok(Settings {
+            variables: strings(at("variables"))?.unwrap_or(d.variables),
+            allowed_paths: strings(at("allowedPaths"))?.unwrap_or(d.allowed_paths),
+            allow_host_path_volumes: flag(at("allowHostPathVolumes"))?
+                .unwrap_or(d.allow_host_path_volumes),
+            remove_offending_variables: flag(at("removeOffendingVariables"))?
+                .unwrap_or(d.remove_offending_variables),
+            warn_on_unresolved_values: flag(at("warnOnUnresolvedValues"))?
+                .unwrap_or(d.warn_on_unresolved_values),
+            action: match variant(at("action"), &["deny", "warn"])? {
+                Some("warn") => Action::Warn,
+                Some(_) => Action::Deny,
+                None => d.action,
+            },
+            cluster_domain: text(at("clusterDomain"))?.unwrap_or(d.cluster_domain),
+            additional_cluster_domains: strings(at("additionalClusterDomains"))?
+                .unwrap_or(d.additional_cluster_domains),
+            check_short_names: flag(at("checkShortNames"))?.unwrap_or(d.check_short_names),
+            check_ports: flag(at("checkPorts"))?.unwrap_or(d.check_ports),
+            ignored_hosts: strings(at("ignoredHosts"))?.unwrap_or(d.ignored_hosts),
+            ignored_keys: strings(at("ignoredKeys"))?.unwrap_or(d.ignored_keys),
+            on_lookup_error: match variant(at("onLookupError"), &["deny", "allow"])? {
+                Some("allow") => OnLookupError::Allow,
+                Some(_) => OnLookupError::Deny,
+                None => d.on_lookup_error,
+            },
+            max_namespaces_per_request: count(at("maxNamespacesPerRequest"))?
+                .unwrap_or(d.max_namespaces_per_request),
+            check_workload_references: flag(at("checkWorkloadReferences"))?
+                .unwrap_or(d.check_workload_references),
+            check_secret_references: flag(at("checkSecretReferences"))?
+                .unwrap_or(d.check_secret_references),
+        })
     }
 
     /// Parses settings as the host sends them (JSON text) and validates
-    /// them: what both `validate_settings` and `validate` need.
+    /// them: what `validate_settings` needs.
     pub fn parse_valid(raw: impl AsRef<[u8]>) -> Result<Settings, String> {
         let settings = Settings::from_json(raw)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Reads settings from the JSON value `validate` receives, and
+    /// validates them.
+    pub fn valid_from_value(value: &Value) -> Result<Settings, String> {
+        let settings = Settings::from_value(value)?;
         settings.validate()?;
         Ok(settings)
     }
@@ -273,6 +351,117 @@ impl Validatable for Settings {
     }
 }
 
+/// Every settings field, in the order an unknown field's error lists them.
+pub const FIELDS: &[&str] = &[
+    "variables",
+    "allowedPaths",
+    "allowHostPathVolumes",
+    "removeOffendingVariables",
+    "warnOnUnresolvedValues",
+    "action",
+    "clusterDomain",
+    "additionalClusterDomains",
+    "checkShortNames",
+    "checkPorts",
+    "ignoredHosts",
+    "ignoredKeys",
+    "onLookupError",
+    "maxNamespacesPerRequest",
+    "checkWorkloadReferences",
+    "checkSecretReferences",
+];
+
+/// A settings field: its name, and its value unless absent or `null`.
+type Field<'a> = (&'static str, Option<&'a Value>);
+
+/// serde's wording for a value of the wrong type (`string "yes"`,
+/// `integer `1``, `sequence`), so that the messages read as they did when
+/// the settings were derived.
+fn unexpected(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => format!("boolean `{b}`"),
+        Value::Number(n) if n.is_f64() => format!("floating point `{n}`"),
+        Value::Number(n) => format!("integer `{n}`"),
+        Value::String(s) => format!("string {:?}", clip(s)),
+        Value::Array(_) => "sequence".to_string(),
+        Value::Object(_) => "map".to_string(),
+    }
+}
+
+fn invalid_type(value: &Value, expected: &str) -> String {
+    format!("invalid type: {}, expected {expected}", unexpected(value))
+}
+
+fn flag((key, value): Field) -> Result<Option<bool>, String> {
+    value
+        .map(|v| {
+            v.as_bool()
+                .ok_or_else(|| format!("{key}: {}", invalid_type(v, "a boolean")))
+        })
+        .transpose()
+}
+
+fn text((key, value): Field) -> Result<Option<String>, String> {
+    value
+        .map(|v| match v {
+            Value::String(s) => Ok(s.clone()),
+            other => Err(format!("{key}: {}", invalid_type(other, "a string"))),
+        })
+        .transpose()
+}
+
+fn strings((key, value): Field) -> Result<Option<Vec<String>>, String> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let Value::Array(items) = value else {
+        return Err(format!("{key}: {}", invalid_type(value, "a sequence")));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Value::String(s) => Ok(s.clone()),
+            other => Err(format!("{key}[{i}]: {}", invalid_type(other, "a string"))),
+        })
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+/// One of `variants`, spelled exactly (lower case).
+fn variant<'v>(field: Field, variants: &[&'v str]) -> Result<Option<&'v str>, String> {
+    let Some(given) = text(field)? else {
+        return Ok(None);
+    };
+    match variants.iter().find(|v| **v == given) {
+        Some(v) => Ok(Some(v)),
+        None => {
+            let expected: Vec<String> = variants.iter().map(|v| format!("`{v}`")).collect();
+            Err(format!(
+                "{}: unknown variant `{}`, expected {}",
+                field.0,
+                clip(&given),
+                expected.join(" or ")
+            ))
+        }
+    }
+}
+
+/// A whole number that fits in `usize`.
+fn count((key, value): Field) -> Result<Option<usize>, String> {
+    value
+        .map(|v| match v {
+            Value::Number(n) if n.is_f64() => Err(format!("{key}: {}", invalid_type(v, "usize"))),
+            Value::Number(n) => n
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| format!("{key}: invalid value: integer `{n}`, expected usize")),
+            other => Err(format!("{key}: {}", invalid_type(other, "usize"))),
+        })
+        .transpose()
+}
+
 /// One compiled pattern of `ignoredHosts` or `ignoredKeys`, matched with
 /// the glob-match crate's syntax: `*` and `?` (never across `/`, which
 /// neither host names nor ConfigMap keys hold), `[a-z]`, `{a,b}`, `\` to
@@ -336,6 +525,90 @@ mod tests {
     fn settings_validation(#[case] raw: &str, #[case] valid: bool) {
         let result = Settings::parse_valid(raw);
         assert_eq!(result.is_ok(), valid, "{raw}: {result:?}");
+    }
+
+    #[rstest]
+    #[case::flag(
+        r#"{"checkPorts":"yes"}"#,
+        r#"checkPorts: invalid type: string "yes", expected a boolean"#
+    )]
+    #[case::list(
+        r#"{"variables":"KUBECONFIG"}"#,
+        r#"variables: invalid type: string "KUBECONFIG", expected a sequence"#
+    )]
+    #[case::list_item(
+        r#"{"ignoredKeys":["a",1]}"#,
+        "ignoredKeys[1]: invalid type: integer `1`, expected a string"
+    )]
+    #[case::text(
+        r#"{"clusterDomain":false}"#,
+        "clusterDomain: invalid type: boolean `false`, expected a string"
+    )]
+    #[case::variant(
+        r#"{"action":"block"}"#,
+        "action: unknown variant `block`, expected `deny` or `warn`"
+    )]
+    #[case::variant_case(
+        r#"{"onLookupError":"Allow"}"#,
+        "onLookupError: unknown variant `Allow`, expected `deny` or `allow`"
+    )]
+    #[case::count_negative(
+        r#"{"maxNamespacesPerRequest":-1}"#,
+        "maxNamespacesPerRequest: invalid value: integer `-1`, expected usize"
+    )]
+    #[case::count_float(
+        r#"{"maxNamespacesPerRequest":1.5}"#,
+        "maxNamespacesPerRequest: invalid type: floating point `1.5`, expected usize"
+    )]
+    #[case::count_text(
+        r#"{"maxNamespacesPerRequest":"3"}"#,
+        r#"maxNamespacesPerRequest: invalid type: string "3", expected usize"#
+    )]
+    #[case::not_a_map("[1]", "invalid type: sequence, expected a map of settings")]
+    #[case::string("\"x\"", r#"invalid type: string "x", expected a map of settings"#)]
+    #[case::not_json("variables: [KUBECONFIG]", "expected value at line 1 column 1")]
+    fn settings_errors(#[case] raw: &str, #[case] error: &str) {
+        assert_eq!(
+            Settings::from_json(raw),
+            Err(format!("invalid settings: {error}"))
+        );
+    }
+
+    #[rstest]
+    #[case::null_document("null")]
+    #[case::empty_document("  ")]
+    #[case::null_fields(
+        r#"{"action":null,"variables":null,"checkPorts":null,"maxNamespacesPerRequest":null}"#
+    )]
+    fn null_means_default(#[case] raw: &str) {
+        assert_eq!(Settings::from_json(raw), Ok(Settings::default()));
+    }
+
+    #[test]
+    fn every_field_is_read() {
+        let raw = r#"{"variables":["A"],"allowedPaths":["/p"],"allowHostPathVolumes":true,
+            "removeOffendingVariables":true,"warnOnUnresolvedValues":true,"action":"warn",
+            "clusterDomain":"corp.internal","additionalClusterDomains":["x.y"],"checkShortNames":true,
+            "checkPorts":false,"ignoredHosts":["h"],"ignoredKeys":["k"],"onLookupError":"allow",
+            "maxNamespacesPerRequest":3,"checkWorkloadReferences":true,"checkSecretReferences":true}"#;
+        let s = Settings::from_json(raw).unwrap();
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            serde_json::from_str::<Value>(raw).unwrap()
+        );
+        assert_eq!(
+            FIELDS.len(),
+            serde_json::to_value(&s).unwrap().as_object().unwrap().len()
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_clipped() {
+        let err = Settings::from_json(format!(r#"{{"{}":1}}"#, "x".repeat(10_000))).unwrap_err();
+        assert!(
+            err.len() < 1_000 && err.contains("unknown field `xxx"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -90,10 +90,7 @@ mod tests {
             disable_cache: false,
             field_masks: Some(masks.iter().map(|m| m.to_string()).collect()),
         };
-        assert_eq!(
-            serde_json::to_string(&ours).unwrap(),
-            serde_json::to_string(&theirs).unwrap()
-        );
+        same_wire(&ours, &theirs);
         let ours = ListResourcesByNamespaceRequest {
             api_version: "v1",
             kind: "Service",
@@ -110,9 +107,13 @@ mod tests {
             field_selector: None,
             field_masks: Some(masks.iter().map(|m| m.to_string()).collect()),
         };
+        same_wire(&ours, &theirs);
+    }
+
+    fn same_wire(ours: &impl Serialize, theirs: &impl Serialize) {
         assert_eq!(
-            serde_json::to_string(&ours).unwrap(),
-            serde_json::to_string(&theirs).unwrap()
+            serde_json::to_string(ours).unwrap(),
+            serde_json::to_string(theirs).unwrap()
         );
     }
 

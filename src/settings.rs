@@ -154,11 +154,11 @@ impl Settings {
                 .unwrap_or(d.remove_offending_variables),
             warn_on_unresolved_values: flag(at("warnOnUnresolvedValues"))?
                 .unwrap_or(d.warn_on_unresolved_values),
-            action: match variant(at("action"), &["deny", "warn"])? {
-                Some("warn") => Action::Warn,
-                Some(_) => Action::Deny,
-                None => d.action,
-            },
+            action: variant(
+                at("action"),
+                &[("deny", Action::Deny), ("warn", Action::Warn)],
+            )?
+            .unwrap_or(d.action),
             cluster_domain: text(at("clusterDomain"))?.unwrap_or(d.cluster_domain),
             additional_cluster_domains: strings(at("additionalClusterDomains"))?
                 .unwrap_or(d.additional_cluster_domains),
@@ -166,11 +166,14 @@ impl Settings {
             check_ports: flag(at("checkPorts"))?.unwrap_or(d.check_ports),
             ignored_hosts: strings(at("ignoredHosts"))?.unwrap_or(d.ignored_hosts),
             ignored_keys: strings(at("ignoredKeys"))?.unwrap_or(d.ignored_keys),
-            on_lookup_error: match variant(at("onLookupError"), &["deny", "allow"])? {
-                Some("allow") => OnLookupError::Allow,
-                Some(_) => OnLookupError::Deny,
-                None => d.on_lookup_error,
-            },
+            on_lookup_error: variant(
+                at("onLookupError"),
+                &[
+                    ("deny", OnLookupError::Deny),
+                    ("allow", OnLookupError::Allow),
+                ],
+            )?
+            .unwrap_or(d.on_lookup_error),
             max_namespaces_per_request: count(at("maxNamespacesPerRequest"))?
                 .unwrap_or(d.max_namespaces_per_request),
             check_workload_references: flag(at("checkWorkloadReferences"))?
@@ -429,15 +432,15 @@ fn strings((key, value): Field) -> Result<Option<Vec<String>>, String> {
         .map(Some)
 }
 
-/// One of `variants`, spelled exactly (lower case).
-fn variant<'v>(field: Field, variants: &[&'v str]) -> Result<Option<&'v str>, String> {
+/// The value of the variant spelled exactly (lower case) as `field`.
+fn variant<T: Copy>(field: Field, variants: &[(&str, T)]) -> Result<Option<T>, String> {
     let Some(given) = text(field)? else {
         return Ok(None);
     };
-    match variants.iter().find(|v| **v == given) {
-        Some(v) => Ok(Some(v)),
+    match variants.iter().find(|(name, _)| *name == given) {
+        Some((_, value)) => Ok(Some(*value)),
         None => {
-            let expected: Vec<String> = variants.iter().map(|v| format!("`{v}`")).collect();
+            let expected: Vec<String> = variants.iter().map(|(v, _)| format!("`{v}`")).collect();
             Err(format!(
                 "{}: unknown variant `{}`, expected {}",
                 field.0,

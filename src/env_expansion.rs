@@ -28,8 +28,11 @@ pub enum EffectiveValue {
         written: String,
         origin: Option<ValueOrigin>,
     },
-    /// Only known at runtime (`valueFrom`, `envFrom`, or a reference to one).
-    Unresolved { source: String },
+    /// Not known at admission: only at runtime (`valueFrom`, `envFrom`, or
+    /// a reference to one), described by `source`; or, with `too_long`, its
+    /// `$(VAR)` expansion passes [`MAX_EXPANDED`], which the workload check
+    /// treats as a failed lookup rather than as a runtime value.
+    Unresolved { source: String, too_long: bool },
 }
 
 /// What the check knows of a ConfigMap a container reads.
@@ -120,6 +123,7 @@ impl<'c> EffectiveEnv<'c> {
                 EnvSource::Unknown { field } => {
                     let unresolved = EffectiveValue::Unresolved {
                         source: field.clone(),
+                        too_long: false,
                     };
                     return Some((unresolved, None));
                 }
@@ -133,13 +137,17 @@ impl<'c> EffectiveEnv<'c> {
     fn lookup(&self, name: &str) -> Lookup<'_> {
         match self.values.get(name) {
             Some(EffectiveValue::Known { value, .. }) => Lookup::Value(value),
-            Some(EffectiveValue::Unresolved { source }) => {
-                Lookup::Unresolved(format!("$({name}), which comes from {source}"))
-            }
+            Some(EffectiveValue::Unresolved { source, too_long }) => Lookup::Unresolved(Unknown {
+                source: format!("$({name}), which comes from {source}"),
+                too_long: *too_long,
+            }),
             None => match self.env_from_value(name) {
                 Some((_, Some(value))) => Lookup::Value(value),
-                Some((EffectiveValue::Unresolved { source }, _)) => {
-                    Lookup::Unresolved(format!("$({name}), which {source} may define"))
+                Some((EffectiveValue::Unresolved { source, too_long }, _)) => {
+                    Lookup::Unresolved(Unknown {
+                        source: format!("$({name}), which {source} may define"),
+                        too_long,
+                    })
                 }
                 _ => Lookup::Undefined,
             },
@@ -188,7 +196,9 @@ pub fn effective_env<'c, 'a: 'c>(
                         written: written.clone(),
                         origin: None,
                     },
-                    Err(source) => EffectiveValue::Unresolved { source },
+                    Err(Unknown { source, too_long }) => {
+                        EffectiveValue::Unresolved { source, too_long }
+                    }
                 }
             }
             (_, Some(value_from)) => match &value_from.config_map_key_ref {
@@ -211,10 +221,12 @@ pub fn effective_env<'c, 'a: 'c>(
                     ConfigMapState::Missing => continue,
                     ConfigMapState::Unknown => EffectiveValue::Unresolved {
                         source: "valueFrom.configMapKeyRef".to_string(),
+                        too_long: false,
                     },
                 },
                 None => EffectiveValue::Unresolved {
                     source: format!("valueFrom.{}", value_from.source()),
+                    too_long: false,
                 },
             },
             _ => EffectiveValue::Known {
@@ -231,15 +243,22 @@ pub fn effective_env<'c, 'a: 'c>(
 /// What a `$(NAME)` reference resolves to.
 enum Lookup<'v> {
     Value(&'v str),
-    Unresolved(String),
+    Unresolved(Unknown),
     Undefined,
+}
+
+/// Why an expansion has no value at admission (see
+/// [`EffectiveValue::Unresolved`]).
+struct Unknown {
+    source: String,
+    too_long: bool,
 }
 
 /// Kubernetes' `$(VAR)` expansion: defined references are replaced,
 /// undefined ones stay literal, `$$` becomes `$`. Fails with a description
 /// when a reference can only be resolved at runtime, or when the result
 /// would exceed [`MAX_EXPANDED`].
-fn expand<'v>(input: &str, mut resolve: impl FnMut(&str) -> Lookup<'v>) -> Result<String, String> {
+fn expand<'v>(input: &str, mut resolve: impl FnMut(&str) -> Lookup<'v>) -> Result<String, Unknown> {
     let bytes = input.as_bytes();
     let mut out = String::with_capacity(input.len());
     let mut checkpoint = 0;
@@ -291,9 +310,12 @@ fn expand<'v>(input: &str, mut resolve: impl FnMut(&str) -> Lookup<'v>) -> Resul
                 }
             };
             if out.len() > MAX_EXPANDED {
-                return Err(format!(
-                    "{TOO_LONG} {MAX_EXPANDED} bytes (nested $(VAR) references)"
-                ));
+                return Err(Unknown {
+                    source: format!(
+                        "an expansion longer than {MAX_EXPANDED} bytes (nested $(VAR) references)"
+                    ),
+                    too_long: true,
+                });
             }
             cursor += advance + 1;
             checkpoint = cursor;
@@ -308,11 +330,6 @@ fn expand<'v>(input: &str, mut resolve: impl FnMut(&str) -> Lookup<'v>) -> Resul
 /// Bound on an expanded value: references can double a value at every
 /// level, and no kubeconfig path list is anywhere near this long.
 pub const MAX_EXPANDED: usize = 64 * 1024;
-
-/// How an unresolved value past [`MAX_EXPANDED`] names its source (also
-/// through `$(VAR)` references to it): the value exists, but is too long
-/// to judge, which the workload check treats as a failed lookup.
-pub const TOO_LONG: &str = "an expansion longer than";
 
 #[cfg(test)]
 mod tests {
@@ -408,8 +425,11 @@ mod tests {
         }
         env.push(var("K", "$(V39)"));
         match effective(&env, false, "K") {
-            Some(EffectiveValue::Unresolved { source }) => {
-                assert!(source.contains("longer than 65536 bytes"), "{source}")
+            Some(EffectiveValue::Unresolved { source, too_long }) => {
+                assert!(
+                    too_long && source.contains("longer than 65536 bytes"),
+                    "{source}"
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -494,7 +514,7 @@ mod tests {
         };
         match effective_env(&c, &lookup).get(name)? {
             EffectiveValue::Known { value, .. } => Some(value),
-            EffectiveValue::Unresolved { source } => Some(format!("unresolved: {source}")),
+            EffectiveValue::Unresolved { source, .. } => Some(format!("unresolved: {source}")),
         }
     }
 

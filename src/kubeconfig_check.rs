@@ -85,6 +85,9 @@ pub struct Unresolved {
     pub container: String,
     pub variable: String,
     pub source: String,
+    /// Its `$(VAR)` expansion is too long to judge (see
+    /// [`EffectiveValue::Unresolved`]).
+    pub too_long: bool,
 }
 
 /// Everything the check found in one Pod spec.
@@ -116,12 +119,13 @@ pub fn check_with(
         for variable in &settings.variables {
             match env.get(variable.as_str()) {
                 None => {}
-                Some(EffectiveValue::Unresolved { source }) => {
+                Some(EffectiveValue::Unresolved { source, too_long }) => {
                     report.unresolved.push(Unresolved {
                         container_kind: kind,
                         container: container.name.clone(),
                         variable: variable.clone(),
                         source: source.clone(),
+                        too_long,
                     });
                 }
                 Some(EffectiveValue::Known {

@@ -13,7 +13,7 @@
 
 use serde_json::Value;
 
-use crate::env_expansion::{ConfigMapState, TOO_LONG};
+use crate::env_expansion::ConfigMapState;
 use crate::kubeconfig_check;
 use crate::messages;
 use crate::object_lookup::{ConfigMapData, ObjectSource};
@@ -158,10 +158,8 @@ pub fn check(
             .retain(|u| u.container_kind == ephemeral);
     }
     // A value too long to expand cannot be judged: as `onLookupError` says.
-    let (too_long, unresolved): (Vec<_>, Vec<_>) = kubeconfig
-        .unresolved
-        .iter()
-        .partition(|u| u.source.contains(TOO_LONG));
+    let (too_long, unresolved): (Vec<_>, Vec<_>) =
+        kubeconfig.unresolved.iter().partition(|u| u.too_long);
     lookup_errors.extend(
         too_long
             .iter()

@@ -442,7 +442,7 @@ proptest! {
                 let value_of = |v: &EffectiveValue| match v {
                     // Removal moves the entries after it: only the value counts.
                     EffectiveValue::Known { value, .. } => Ok(value.clone()),
-                    EffectiveValue::Unresolved { source } => Err(source.clone()),
+                    EffectiveValue::Unresolved { source, .. } => Err(source.clone()),
                 };
                 prop_assert_eq!(Some(value_of(value)), was.get(name).map(value_of), "{} changed", name);
             }

@@ -136,6 +136,10 @@ FUZZ_SMOKE_SECONDS ?= 3
 
 .PHONY: fuzz-build
 fuzz-build:
+	@cargo +nightly --version >/dev/null 2>&1 || { \
+	  echo "the fuzz targets need a nightly toolchain: rustup toolchain install nightly --profile minimal"; exit 1; }
+	@$(FUZZ) --version >/dev/null 2>&1 || { \
+	  echo "cargo-fuzz not found: install it with cargo install cargo-fuzz --locked"; exit 1; }
 	cd fuzz && $(FUZZ) build $(FUZZ_FLAGS)
 
 # Each target for FUZZ_SECONDS on one core, growing fuzz/corpus/<target>;

@@ -51,11 +51,20 @@ pub const MAX_HOST_ERROR: usize = 512;
 
 /// The part of a host error worth showing to `kubectl` users: its first
 /// line (policy-server under `RUST_BACKTRACE=1` appends a stack backtrace
-/// after a blank line), at most [`MAX_HOST_ERROR`] bytes.
+/// after a blank line), and the next non-empty one when the first ends
+/// with `:` (the reason is there when the host's own message starts with a
+/// line break); at most [`MAX_HOST_ERROR`] bytes.
 pub fn summarize_host_error(error: &str) -> String {
-    let line = error.lines().next().unwrap_or_default().trim_end();
+    let mut lines = error.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    let line = match lines.next() {
+        Some(next) if first.ends_with(':') && next != "Stack backtrace:" => {
+            format!("{first} {next}")
+        }
+        _ => first.to_string(),
+    };
     if line.len() <= MAX_HOST_ERROR {
-        return line.to_string();
+        return line;
     }
     let mut cut = MAX_HOST_ERROR;
     while !line.is_char_boundary(cut) {
@@ -140,6 +149,16 @@ mod tests {
         assert_eq!(
             summarize_host_error(with_backtrace),
             "error invoking host capability kubernetes.list_resources_by_namespace: Host error: Callback evaluation failure: kube::Client was not initialized properly"
+        );
+        assert_eq!(
+            summarize_host_error(
+                "error invoking host capability kubernetes.get_resource: Host error: Callback evaluation failure: \n\nfirst line empty\nmore"
+            ),
+            "error invoking host capability kubernetes.get_resource: Host error: Callback evaluation failure: first line empty"
+        );
+        assert_eq!(
+            summarize_host_error("failure:\n\nStack backtrace:\n   0: x"),
+            "failure:"
         );
         let long = "é".repeat(MAX_HOST_ERROR);
         assert!(summarize_host_error(&long).len() <= MAX_HOST_ERROR + '…'.len_utf8());

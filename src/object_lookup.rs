@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::host_call::{self, GetResourceRequest, ListResourcesByNamespaceRequest};
 use crate::json_fields::{list, nested, parse_object, string};
+use crate::messages::kubeconfig::clip;
 
 /// What the checks read of a ConfigMap. Sorted vectors rather than maps:
 /// they are built once and searched, and every map type instantiated
@@ -182,7 +183,7 @@ pub fn parse_config_map(answer: &[u8]) -> Result<ConfigMapData, String> {
     for (key, value) in data {
         match value {
             Value::String(value) => config_map.insert(key, value),
-            _ => return Err(error(format!("data.{key} is not a string"))),
+            _ => return Err(error(format!("data.{} is not a string", clip(&key)))),
         }
     }
     // Sorted whatever map order serde_json was built with.

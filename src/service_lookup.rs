@@ -109,7 +109,11 @@ fn read_service(service: &Map<String, Value>) -> Result<ServiceInfo, String> {
     })?;
     let no_spec = Map::new();
     let spec = object(service, "spec")?.unwrap_or(&no_spec);
-    let text = |key: &str| string(spec, key).map(Option::unwrap_or_default);
+    let text = |key: &str| {
+        string(spec, key)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| format!("spec.{e}"))
+    };
     let (cluster_ip, type_) = (text("clusterIP")?, text("type")?);
     let ports = list(spec, "ports", |p| {
         let port = int32(p, "port")?.ok_or("port is missing")?;
@@ -176,14 +180,38 @@ mod tests {
         );
     }
 
-    #[test]
-    fn unreadable_answers_are_errors() {
-        assert!(
-            parse_service_list(b"not json")
-                .unwrap_err()
-                .contains("cannot read the ServiceList")
+    #[rstest::rstest]
+    #[case::not_json(b"not json", "expected ident at line 1 column 2")]
+    #[case::not_an_object(b"[]", "it is not a JSON object")]
+    #[case::items_not_a_list(br#"{"items":{}}"#, "items is not a list")]
+    #[case::spec_not_an_object(br#"{"items":[{"spec":[]}]}"#, "items[0].spec is not an object")]
+    #[case::cluster_ip(
+        br#"{"items":[{},{"spec":{"clusterIP":["None"]}}]}"#,
+        "items[1].spec.clusterIP is not a string"
+    )]
+    #[case::type_(
+        br#"{"items":[{"spec":{"type":1}}]}"#,
+        "items[0].spec.type is not a string"
+    )]
+    #[case::port_text(
+        br#"{"items":[{"spec":{"ports":[{"port":"x"}]}}]}"#,
+        "items[0].spec.ports[0].port is not a 32-bit integer"
+    )]
+    #[case::port_missing(
+        br#"{"items":[{"spec":{"ports":[{"name":"http"}]}}]}"#,
+        "items[0].spec.ports[0].port is missing"
+    )]
+    #[case::name(
+        br#"{"items":[{"metadata":{"name":7}}]}"#,
+        "items[0].metadata.name is not a string"
+    )]
+    fn unreadable_answers_are_errors(#[case] answer: &[u8], #[case] error: &str) {
+        assert_eq!(
+            parse_service_list(answer),
+            Err(format!(
+                "cannot read the ServiceList returned by the host: {error}"
+            ))
         );
-        assert!(parse_service_list(br#"{"items":[{"spec":{"ports":[{"port":"x"}]}}]}"#).is_err());
     }
 
     #[test]

@@ -31,14 +31,15 @@ pub struct RunArgs {
     policy: PathBuf,
     /// The request: an AdmissionReview or a bare AdmissionRequest, JSON
     /// (`-` reads stdin).
-    #[arg(long)]
+    #[arg(long, visible_alias = "request-path")]
     request: String,
-    /// Policy settings: a path to a JSON/YAML file, or inline JSON/YAML.
-    #[arg(long)]
+    /// Policy settings: a path to a JSON/YAML file, or inline JSON/YAML
+    /// (kwctl's two flags are accepted as names for it).
+    #[arg(long, visible_aliases = ["settings-json", "settings-path"])]
     settings: Option<String>,
     /// A kwctl host-capabilities session to replay; without it any host
     /// call is an error.
-    #[arg(long)]
+    #[arg(long, visible_alias = "replay-host-capabilities-interactions")]
     replay: Option<PathBuf>,
     /// With --replay: fail (exit 2) when exchanges are left unreplayed
     /// (kwctl only warns).

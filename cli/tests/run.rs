@@ -87,22 +87,28 @@ fn invalid_settings_exit_one() {
     );
 }
 
+/// `--settings` takes a file or inline JSON/YAML; kwctl's `--settings-path`
+/// and `--settings-json` are names for it.
 #[test]
 fn settings_from_yaml_file_reach_the_guest() {
     let echo = echo_guest().write();
     let settings = temp_path("settings.yaml");
     std::fs::write(&settings, "ignoredNamespaces:\n- kube-system\n").unwrap();
-    let out = run_cli(
-        &echo,
-        &configmap_review(json!({})),
-        &["--settings", settings.to_str().unwrap()],
-    );
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains(r#""settings":{"ignoredNamespaces":["kube-system"]}"#),
-        "{stderr}"
-    );
+    let path = settings.to_str().unwrap();
+    let inline = r#"{"ignoredNamespaces":["kube-system"]}"#;
+    for (flag, value) in [
+        ("--settings", path),
+        ("--settings-path", path),
+        ("--settings-json", inline),
+    ] {
+        let out = run_cli(&echo, &configmap_review(json!({})), &[flag, value]);
+        assert_eq!(out.status.code(), Some(0), "{flag}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(r#""settings":{"ignoredNamespaces":["kube-system"]}"#),
+            "{flag}: {stderr}"
+        );
+    }
 }
 
 #[test]

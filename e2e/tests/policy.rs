@@ -540,7 +540,7 @@ const SETTINGS: &[(&str, bool, &[&str])] = &[
     (r#"{"ignoredHosts":[" "]}"#, false, &[r#"ignoredHosts: " " must be a host name pattern without spaces"#]),
     (r#"{"maxNamespacesPerRequest":0}"#, false, &["maxNamespacesPerRequest must be at least 1"]),
     (r#"{"maxNamespacesPerRequest":-1}"#, false, &["invalid value: integer `-1`"]),
-    (r#"{"maxNamespacesPerRequest":1.5}"#, false, &["invalid type: floating point `1.5`"]),
+    (r#"{"maxNamespacesPerRequest":1.5}"#, false, &["maxNamespacesPerRequest: invalid value: floating point `1.5`"]),
     (r#"{"additionalClusterDomains":["cluster.local","corp.internal."],"ignoredKeys":[]}"#, true, &[]),
     (r#"{"additionalClusterDomains":["corp_internal"]}"#, false,
         &[r#"additionalClusterDomains: "corp_internal" is not a DNS domain such as "cluster.local""#]),

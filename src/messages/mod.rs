@@ -61,7 +61,8 @@ pub fn no_kind() -> String {
 /// The policy's rules send it a kind it does not check.
 pub fn unsupported_kind(kind: &str, supported: &[&str]) -> String {
     format!(
-        "this policy validates {} and ConfigMap objects, not {kind}; check the rules of the policy",
-        supported.join(", ")
+        "this policy validates {} and ConfigMap objects, not {}; check the rules of the policy",
+        supported.join(", "),
+        kubeconfig::clip(kind)
     )
 }

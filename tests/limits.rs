@@ -10,21 +10,12 @@ use dangling_references_policy::mounts;
 use dangling_references_policy::settings::DEFAULT_MAX_NAMESPACES;
 use dangling_references_policy::verdict::MAX_LISTED;
 use dangling_references_policy::workload_check::{MAX_CONFIG_MAPS, MAX_KEYS_LISTED};
-use dangling_references_policy::{Host, evaluate};
 use serde_json::{Value, json};
 use support::fake_host::FakeHost;
 
 fn respond(request: &Value, settings: &Value, host: &FakeHost) -> Value {
     let payload = serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
-    host.clear_calls();
-    let response = evaluate(
-        &payload,
-        &Host {
-            services: host,
-            objects: host,
-        },
-    );
-    serde_json::to_value(&response).unwrap()
+    host.respond(&payload)
 }
 
 fn config_map(data: Value) -> Value {

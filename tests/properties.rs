@@ -14,7 +14,6 @@ use dangling_references_policy::env_expansion::{ConfigMapState, EffectiveValue, 
 use dangling_references_policy::object_lookup::ConfigMapData;
 use dangling_references_policy::service_refs::{Port, ScanOptions, scan};
 use dangling_references_policy::workload::read_pod_spec;
-use dangling_references_policy::{Host, evaluate};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use support::fake_host::FakeHost;
@@ -26,18 +25,6 @@ fn config(cases: u32) -> ProptestConfig {
         failure_persistence: None,
         ..ProptestConfig::default()
     }
-}
-
-fn respond(payload: &[u8], host: &FakeHost) -> Value {
-    host.clear_calls();
-    let response = evaluate(
-        payload,
-        &Host {
-            services: host,
-            objects: host,
-        },
-    );
-    serde_json::to_value(&response).unwrap()
 }
 
 fn payload(request: &Value, settings: &Value) -> Vec<u8> {
@@ -224,9 +211,9 @@ proptest! {
             .prop_flat_map(|d| (Just(d.clone()), Just(d).prop_shuffle())),
     ) {
         let host = shop_host();
-        let sorted = respond(config_map_request("shop", &data_json(&data)).as_bytes(), &host);
+        let sorted = host.respond(config_map_request("shop", &data_json(&data)).as_bytes());
         let calls = host.call_log();
-        let again = respond(config_map_request("shop", &data_json(&shuffled)).as_bytes(), &host);
+        let again = host.respond(config_map_request("shop", &data_json(&shuffled)).as_bytes());
         prop_assert_eq!(&sorted, &again);
         prop_assert_eq!(calls, host.call_log());
         assert_well_formed(&sorted);
@@ -254,7 +241,7 @@ proptest! {
         let object = |data| json!({"metadata": {"name": "cfg", "namespace": "shop"}, "data": data});
         let request = json!({"kind": {"kind": "ConfigMap"}, "operation": "UPDATE", "namespace": "shop",
             "object": object(Value::Object(new)), "oldObject": object(Value::Object(old))});
-        let response = respond(&payload(&request, &json!({})), &host);
+        let response = host.respond(&payload(&request, &json!({})));
         prop_assert_eq!(&response["accepted"], &json!(true), "{}", response);
         prop_assert!(host.calls().is_empty(), "{:?}", host.calls());
     }
@@ -390,12 +377,12 @@ proptest! {
         let settings = json!({"checkWorkloadReferences": true, "checkSecretReferences": true,
             "variables": ["KUBECONFIG", "HOME"]});
         let host = workload_host().failing("forbidden");
-        let response = respond(&payload(&workload_request(&new, Some(&old)), &settings), &host);
+        let response = host.respond(&payload(&workload_request(&new, Some(&old)), &settings));
         prop_assert!(host.calls().is_empty(), "{:?}", host.calls());
         assert_well_formed(&response);
         let alone = json!({"variables": ["KUBECONFIG", "HOME"]});
         let nothing = FakeHost::new();
-        let itself = respond(&payload(&workload_request(&new, None), &alone), &nothing);
+        let itself = nothing.respond(&payload(&workload_request(&new, None), &alone));
         prop_assert_eq!(&response, &itself);
     }
 
@@ -411,7 +398,7 @@ proptest! {
         let settings = json!({"removeOffendingVariables": true, "checkWorkloadReferences": workload_check,
             "variables": ["KUBECONFIG", "HOME"]});
         let host = workload_host();
-        let response = respond(&payload(&workload_request(&object, None), &settings), &host);
+        let response = host.respond(&payload(&workload_request(&object, None), &settings));
         assert_well_formed(&response);
         let Some(mutated) = response.get("mutated_object").filter(|m| !m.is_null()) else {
             return Ok(());
@@ -448,7 +435,7 @@ proptest! {
             }
         }
         // Twice changes nothing: the mutated object is accepted as it is.
-        let again = respond(&payload(&workload_request(mutated, None), &settings), &host);
+        let again = host.respond(&payload(&workload_request(mutated, None), &settings));
         prop_assert_eq!(&again["accepted"], &json!(true), "{}", again);
         prop_assert!(again["mutated_object"].is_null(), "{}", again);
     }
@@ -553,11 +540,11 @@ proptest! {
     ) {
         let host = shop_host();
         let response = if raw {
-            respond(&garbage, &host)
+            host.respond(&garbage)
         } else {
             let request = json!({"kind": {"kind": kind}, "operation": operation, "namespace": "shop",
                 "object": object, "oldObject": old});
-            respond(&payload(&request, &settings), &host)
+            host.respond(&payload(&request, &settings))
         };
         assert_well_formed(&response);
     }

@@ -8,7 +8,7 @@
 #![no_main]
 
 use dangling_references_policy::settings::Settings;
-use dangling_references_policy::{Host, evaluate, validate_settings};
+use dangling_references_policy::validate_settings;
 use dangling_references_policy_fuzz::assert_well_formed;
 use dangling_references_policy_fuzz::fake_host::FakeHost;
 use libfuzzer_sys::fuzz_target;
@@ -48,14 +48,7 @@ fuzz_target!(|data: &[u8]| {
              "envFrom": [{"configMapRef": {"name": "cfg"}}]}]}}});
     let payload = serde_json::to_vec(&json!({"request": request, "settings": raw})).unwrap();
     let host = FakeHost::new();
-    let response = evaluate(
-        &payload,
-        &Host {
-            services: &host,
-            objects: &host,
-        },
-    );
-    let response = serde_json::to_value(&response).expect("responses serialize");
+    let response = host.respond(&payload);
     assert_well_formed(&response);
     let misconfigured = response["code"] == json!(500);
     let raw_valid = Settings::parse_valid(&raw.to_string()).is_ok();

@@ -23,7 +23,6 @@ use dangling_references_policy::service_lookup::{NamedPort, ServiceInfo};
 use dangling_references_policy::settings::Settings;
 use dangling_references_policy::workload::pod_spec_pointer;
 use dangling_references_policy::workload_check::MAX_CONFIG_MAPS;
-use dangling_references_policy::{Host, evaluate};
 use dangling_references_policy_fuzz::assert_well_formed;
 use dangling_references_policy_fuzz::fake_host::{self, FakeHost};
 use libfuzzer_sys::fuzz_target;
@@ -717,15 +716,7 @@ fn host(h: &HostIn, namespace: &str) -> FakeHost {
 // ----------------------------------------------------------- invariants
 
 fn run(payload: &[u8], host: &FakeHost) -> Value {
-    host.clear_calls();
-    let response = evaluate(
-        payload,
-        &Host {
-            services: host,
-            objects: host,
-        },
-    );
-    let response = serde_json::to_value(&response).expect("responses serialize");
+    let response = host.respond(payload);
     assert_well_formed(&response);
     response
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use dangling_references_policy::object_lookup::{ConfigMapData, ObjectSource};
 use dangling_references_policy::service_lookup::{ServiceInfo, ServiceSource};
+use dangling_references_policy::{Host, evaluate};
 
 /// An in-memory cluster that records the host calls made against it.
 #[derive(Default, Debug)]
@@ -112,6 +113,21 @@ impl FakeHost {
 
     pub fn clear_calls(&self) {
         self.calls.borrow_mut().clear();
+    }
+
+    /// `validate`'s response to `payload`, as JSON, with this host
+    /// answering the policy's host calls; the call log holds only this
+    /// evaluation's calls afterwards.
+    pub fn respond(&self, payload: &[u8]) -> serde_json::Value {
+        self.clear_calls();
+        let response = evaluate(
+            payload,
+            &Host {
+                services: self,
+                objects: self,
+            },
+        );
+        serde_json::to_value(&response).expect("responses serialize")
     }
 
     fn record(&self, what: String, namespace: &str) -> Result<(), String> {

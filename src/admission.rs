@@ -68,14 +68,12 @@ impl AdmissionRequest {
             Some(s) => Ok::<_, String>(s),
             None => text(m, snake),
         };
-        let mut take = |camel: &str, snake: &str| {
-            m.remove(camel)
-                .filter(|v| !v.is_null())
-                .or_else(|| m.remove(snake))
-                .unwrap_or_default()
-        };
-        let object = take("object", "object");
-        let old_object = take("oldObject", "old_object");
+        let object = m.remove("object").unwrap_or_default();
+        let old_object = m
+            .remove("oldObject")
+            .filter(|v| !v.is_null())
+            .or_else(|| m.remove("old_object"))
+            .unwrap_or_default();
         Ok(AdmissionRequest {
             kind: nested(&m, "kind", |k| Ok(string(k, "kind")?.unwrap_or_default()))?
                 .unwrap_or_default(),

@@ -11,7 +11,7 @@
 use serde_json::{Map, Value};
 
 use crate::host_call::{self, ListResourcesByNamespaceRequest};
-use crate::json_fields::{int32, list, nested, object, parse_object, string};
+use crate::json_fields::{int32, list, nested, parse_object, string};
 
 /// What the check needs to know about one Service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -107,23 +107,25 @@ fn read_service(service: &Map<String, Value>) -> Result<ServiceInfo, String> {
     let name = nested(service, "metadata", |m| {
         Ok(string(m, "name")?.unwrap_or_default())
     })?;
-    let no_spec = Map::new();
-    let spec = object(service, "spec")?.unwrap_or(&no_spec);
-    let text = |key: &str| {
-        string(spec, key)
-            .map(Option::unwrap_or_default)
-            .map_err(|e| format!("spec.{e}"))
-    };
+    let spec = nested(service, "spec", read_spec)?.unwrap_or_default();
+    Ok(ServiceInfo {
+        name: name.unwrap_or_default(),
+        ..spec
+    })
+}
+
+/// A Service's `spec`: everything [`ServiceInfo`] holds but the name.
+fn read_spec(spec: &Map<String, Value>) -> Result<ServiceInfo, String> {
+    let text = |key: &str| string(spec, key).map(Option::unwrap_or_default);
     let (cluster_ip, type_) = (text("clusterIP")?, text("type")?);
     let ports = list(spec, "ports", |p| {
         let port = int32(p, "port")?.ok_or("port is missing")?;
         let name = string(p, "name")?.filter(|n| !n.is_empty());
         let protocol = string(p, "protocol")?;
         Ok((port, name, protocol))
-    })
-    .map_err(|e| format!("spec.{e}"))?;
+    })?;
     Ok(ServiceInfo {
-        name: name.unwrap_or_default(),
+        name: String::new(),
         headless: cluster_ip == "None",
         external_name: type_ == "ExternalName",
         ports: ports.iter().map(|(port, _, _)| *port).collect(),

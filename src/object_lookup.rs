@@ -43,15 +43,14 @@ impl ConfigMapData {
     /// append; an insertion rather than a sort keeps one sort routine less
     /// in the wasm that ships to every cluster.
     fn insert(&mut self, key: String, value: String) {
-        if let Err(at) = self.data.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
+        if let Err(at) = slot(&self.data, &key) {
             self.data.insert(at, (key, value));
         }
     }
 
     /// The `data` entry for `key`, as stored.
     pub fn entry(&self, key: &str) -> Option<(&str, &str)> {
-        self.data
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+        slot(&self.data, key)
             .ok()
             .map(|i| (self.data[i].0.as_str(), self.data[i].1.as_str()))
     }
@@ -78,6 +77,12 @@ impl ConfigMapData {
         keys.dedup();
         keys
     }
+}
+
+/// Where `key` is (`Ok`) or would go (`Err`) in `pairs`, sorted by key:
+/// the search of every sorted vector this crate keeps in place of a map.
+pub fn slot<T>(pairs: &[(String, T)], key: &str) -> Result<usize, usize> {
+    pairs.binary_search_by(|(k, _)| k.as_str().cmp(key))
 }
 
 /// Source of the objects a workload names; faked in tests.

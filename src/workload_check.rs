@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::env_expansion::ConfigMapState;
 use crate::kubeconfig_check;
 use crate::messages;
-use crate::object_lookup::{ConfigMapData, ObjectSource};
+use crate::object_lookup::{ConfigMapData, ObjectSource, slot};
 use crate::service_check::{self, KeyedRef};
 use crate::service_lookup::ServiceSource;
 use crate::settings::Compiled;
@@ -490,10 +490,7 @@ impl LookedUp {
                 // At its sorted place: at most MAX_CONFIG_MAPS entries, and
                 // no sort routine of its own in the wasm.
                 Ok(data) => {
-                    let at = self
-                        .config_maps
-                        .binary_search_by(|(n, _)| n.as_str().cmp(name))
-                        .unwrap_or_else(|at| at);
+                    let at = slot(&self.config_maps, name).unwrap_or_else(|at| at);
                     self.config_maps.insert(at, (name.to_string(), data));
                 }
                 Err(error) => failures.push(LookupFailure::Host {
@@ -509,15 +506,12 @@ impl LookedUp {
     /// What was read of ConfigMap `name`: `None` when it was not read,
     /// `Some(None)` when it does not exist.
     fn config_map(&self, name: &str) -> Option<(&str, Option<&ConfigMapData>)> {
-        self.config_maps
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-            .ok()
-            .map(|i| {
-                (
-                    self.config_maps[i].0.as_str(),
-                    self.config_maps[i].1.as_ref(),
-                )
-            })
+        slot(&self.config_maps, name).ok().map(|i| {
+            (
+                self.config_maps[i].0.as_str(),
+                self.config_maps[i].1.as_ref(),
+            )
+        })
     }
 
     /// What the KUBECONFIG check may read of ConfigMap `name`.

@@ -298,10 +298,10 @@ fn one_line(text: &str) -> String {
 fn corpus_report_is_up_to_date() {
     let dir = corpus_dir();
     if !dir.join("SOURCES.md").is_file() {
-        println!(
-            "SKIPPED corpus test: {} not found (set CORPUS_DIR to the shared corpus)",
+        e2e::skipped(&format!(
+            "corpus test: {} not found (set CORPUS_DIR to the shared corpus)",
             dir.display()
-        );
+        ));
         return;
     }
     let policy = Policy::load(policy_wasm().unwrap()).unwrap();

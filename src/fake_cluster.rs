@@ -45,6 +45,19 @@ impl FakeCluster {
         self
     }
 
+    /// Adds `keys` to the `binaryData` of ConfigMap `name` (created empty
+    /// when it is not there yet).
+    pub fn binary_data(mut self, namespace: &str, name: &str, keys: &[&str]) -> Self {
+        let data = self
+            .config_maps
+            .entry((namespace.into(), name.into()))
+            .or_default();
+        data.binary_keys.extend(keys.iter().map(|k| k.to_string()));
+        data.binary_keys.sort_unstable();
+        data.binary_keys.dedup();
+        self
+    }
+
     pub fn account(mut self, namespace: &str, name: &str) -> Self {
         self.accounts.insert((namespace.into(), name.into()));
         self

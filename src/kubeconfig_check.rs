@@ -547,7 +547,15 @@ mod tests {
         describe(&report.findings[0], "Pod ns/p")
     }
 
+    /// The wording of every reason (the seed's, `NotMounted`, and a
+    /// Secret directory's are above; `BelowFile` below).
     #[rstest]
+    #[case::host_path("/root/.kube/config", json!([{"name": "host-kube", "mountPath": "/root/.kube"}]),
+        r#"container "app" (Pod ns/p): KUBECONFIG path "/root/.kube/config" is inside volumeMount "/root/.kube" of hostPath volume "host-kube" (node path "/home/me/.kube"), which injects the node's credentials into the container; mount the kubeconfig from a Secret instead, or remove KUBECONFIG to use the in-cluster ServiceAccount config"#)]
+    #[case::not_absolute("kube/config", json!([]),
+        r#"container "app" (Pod ns/p): KUBECONFIG path "kube/config" is not an absolute path, so it depends on the working directory and is not inside any volumeMount; remove KUBECONFIG to use the in-cluster ServiceAccount config, or mount the kubeconfig from a Secret and use its absolute path"#)]
+    #[case::windows_path("C:\\Users\\me\\.kube\\config", json!([]),
+        r#"container "app" (Pod ns/p): KUBECONFIG path "C:\\Users\\me\\.kube\\config" is a Windows path, which never exists in a Linux container; remove KUBECONFIG to use the in-cluster ServiceAccount config, or mount the kubeconfig from a Secret"#)]
     #[case::items_equal("/etc/app", json!([{"name": "cfg-items", "mountPath": "/etc/app"}]),
         r#"container "app" (Pod ns/p): KUBECONFIG path "/etc/app" is the directory where volume "cfg-items" (ConfigMap "ci") puts the items it lists, not a file: client-go fails with "is a directory"; point KUBECONFIG at one of "/etc/app/ca.crt", "/etc/app/kube/config""#)]
     #[case::items_parent("/etc/app/kube/", json!([{"name": "cfg-items", "mountPath": "/etc/app"}]),
@@ -556,12 +564,26 @@ mod tests {
         r#"container "app" (Pod ns/p): KUBECONFIG path "/var/run/p/kubeconfig" is inside volumeMount "/var/run/p", but no item of volume "proj" (projected) creates it, so it will not exist in the container; the volume creates only: "/var/run/p/config", "/var/run/p/token""#)]
     #[case::empty_dir("/scratch", json!([{"name": "scratch", "mountPath": "/scratch"}]),
         r#"container "app" (Pod ns/p): KUBECONFIG path "/scratch" is the directory where volume "scratch" puts its files, not a file: client-go fails with "is a directory"; point KUBECONFIG at the kubeconfig file inside it ("/scratch/<file>")"#)]
-    fn messages_of_mount_shapes(
-        #[case] value: &str,
-        #[case] mounts: Value,
-        #[case] expected: &str,
-    ) {
+    fn messages_of_reasons(#[case] value: &str, #[case] mounts: Value, #[case] expected: &str) {
         assert_eq!(message(value, mounts, &Settings::default()), expected);
+    }
+
+    /// Init and ephemeral containers are named as such.
+    #[rstest]
+    #[case::init_container(
+        "initContainers",
+        r#"init container "app" (Pod ns/p): KUBECONFIG path "/nope""#
+    )]
+    #[case::ephemeral_container(
+        "ephemeralContainers",
+        r#"ephemeral container "app" (Pod ns/p): KUBECONFIG path "/nope""#
+    )]
+    fn container_kinds_are_named(#[case] list: &str, #[case] start: &str) {
+        let mut spec = json!({"spec": {"containers": []}});
+        spec["spec"][list] = json!([with_env("/nope", json!([]))]);
+        let report = check(&read_pod_spec("Pod", &spec).unwrap(), &Settings::default());
+        let message = describe(&report.findings[0], "Pod ns/p");
+        assert!(message.starts_with(start), "{message}");
     }
 
     #[test]
@@ -653,7 +675,12 @@ mod tests {
             reason: Reason::NotMounted,
         }];
         let notes = remove_offending(&mut spec, &findings, "Pod ns/p");
-        assert_eq!(notes.len(), 1);
+        assert_eq!(
+            notes,
+            [
+                r#"container "app" (Pod ns/p): removed KUBECONFIG, whose path would not work in the container; the client falls back to the in-cluster ServiceAccount config"#
+            ]
+        );
         assert_eq!(
             spec,
             json!({"containers": [{"name": "app", "futureField": {"keep": true}, "env": [

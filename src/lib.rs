@@ -158,4 +158,6 @@ fn route(request: &AdmissionRequest, compiled: &Compiled, host: &Host) -> Verdic
 #[cfg(test)]
 mod fake_cluster;
 #[cfg(test)]
+mod rules;
+#[cfg(test)]
 mod tests;

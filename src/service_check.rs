@@ -617,21 +617,34 @@ mod tests {
         }
     }
 
-    #[test]
-    fn namespace_bound_is_a_lookup_error() {
+    /// Services of at most `maxNamespacesPerRequest` namespaces are
+    /// listed; past it none is, and that is a lookup error.
+    #[rstest]
+    #[case::at_the_bound(2, None)]
+    #[case::past_the_bound(
+        1,
+        Some("references Services in 2 namespaces, more than maxNamespacesPerRequest (1) allows")
+    )]
+    fn namespace_bound(#[case] max: usize, #[case] rejection: Option<&str>) {
         let settings = Settings {
-            max_namespaces_per_request: 2,
+            max_namespaces_per_request: max,
             ..Default::default()
         };
-        let source = MockServiceSource::new(); // no call may be made
-        let v = run(
-            json!({"k": "a.n1.svc b.n2.svc c.n3.svc"}),
-            &settings,
-            &source,
-        );
-        assert!(message(&v).contains(
-            "references Services in 3 namespaces, more than maxNamespacesPerRequest (2) allows"
-        ));
+        let text = "data-storage-service.kubernaut-system.svc:8081 prometheus.monitoring.svc:9090";
+        match rejection {
+            None => {
+                let v = run(json!({ "k": text }), &settings, &cluster());
+                assert!(
+                    matches!(v, Verdict::Accept { ref warnings } if warnings.is_empty()),
+                    "{v:?}"
+                );
+            }
+            Some(part) => {
+                let source = MockServiceSource::new(); // no call may be made
+                let v = run(json!({ "k": text }), &settings, &source);
+                assert!(message(&v).contains(part), "{}", message(&v));
+            }
+        }
     }
 
     #[rstest]

@@ -103,7 +103,11 @@ pub struct ScanOptions<'a> {
 }
 
 /// RFC 1035's limit on a DNS name; anything longer is not a host name.
-const MAX_DNS_NAME: usize = 253;
+pub const MAX_DNS_NAME: usize = 253;
+
+/// The longest URL scheme read as one: real schemes are short, and a long
+/// run before `://` would only make messages quoting the URL long.
+pub const MAX_SCHEME: usize = 32;
 
 /// Schemes whose short host names are network services worth checking; a
 /// `hf://org/model` or `file://x` URL has no host to resolve.
@@ -250,9 +254,7 @@ fn ends_authority(b: u8) -> bool {
 
 fn is_scheme(s: &str) -> bool {
     let b = s.as_bytes();
-    // Real schemes are short; a long run before `://` would only make
-    // messages quoting the URL long.
-    (1..=32).contains(&b.len())
+    (1..=MAX_SCHEME).contains(&b.len())
         && b[0].is_ascii_alphabetic()
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))

@@ -477,10 +477,27 @@ mod tests {
     #[rstest]
     #[case::pod("Pod", json!({"spec": {"containers": [{"name": "a"}]}}))]
     #[case::deployment("Deployment", json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}}))]
+    #[case::replicaset("ReplicaSet", json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}}))]
+    #[case::statefulset("StatefulSet", json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}}))]
+    #[case::daemonset("DaemonSet", json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}}))]
+    #[case::job("Job", json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}}))]
     #[case::cronjob("CronJob", json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}}}}))]
+    #[case::replication_controller("ReplicationController", json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}}))]
     fn finds_the_pod_spec(#[case] kind: &str, #[case] object: Value) {
         let spec = read_pod_spec(kind, &object).unwrap();
         assert_eq!(spec.containers[0].name, "a");
+        assert!(WORKLOAD_KINDS.contains(&kind));
+    }
+
+    /// Every kind the policy validates has a case above.
+    #[test]
+    fn every_workload_kind_has_a_case() {
+        let source = include_str!("workload.rs");
+        let start = source.find("fn finds_the_pod_spec").unwrap();
+        let cases = &source[source[..start].rfind("#[rstest]").unwrap()..start];
+        for kind in WORKLOAD_KINDS {
+            assert!(cases.contains(&format!("(\"{kind}\", ")), "{kind}");
+        }
     }
 
     #[rstest]

@@ -684,7 +684,8 @@ mod tests {
     }
 
     /// The shop namespace: Service api:8080, ConfigMap app-config with a
-    /// good URL, ConfigMap kube-paths, ServiceAccount builder, Secret tls.
+    /// good URL, ConfigMap kube-paths, ConfigMap certs (`ca.crt` in `data`,
+    /// `ca.der` in `binaryData`), ServiceAccount builder, Secret tls.
     fn shop() -> FakeCluster {
         FakeCluster::new()
             .service("shop", "api", &[8080])
@@ -710,6 +711,12 @@ mod tests {
                     ("mounted", "/etc/kube/config"),
                 ],
             )
+            .config_map(
+                "shop",
+                "certs",
+                &[("ca.crt", "-----BEGIN CERTIFICATE-----")],
+            )
+            .binary_data("shop", "certs", &["ca.der"])
             .account("shop", "builder")
             .secret("shop", "tls")
     }
@@ -761,6 +768,16 @@ mod tests {
     #[case::volume_items_missing_key(app(json!({})), json!({"volumes": [{"name": "cfg", "configMap": {"name": "app-config", "items": [{"key": "app.yaml", "path": "app.yaml"}]}}]}), on(),
         Some(r#"Deployment shop/web, volumes[0].configMap: ConfigMap "app-config" has no key "app.yaml" (it has "backend", "level"): the volume cannot be mounted"#),
         &["get ConfigMap shop/app-config"])]
+    // A volume's items may name keys of data and of binaryData; env reads data only.
+    #[case::volume_items_key_in_data(app(json!({})), json!({"volumes": [{"name": "cfg", "configMap": {"name": "certs", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]}), on(), None,
+        &["get ConfigMap shop/certs"])]
+    #[case::volume_items_key_in_binary_data(app(json!({})), json!({"volumes": [{"name": "cfg", "configMap": {"name": "certs", "items": [{"key": "ca.der", "path": "ca.der"}]}}]}), on(), None,
+        &["get ConfigMap shop/certs"])]
+    #[case::env_key_in_binary_data(app(json!({"env": [env_cm("CA", "certs", "ca.der", false)]})), json!({}), on(),
+        Some(r#"container "app" (Deployment shop/web), env[0].valueFrom.configMapKeyRef: ConfigMap "certs" has no key "ca.der" ("ca.der" is in binaryData, which env cannot read)"#),
+        &["get ConfigMap shop/certs"])]
+    #[case::env_key_in_data(app(json!({"env": [env_cm("CA", "certs", "ca.crt", false)]})), json!({}), on(), None,
+        &["get ConfigMap shop/certs"])]
     #[case::env_from_prefix_kubeconfig(app(json!({"envFrom": [env_from("kube-paths", "KUBE", false)]})), json!({}), on(),
         Some(r#"container "app" (Deployment shop/web): KUBECONFIG path "/home/runner/.kube/config" (from ConfigMap "kube-paths", key "CONFIG", envFrom[0].configMapRef) is not inside any volumeMount"#),
         &["get ConfigMap shop/kube-paths"])]
@@ -913,32 +930,6 @@ mod tests {
     }
 
     #[test]
-    fn binary_data_keys_are_not_env_keys() {
-        let data = ConfigMapData {
-            binary_keys: vec!["blob".into()],
-            ..Default::default()
-        };
-        let reference = Reference {
-            kind: ObjectKind::ConfigMap,
-            name: "vc".into(),
-            optional: false,
-            usage: Usage::EnvKey {
-                key: "blob".into(),
-                variable: "B".into(),
-            },
-            consumer: None,
-            field: "env[0].valueFrom.configMapKeyRef".into(),
-        };
-        let message =
-            messages::workload::finding(&missing_key(&reference, "blob", &data), "Pod ns/p", "ns");
-        assert!(
-            message
-                .contains(r#"has no key "blob" ("blob" is in binaryData, which env cannot read)"#),
-            "{message}"
-        );
-    }
-
-    #[test]
     fn optional_secrets_alone_are_not_looked_up() {
         let cluster = shop().failing("unreachable");
         let container = app(
@@ -992,21 +983,54 @@ mod tests {
         );
     }
 
-    #[test]
-    fn config_map_count_is_bounded() {
-        let cluster = shop();
-        let env_from: Vec<Value> = (0..=MAX_CONFIG_MAPS)
-            .map(|i| env_from(&format!("c{i}"), "", false))
+    /// At the bound every ConfigMap is read; past it none is, and that is
+    /// a lookup error.
+    #[rstest]
+    #[case::at_the_bound(MAX_CONFIG_MAPS, None)]
+    #[case::past_the_bound(MAX_CONFIG_MAPS + 1, Some("names 65 ConfigMaps, more than the 64"))]
+    fn config_map_count_is_bounded(#[case] count: usize, #[case] rejection: Option<&str>) {
+        let cluster = (0..count).fold(shop(), |cluster, i| {
+            cluster.config_map("shop", &format!("c{i:02}"), &[("LEVEL", "info")])
+        });
+        let env_from: Vec<Value> = (0..count)
+            .map(|i| env_from(&format!("c{i:02}"), "", false))
             .collect();
         let object = deployment(app(json!({ "envFrom": env_from })), json!({}));
-        match run(&object, None, &on(), &cluster) {
-            Verdict::Reject { message, .. } => assert!(
-                message.contains("names 65 ConfigMaps, more than the 64"),
-                "{message}"
-            ),
+        match (rejection, run(&object, None, &on(), &cluster)) {
+            (None, verdict) => {
+                assert_eq!(verdict, Verdict::accept());
+                assert_eq!(cluster.calls().len(), count);
+            }
+            (Some(part), Verdict::Reject { message, .. }) => {
+                assert!(message.contains(part), "{message}");
+                assert!(cluster.calls().is_empty(), "{:?}", cluster.calls());
+            }
+            (_, other) => panic!("{other:?}"),
+        }
+    }
+
+    /// A KUBECONFIG the policy cannot read at admission is named, as a
+    /// warning, only under `warnOnUnresolvedValues`.
+    #[rstest]
+    #[case::quiet(false, &[])]
+    #[case::warned(true, &["KUBECONFIG comes from valueFrom.secretKeyRef and cannot be checked at admission"])]
+    fn unresolved_values_are_warned_only_when_asked(#[case] warn: bool, #[case] parts: &[&str]) {
+        let container = app(
+            json!({"env": [{"name": "KUBECONFIG", "valueFrom": {"secretKeyRef": {"name": "kc", "key": "config"}}}]}),
+        );
+        let settings = Settings {
+            warn_on_unresolved_values: warn,
+            ..Default::default()
+        };
+        match run(&deployment(container, json!({})), None, &settings, &shop()) {
+            Verdict::Accept { warnings } => {
+                assert_eq!(warnings.len(), parts.len(), "{warnings:?}");
+                for (warning, part) in warnings.iter().zip(parts) {
+                    assert!(warning.contains(part), "{warning}");
+                }
+            }
             other => panic!("{other:?}"),
         }
-        assert!(cluster.calls().is_empty());
     }
 
     fn removing() -> Settings {
@@ -1014,6 +1038,22 @@ mod tests {
             remove_offending_variables: true,
             ..on()
         }
+    }
+
+    /// `removeOffendingVariables` never touches an object with nothing to remove.
+    #[test]
+    fn removal_never_mutates_a_good_object() {
+        let cluster = shop();
+        let container = app(
+            json!({"env": [{"name": "KUBECONFIG", "value": "/etc/kube/config"}],
+            "volumeMounts": [{"name": "kube", "mountPath": "/etc/kube"}]}),
+        );
+        let pod = json!({"volumes": [{"name": "kube", "secret": {"secretName": "kubeconfig"}}]});
+        assert_eq!(
+            run(&deployment(container, pod), None, &removing(), &cluster),
+            Verdict::accept()
+        );
+        assert!(cluster.calls().is_empty(), "{:?}", cluster.calls());
     }
 
     /// Found by the `validate` fuzz target: removing `env` KUBECONFIG let

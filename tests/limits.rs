@@ -1,17 +1,42 @@
 //! The limits table of the README, one test at each bound and just past
 //! it. Past a bound the answer is a clear rejection, or what
-//! `onLookupError` says, never a silent partial accept.
+//! `onLookupError` says, never a silent partial accept. `bounds_are_pinned`
+//! holds each bound to the value the README gives.
 
 mod support;
 
+use dangling_references_policy::env_expansion::MAX_EXPANDED;
 use dangling_references_policy::host_call::{MAX_HOST_ERROR, summarize_host_error};
 use dangling_references_policy::messages::kubeconfig::MAX_QUOTED;
 use dangling_references_policy::mounts;
+use dangling_references_policy::service_refs::{MAX_DNS_NAME, MAX_SCHEME};
 use dangling_references_policy::settings::DEFAULT_MAX_NAMESPACES;
 use dangling_references_policy::verdict::MAX_LISTED;
 use dangling_references_policy::workload_check::{MAX_CONFIG_MAPS, MAX_KEYS_LISTED};
 use serde_json::{Value, json};
 use support::fake_host::FakeHost;
+
+/// Every bound of the README's limits table, by its literal value: a
+/// change of a bound is a change of this test and of the README.
+#[test]
+fn bounds_are_pinned() {
+    assert_eq!(
+        DEFAULT_MAX_NAMESPACES, 20,
+        "maxNamespacesPerRequest by default"
+    );
+    assert_eq!(MAX_CONFIG_MAPS, 64, "ConfigMaps read for one workload");
+    assert_eq!(
+        MAX_LISTED, 20,
+        "problems spelled out, and warnings in a response"
+    );
+    assert_eq!(MAX_EXPANDED, 65_536, "$(VAR) expansion");
+    assert_eq!(MAX_DNS_NAME, 253, "DNS name length");
+    assert_eq!(MAX_SCHEME, 32, "URL scheme length");
+    assert_eq!(MAX_QUOTED, 256, "quoted values");
+    assert_eq!(MAX_HOST_ERROR, 512, "host errors quoted");
+    assert_eq!(MAX_KEYS_LISTED, 10, "keys named in a missing-key message");
+    assert_eq!(mounts::MAX_LISTED, 10, "files named in a mount message");
+}
 
 fn respond(request: &Value, settings: &Value, host: &FakeHost) -> Value {
     let payload = serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
@@ -133,13 +158,21 @@ fn dns_name_length() {
         }
         format!("{head}{tail}")
     };
-    assert_eq!(name(253).len(), 253);
-    assert_eq!(name(254).len(), 254);
+    assert_eq!(name(MAX_DNS_NAME).len(), MAX_DNS_NAME);
+    assert_eq!(name(MAX_DNS_NAME + 1).len(), MAX_DNS_NAME + 1);
     let host = FakeHost::new();
-    let at = respond(&config_map(json!({"k": name(253)})), &json!({}), &host);
+    let at = respond(
+        &config_map(json!({"k": name(MAX_DNS_NAME)})),
+        &json!({}),
+        &host,
+    );
     assert!(message(&at).contains(r#"names Service "gone""#));
     // Past it, no resolver accepts the name: nothing to look up.
-    let past = respond(&config_map(json!({"k": name(254)})), &json!({}), &host);
+    let past = respond(
+        &config_map(json!({"k": name(MAX_DNS_NAME + 1)})),
+        &json!({}),
+        &host,
+    );
     assert_eq!(past["accepted"], json!(true), "{past}");
     assert!(host.calls().is_empty());
 }
@@ -292,7 +325,7 @@ fn scheme_length() {
     // A scheme of 32 bytes starts a URL; one of 33 does not, but the
     // qualified name after it is still a reference.
     let host = FakeHost::new();
-    for (len, written) in [(32, true), (33, false)] {
+    for (len, written) in [(MAX_SCHEME, true), (MAX_SCHEME + 1, false)] {
         let scheme = "s".repeat(len);
         let text = format!("{scheme}://gone.shop.svc:80");
         let response = respond(&config_map(json!({"k": text})), &json!({}), &host);

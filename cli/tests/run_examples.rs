@@ -1,6 +1,6 @@
 //! The compiled policy through `dangling-references run` (what `make
-//! run-examples` and the README use; formerly `kwrun`): the cases of
-//! `e2e/e2e.bats`, output and exit codes.
+//! run-examples` and the README use; formerly `kwrun`): its output and exit
+//! codes on requests, settings and replay sessions of `test_data/`.
 
 // The helpers of e2e/tests/policy_support are written against the host's
 // API under the name `e2e`.
@@ -33,7 +33,9 @@ struct Run {
     stderr: &'static str,
 }
 
-const SEED_WORKLOAD: &str = r#"container \"datastorage\" (Deployment kubernaut-system/datastorage): KUBECONFIG path \"/Users/jgil/.kube/gateway-e2e-config\" is not inside any volumeMount, so it will not exist in the container; remove KUBECONFIG to use the in-cluster ServiceAccount config, or mount the kubeconfig from a Secret"#;
+/// The seed message by its identity, as the pretty-printed JSON writes it
+/// (its full text is asserted in `kubeconfig_check`'s unit tests).
+const SEED_WORKLOAD: &str = r#"container \"datastorage\" (Deployment kubernaut-system/datastorage): KUBECONFIG path \"/Users/jgil/.kube/gateway-e2e-config\" is not inside any volumeMount"#;
 
 const RUN: Run = Run {
     name: "",

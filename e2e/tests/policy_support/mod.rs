@@ -37,7 +37,7 @@ pub fn read_json(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Settings as `src/tests.rs` writes them: `""` is `{}`, a name ending in
+/// Settings as the fixture tables write them: `""` is `{}`, a name ending in
 /// `.json` is a file of `test_data/`, anything else inline JSON.
 pub fn settings_value(spec: &str) -> Value {
     match spec {

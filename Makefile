@@ -89,6 +89,9 @@ run-examples: policy.wasm cli
 	@echo "== scan the same without Service api (exit 1 expected)"
 	@$(CLI) scan --policy policy.wasm --namespace shop test_data/scan/shop/configmap.yaml \
 	  test_data/scan/shop/service-headless.yaml || test $$? -eq 1
+	@echo "== scan test_data/scan/boutique with the workload check (a typo in CART_SERVICE_ADDR: exit 1 expected)"
+	@$(CLI) scan --policy policy.wasm --namespace boutique --settings '{"checkWorkloadReferences": true}' \
+	  test_data/scan/boutique || test $$? -eq 1
 	@echo "== scan test_data/scan/seed.yaml against test_data/scan/cluster-snapshot.json (exit 1 expected)"
 	@$(CLI) scan --policy policy.wasm --snapshot test_data/scan/cluster-snapshot.json \
 	  --secret-names test_data/scan/secret-names.txt test_data/scan/seed.yaml || test $$? -eq 1

@@ -339,10 +339,30 @@ settings_refused() {
   says 'Job kubernaut-system/datastorage-migrate, serviceAccountName: ServiceAccount "datastorage-migrator" does not exist in namespace "kubernaut-system"'
 }
 
+@test "workload: a typo in a bare host:port env value is rejected, an absent optional Service warned" {
+  replay workload/shop-frontend-services.yml --settings-path test_data/settings_workload_references.json \
+    --request-path test_data/deployment_env_service_typo.json
+  denied
+  says 'env[3].value (variable "CART_SERVICE_ADDR"): "cartservce:7070" names Service "cartservce" in namespace "shop", which does not exist' \
+    'did you mean "cartservice"?'
+}
+
 # --- The module from an OCI registry -----------------------------------------
 
 teardown() {
   stop_process "${REGISTRY_PID:-}"
+}
+
+@test "route: an Ingress backend naming a missing Service is rejected with a suggestion" {
+  replay services/shop-api-8080.yml --request-path test_data/ingress_backend_missing.json
+  denied
+  says 'spec.rules[0].http.paths[0].backend.service: Service "apii" does not exist in namespace "shop"; did you mean "api"?'
+}
+
+@test "route: an HTTPRoute backendRef to a port the Service does not expose is rejected" {
+  replay services/shop-api-8080.yml --request-path test_data/httproute_backend_wrong_port.json
+  denied
+  says 'Service "api" in namespace "shop" has no port 9090 (it exposes 8080)'
 }
 
 @test "the module pushed to a registry on loopback runs from registry://" {

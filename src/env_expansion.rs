@@ -155,11 +155,31 @@ impl<'c> EffectiveEnv<'c> {
     }
 }
 
+impl EffectiveEnv<'_> {
+    /// `text` (an item of `command` or `args`) as the kubelet expands it
+    /// with the container's environment; `None` when a `$(VAR)` in it is
+    /// only known at runtime or the result would pass [`MAX_EXPANDED`].
+    pub fn expand_text(&self, text: &str) -> Option<String> {
+        expand(text, |name| self.lookup(name)).ok()
+    }
+}
+
 /// The environment of `container`; `config_maps` gives the ConfigMaps its
 /// `configMapKeyRef` and `envFrom` entries read.
 pub fn effective_env<'c, 'a: 'c>(
     container: &'c ContainerView,
     config_maps: &ConfigMaps<'a>,
+) -> EffectiveEnv<'c> {
+    effective_env_visiting(container, config_maps, &mut |_, _| {})
+}
+
+/// [`effective_env`], showing `visit` the value of every `env` entry (by
+/// index) as it is computed: a later entry of the same name replaces it
+/// in the environment, but its own value is still what it was written as.
+pub fn effective_env_visiting<'c, 'a: 'c>(
+    container: &'c ContainerView,
+    config_maps: &ConfigMaps<'a>,
+    visit: &mut dyn FnMut(usize, &EffectiveValue),
 ) -> EffectiveEnv<'c> {
     let sources = container
         .env_from
@@ -235,6 +255,7 @@ pub fn effective_env<'c, 'a: 'c>(
                 origin: None,
             },
         };
+        visit(i, &effective);
         env.values.insert(var.name.as_str(), effective);
     }
     env

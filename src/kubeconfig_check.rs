@@ -7,7 +7,6 @@
 use serde_json::Value;
 
 use crate::env_expansion::{EffectiveValue, ValueOrigin, effective_env};
-use crate::messages;
 use crate::mounts::{Entry, FileList, Mounts, VolumeSource, clean_path, is_within};
 use crate::settings::Settings;
 use crate::workload::{ContainerKind, PodSpecView};
@@ -88,6 +87,15 @@ pub struct Unresolved {
     /// Its `$(VAR)` expansion is too long to judge (see
     /// [`EffectiveValue::Unresolved`]).
     pub too_long: bool,
+}
+
+/// A variable whose `env` entries `removeOffendingVariables` removed from
+/// one container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub container_kind: ContainerKind,
+    pub container: String,
+    pub variable: String,
 }
 
 /// Everything the check found in one Pod spec.
@@ -235,9 +243,9 @@ fn path_problem(path: &str, mounts: &Mounts, settings: &Settings) -> Option<Reas
 
 /// Removes every `env` entry of an offending variable from the containers
 /// named in `findings`, editing the request's JSON so that every other field
-/// (including ones this policy does not know) is kept as it was. Returns one
-/// line per removed variable.
-pub fn remove_offending(pod_spec: &mut Value, findings: &[Finding], workload: &str) -> Vec<String> {
+/// (including ones this policy does not know) is kept as it was. Returns
+/// each removed variable once per container.
+pub fn remove_offending(pod_spec: &mut Value, findings: &[Finding]) -> Vec<Removed> {
     let mut removed: Vec<(ContainerKind, usize, &str, &str)> = Vec::new();
     for f in findings {
         let key = (
@@ -259,9 +267,11 @@ pub fn remove_offending(pod_spec: &mut Value, findings: &[Finding], workload: &s
             .and_then(Value::as_array_mut);
         if let Some(env) = env {
             env.retain(|e| e.get("name").and_then(Value::as_str) != Some(variable));
-            notes.push(messages::kubeconfig::removed(
-                kind, container, variable, workload,
-            ));
+            notes.push(Removed {
+                container_kind: kind,
+                container: container.to_string(),
+                variable: variable.to_string(),
+            });
         }
     }
     notes
@@ -626,7 +636,7 @@ mod tests {
             Reason::IsDirectory { .. }
         ));
         let mut spec = json!({"containers": [container]});
-        let notes = remove_offending(&mut spec, &report.findings, "Pod ns/p");
+        let notes = remove_offending(&mut spec, &report.findings);
         assert_eq!(notes.len(), 1);
         assert_eq!(spec["containers"][0]["env"], json!([]));
     }
@@ -674,12 +684,18 @@ mod tests {
             path: "/y".into(),
             reason: Reason::NotMounted,
         }];
-        let notes = remove_offending(&mut spec, &findings, "Pod ns/p");
+        let removed = remove_offending(&mut spec, &findings);
         assert_eq!(
-            notes,
-            [
-                r#"container "app" (Pod ns/p): removed KUBECONFIG, whose path would not work in the container; the client falls back to the in-cluster ServiceAccount config"#
-            ]
+            removed,
+            [Removed {
+                container_kind: ContainerKind::Container,
+                container: "app".into(),
+                variable: "KUBECONFIG".into(),
+            }]
+        );
+        assert_eq!(
+            crate::messages::kubeconfig::removed(&removed[0], "Pod ns/p"),
+            r#"container "app" (Pod ns/p): removed KUBECONFIG, whose path would not work in the container; the client falls back to the in-cluster ServiceAccount config"#
         );
         assert_eq!(
             spec,

@@ -4,7 +4,8 @@
 //! Services (or ports) that do not exist.
 //!
 //! Data flows one way: request → extract → check → typed findings →
-//! rendered verdict (`messages`). Every expected
+//! rendered verdict (`render`, worded by `messages`); this module only
+//! parses the payload and routes the request. Every expected
 //! situation, malformed input included, ends in a verdict: a guest error or
 //! a trap would be an outage at the API server.
 
@@ -13,6 +14,7 @@ use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::prelude::*;
 
 pub mod admission;
+pub mod backend_refs;
 pub mod env_expansion;
 pub mod host_call;
 pub mod json_fields;
@@ -20,6 +22,9 @@ pub mod kubeconfig_check;
 pub mod messages;
 pub mod mounts;
 pub mod object_lookup;
+pub mod quote;
+pub mod render;
+pub mod route_check;
 pub mod service_check;
 pub mod service_lookup;
 pub mod service_refs;
@@ -123,41 +128,54 @@ fn route(request: &AdmissionRequest, compiled: &Compiled, host: &Host) -> Verdic
         .then_some(&request.old_object)
         .filter(|o| !o.is_null());
     match kind {
-        "ConfigMap" if request.sub_resource.is_empty() => service_check::check(
-            &request.object,
-            old,
+        "ConfigMap" if request.sub_resource.is_empty() => render::config_map(
+            service_check::check(&request.object, old, &namespace, compiled, host.services),
             &object,
-            &namespace,
             compiled,
-            host.services,
         ),
         k if workload::pod_spec_pointer(k).is_some() => {
             // Status, scale, binding... carry no containers to check.
             if !request.sub_resource.is_empty() && request.sub_resource != "ephemeralcontainers" {
                 return Verdict::accept();
             }
-            workload_check::check(
+            let report = workload_check::check(
                 &workload_check::Request {
                     object: &request.object,
                     old_object: old,
                     kind: k,
-                    workload: &object,
                     namespace: &namespace,
                     only_ephemeral: request.sub_resource == "ephemeralcontainers",
                 },
                 compiled,
                 host.services,
                 host.objects,
-            )
+            );
+            render::workload(report, &object, &namespace, compiled)
+        }
+        k if backend_refs::ROUTE_KINDS.contains(&k) => {
+            if !request.sub_resource.is_empty() || !compiled.settings.check_routes {
+                return Verdict::accept();
+            }
+            let report =
+                route_check::check(k, &request.object, old, &namespace, compiled, host.services);
+            render::route(report, &object, k, compiled)
         }
         "" => Verdict::malformed(messages::no_kind()),
-        other => Verdict::malformed(messages::unsupported_kind(other, workload::WORKLOAD_KINDS)),
+        other => Verdict::malformed(messages::unsupported_kind(
+            other,
+            workload::WORKLOAD_KINDS,
+            backend_refs::ROUTE_KINDS,
+        )),
     }
 }
 
 #[cfg(test)]
-mod fake_cluster;
+mod fake_cluster {
+    pub use crate::test_support::FakeHost as FakeCluster;
+}
 #[cfg(test)]
 mod rules;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::host_call::{self, GetResourceRequest, ListResourcesByNamespaceRequest};
 use crate::json_fields::{list, nested, parse_object, string};
-use crate::messages::kubeconfig::clip;
+use crate::quote::clip;
 
 /// What the checks read of a ConfigMap. Sorted vectors rather than maps:
 /// they are built once and searched, and every map type instantiated

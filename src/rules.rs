@@ -11,7 +11,9 @@ use std::collections::BTreeSet;
 use rstest::rstest;
 
 use crate::kubeconfig_check::{Reason, Unresolved};
-use crate::service_check::{LookupFailure as ServiceLookupFailure, Problem};
+use crate::route_check::Problem as RouteProblem;
+use crate::service_check::{LookupFailure as ServiceLookupFailure, Problem, Severity};
+use crate::service_refs::Form;
 use crate::workload_check::{Finding as WorkloadFinding, LookupFailure as WorkloadLookupFailure};
 use crate::workload_refs::{ObjectKind, Reference};
 
@@ -86,13 +88,50 @@ rules! {
             ["service_check::records_zones_and_comments::own_zone"],
             ["service_check::records_zones_and_comments::foreign_zone"];
     }
+    fn service_severity(Severity) {
+        Severity::Broken => "service.broken_follows_action",
+            ["workload_check::container_references::bare_exists"],
+            ["workload_check::container_references::bare_typo", "workload_check::container_references::bare_wrong_port"];
+        Severity::Absent => "service.absent_warns",
+            ["workload_check::container_references::short_url"],
+            ["workload_check::container_references::bare_absent", "workload_check::container_references::short_url_absent",
+             "workload_check::container_references::consumed_bare_absent"];
+    }
+    fn reference_form(Form) {
+        Form::Qualified => "service.form_qualified",
+            ["workload_check::container_references::svc_name"], ["workload_check::container_references::svc_name_typo"];
+        Form::Short => "service.form_short_url",
+            ["workload_check::container_references::short_url"], ["workload_check::container_references::short_url_typo"];
+        Form::ShortWithNamespace => "service.form_short_url_with_namespace",
+            ["service_check::short_names::short_other_namespace"], ["service_check::short_names::short_other_namespace_missing"];
+        Form::Bare => "service.form_bare_host_port",
+            ["workload_check::container_references::bare_exists", "workload_check::container_references::flag_next_item"],
+            ["workload_check::container_references::bare_typo", "workload_check::container_references::flag_next_item_typo"];
+        Form::BareWithNamespace => "service.form_bare_host_port_with_namespace",
+            ["workload_check::container_references::bare_with_namespace"],
+            ["workload_check::container_references::bare_with_namespace_wrong_port"];
+    }
+    fn route_problem(RouteProblem) {
+        RouteProblem::Missing { .. } => "route.missing_service",
+            ["route_check::backends::ingress_name_exists", "route_check::backends::http_route_exists",
+             "route_check::backends::http_route_cross_namespace", "route_check::backends::grpc_route_exists",
+             "route_check::backends::http_route_other_kind"],
+            ["route_check::backends::ingress_name_missing", "route_check::backends::http_route_name",
+             "route_check::backends::http_route_cross_namespace_missing", "route_check::backends::grpc_route_name",
+             "route_check::default_backend_is_a_backend"];
+        RouteProblem::PortNotExposed { .. } => "route.port_not_exposed",
+            ["route_check::backends::ingress_external_name", "route_check::backends::http_route_exists"],
+            ["route_check::backends::ingress_port_number", "route_check::backends::http_route_port"];
+        RouteProblem::PortNameNotExposed { .. } => "route.port_name_not_exposed",
+            ["route_check::backends::ingress_port_name_exists"], ["route_check::backends::ingress_port_name"];
+    }
     fn service_lookup_failure(ServiceLookupFailure) {
         ServiceLookupFailure::TooManyNamespaces { .. } => "service.too_many_namespaces",
             ["service_check::namespace_bound::at_the_bound"], ["service_check::namespace_bound::past_the_bound"];
         ServiceLookupFailure::Host { .. } => "service.lookup_error",
             ["service_check::host_errors::allow"], ["service_check::host_errors::deny"];
     }
-    fn workload_finding(WorkloadFinding<'_>) {
+    fn workload_finding(WorkloadFinding) {
         WorkloadFinding::Missing { reference: Reference { kind: ObjectKind::ConfigMap, .. } } => "workload.missing_config_map",
             ["workload_check::references::service_exists", "workload_check::references::missing_optional_config_map"],
             ["workload_check::references::missing_config_map"];
@@ -112,6 +151,8 @@ rules! {
     fn workload_lookup_failure(WorkloadLookupFailure) {
         WorkloadLookupFailure::Host { .. } => "workload.lookup_error",
             ["workload_check::lookup_errors::allow"], ["workload_check::lookup_errors::deny"];
+        WorkloadLookupFailure::TooMuchText { .. } => "workload.too_much_text",
+            ["workload_check::text_bound::at_the_bound"], ["workload_check::text_bound::past_the_bound"];
         WorkloadLookupFailure::TooManyConfigMaps { .. } => "workload.too_many_config_maps",
             ["workload_check::config_map_count_is_bounded::at_the_bound"],
             ["workload_check::config_map_count_is_bounded::past_the_bound"];
@@ -124,6 +165,7 @@ fn source(module: &str) -> Option<&'static str> {
         "kubeconfig_check" => include_str!("kubeconfig_check.rs"),
         "service_check" => include_str!("service_check.rs"),
         "workload_check" => include_str!("workload_check.rs"),
+        "route_check" => include_str!("route_check.rs"),
         _ => return None,
     })
 }

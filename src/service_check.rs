@@ -3,19 +3,26 @@
 //! workload consumes. References are grouped by namespace and each
 //! namespace is looked up once, in sorted order, so sessions replay.
 //!
-//! The check returns typed findings; `messages::services` words them.
+//! The check returns typed findings (a [`Report`]); `render` decides the
+//! verdict and `messages::services` words them.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use crate::messages;
 use crate::service_lookup::{NamedPort, ServiceInfo, ServiceSource};
-use crate::service_refs::{Form, Port, Record, ScanOptions, ServiceRef, Zone, scan};
+use crate::service_refs::{
+    Form, Port, Record, ScanOptions, ServiceRef, Zone, bare_host_ports, scan,
+};
 use crate::settings::Compiled;
 use crate::suggest::closest;
-use crate::verdict::{MAX_LISTED, Verdict};
+
+/// At most this many missing Services get a "did you mean" suggestion per
+/// request: each costs a comparison with every Service of its namespace,
+/// and only the problems a message spells out (`messages::MAX_LISTED`, a
+/// test keeps the two equal) need one.
+pub const MAX_SUGGESTED: usize = 20;
 
 /// A reference found in one scanned text: `key` of the ConfigMap, and
 /// `origin`, the caller's index of where that text is consumed.
@@ -24,6 +31,21 @@ pub struct KeyedRef<'t> {
     pub key: &'t str,
     pub origin: usize,
     pub reference: ServiceRef<'t>,
+    /// Read where a missing Service is as often an optional component as
+    /// a typo (a container's env, args and command, and bare `host:port`
+    /// values): a missing Service that resembles no existing name is then
+    /// only [`Severity::Absent`].
+    pub tolerant: bool,
+}
+
+/// How a finding weighs, set by the judge: `render` maps it to a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// A broken reference: it follows `action` (deny by default).
+    Broken,
+    /// A Service that does not exist and resembles none that does, named
+    /// where optional components are usual: always only a warning.
+    Absent,
 }
 
 /// What is wrong with one reference.
@@ -45,15 +67,34 @@ pub enum Problem {
     ForeignZone { zone: String },
 }
 
-/// One dangling reference.
+/// One dangling reference: the ConfigMap `key` whose text names it, the
+/// caller's `origin` index of where that text is consumed, the reference
+/// as `written` and the Service and namespace it names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding<'t> {
-    pub key: &'t str,
+    pub key: Cow<'t, str>,
     pub origin: usize,
     pub written: Cow<'t, str>,
     pub service: Cow<'t, str>,
     pub namespace: Cow<'t, str>,
     pub problem: Problem,
+    pub severity: Severity,
+}
+
+impl Finding<'_> {
+    /// The same finding, owning its text, for a report that outlives the
+    /// scanned values (the ConfigMaps a workload consumes).
+    pub fn into_owned(self) -> Finding<'static> {
+        Finding {
+            key: Cow::Owned(self.key.into_owned()),
+            origin: self.origin,
+            written: Cow::Owned(self.written.into_owned()),
+            service: Cow::Owned(self.service.into_owned()),
+            namespace: Cow::Owned(self.namespace.into_owned()),
+            problem: self.problem,
+            severity: self.severity,
+        }
+    }
 }
 
 /// Why some references could not be verified.
@@ -114,6 +155,58 @@ pub fn scan_value<'t>(
             key,
             origin,
             reference,
+            tolerant: false,
+        })
+        .collect()
+}
+
+/// The references of a text a workload reads at run time (an `env`
+/// value, an item of `args` or `command`), named `key` in findings: URLs
+/// of any scheme and `.svc` names ([`scan`], with `options`), and a whole
+/// value that is `host:port` or a list of such ([`bare_host_ports`]: the
+/// `bare` part of the text, when given, such as the value of a `--flag=`). Every one is tolerant (see [`KeyedRef::tolerant`]).
+pub fn scan_text<'t>(
+    key: &'t str,
+    text: &'t str,
+    origin: usize,
+    bare: Option<&'t str>,
+    options: &ScanOptions,
+) -> Vec<KeyedRef<'t>> {
+    let bare_refs = bare
+        .map(|value| bare_host_ports(value, options))
+        .unwrap_or_default();
+    scan(text, options)
+        .into_iter()
+        .chain(bare_refs)
+        .filter(|r| !is_builtin(r))
+        .map(|reference| KeyedRef {
+            key,
+            origin,
+            reference,
+            tolerant: true,
+        })
+        .collect()
+}
+
+/// The bare `host:port` references of a consumed ConfigMap value (see
+/// [`bare_host_ports`]), tolerant, unless the key is documentation.
+pub fn scan_bare_value<'t>(
+    key: &'t str,
+    text: &'t str,
+    origin: usize,
+    compiled: &Compiled,
+    options: &ScanOptions,
+) -> Vec<KeyedRef<'t>> {
+    if compiled.is_ignored_key(key) {
+        return Vec::new();
+    }
+    bare_host_ports(text, options)
+        .into_iter()
+        .map(|reference| KeyedRef {
+            key,
+            origin,
+            reference,
+            tolerant: true,
         })
         .collect()
 }
@@ -150,20 +243,20 @@ fn is_grafana_dashboard(text: &str) -> bool {
     start.starts_with('{') && text.contains("\"schemaVersion\"") && text.contains("\"panels\"")
 }
 
-/// Validates one ConfigMap `object` (with `old_object` on UPDATE).
-/// `config_map` reads like "ConfigMap ns/name"; `namespace` is its namespace.
-pub fn check(
-    object: &Value,
+/// Checks one ConfigMap `object` (with `old_object` on UPDATE: only the
+/// references the edit adds) of `namespace`: the dangling references of
+/// its `data`, and the lookups that failed. Errors: why the object is no
+/// ConfigMap (not a JSON object, `data` not a map), for a 400.
+pub fn check<'t>(
+    object: &'t Value,
     old_object: Option<&Value>,
-    config_map: &str,
     namespace: &str,
     compiled: &Compiled,
     source: &dyn ServiceSource,
-) -> Verdict {
-    let data = match data_of(object) {
-        Ok(Some(data)) => data,
-        Ok(None) => return Verdict::accept(),
-        Err(e) => return Verdict::malformed(format!("{config_map}: {e}")),
+) -> Result<Report<'t>, String> {
+    let data = match data_of(object)? {
+        Some(data) => data,
+        None => return Ok(Report::default()),
     };
     let options = scan_options(compiled, namespace);
     // On UPDATE only what the edit adds is checked: an old reference never
@@ -177,18 +270,7 @@ pub fn check(
         .into_iter()
         .filter(|k| already_there.is_empty() || !already_there.contains(&id(&k.reference)))
         .collect();
-    let report = judge(refs, compiled, source);
-    let problems = report
-        .findings
-        .iter()
-        .map(|f| messages::services::finding(config_map, f, compiled))
-        .collect();
-    let failures = report
-        .failures
-        .iter()
-        .map(|f| messages::services::lookup_failure(config_map, f))
-        .collect();
-    Verdict::from_problems(problems, failures, &compiled.settings)
+    Ok(judge(refs, compiled, source))
 }
 
 /// `kubernetes.default.svc` always exists: the API server's own Service.
@@ -233,7 +315,7 @@ pub fn judge<'t>(
     }
     // Suggestions cost a comparison with every Service of the namespace;
     // only the problems that are spelled out need one.
-    let mut suggestions_left = MAX_LISTED;
+    let mut suggestions_left = MAX_SUGGESTED;
     for (ns, ns_refs) in &by_namespace {
         match source.services_in(ns) {
             Ok(services) => problems_in_namespace(
@@ -264,8 +346,14 @@ pub fn judge<'t>(
 }
 
 fn finding<'t>(r: &KeyedRef<'t>, problem: Problem) -> Finding<'t> {
+    let absent = matches!(problem, Problem::Missing { suggestion: None });
     Finding {
-        key: r.key,
+        severity: if r.tolerant && absent {
+            Severity::Absent
+        } else {
+            Severity::Broken
+        },
+        key: Cow::Borrowed(r.key),
         origin: r.origin,
         written: r.reference.written.clone(),
         service: r.reference.service.clone(),
@@ -365,6 +453,25 @@ fn problem_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verdict::Verdict;
+
+    #[test]
+    fn suggestions_cover_every_listed_problem() {
+        assert_eq!(MAX_SUGGESTED, crate::messages::MAX_LISTED);
+    }
+
+    /// The check and its rendering, as the router runs them.
+    fn rendered(
+        object: &Value,
+        old_object: Option<&Value>,
+        config_map: &str,
+        namespace: &str,
+        compiled: &Compiled,
+        source: &dyn ServiceSource,
+    ) -> Verdict {
+        let report = check(object, old_object, namespace, compiled, source);
+        crate::render::config_map(report, config_map, compiled)
+    }
     use crate::service_lookup::MockServiceSource;
     use crate::settings::{Action, OnLookupError, Settings};
     use mockall::predicate::eq;
@@ -417,7 +524,7 @@ mod tests {
     }
 
     fn run(data: Value, settings: &Settings, source: &dyn ServiceSource) -> Verdict {
-        check(
+        rendered(
             &cm(data),
             None,
             "ConfigMap kubernaut-system/gateway-config",
@@ -668,7 +775,7 @@ mod tests {
         #[case] new: &str,
         #[case] rejected: bool,
     ) {
-        let v = check(
+        let v = rendered(
             &cm(json!({"k": new})),
             Some(&cm(json!({"k": old}))),
             "ConfigMap kubernaut-system/gateway-config",
@@ -715,7 +822,7 @@ mod tests {
     #[test]
     fn the_object_must_be_an_object() {
         let source = MockServiceSource::new();
-        let v = check(
+        let v = rendered(
             &json!("hello"),
             None,
             "ConfigMap ns/x",
@@ -777,7 +884,7 @@ mod tests {
 
     fn in_shop(data: Value, settings: &Settings) -> Verdict {
         let object = json!({"metadata": {"name": "cfg", "namespace": "shop"}, "data": data});
-        check(
+        rendered(
             &object,
             None,
             "ConfigMap shop/cfg",
@@ -850,7 +957,7 @@ mod tests {
         let object = json!({"metadata": {"name": "cfg", "namespace": "shop"},
                             "data": {"k": "kafka-0.kafka-headless.kafka.svc.cluster.local:9092"}});
         let source = MockServiceSource::new(); // any call would panic
-        let v = check(
+        let v = rendered(
             &object,
             None,
             "ConfigMap shop/cfg",

@@ -19,6 +19,11 @@ pub enum Form {
     Short,
     /// `scheme://<svc>.<ns>`: could also be an external domain.
     ShortWithNamespace,
+    /// A whole value that is `<svc>:<port>` (or a comma list of such): the
+    /// Pod's DNS search path completes it in the Pod's namespace.
+    Bare,
+    /// A whole value that is `<svc>.<ns>:<port>` (or a comma list of such).
+    BareWithNamespace,
 }
 
 /// The port a reference connects to.
@@ -330,6 +335,89 @@ pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
         done = port_end;
     }
     refs
+}
+
+/// The references of a value that is exactly `host:port`, or a
+/// comma-separated list of such (`cartservice:7070`,
+/// `kafka-0.kafka:9092, kafka-1.kafka:9092`), as a container sees it: the
+/// Pod's DNS search path resolves `name:port` as
+/// `name.<namespace>.svc.<clusterDomain>` first, and `name.ns:port` as
+/// `name.ns.svc.<clusterDomain>`. A value with anything else in it is no
+/// such list and has none. Items that are not references: `localhost`,
+/// IP addresses, listen addresses (`0.0.0.0:8080`, `:8080`), names of
+/// three labels or more (public names; `.svc` names are found by [`scan`]),
+/// `<a>.<tld>` with a common top-level domain (`example.com:443`), and
+/// names that are not DNS labels (placeholders). Linear in `value`.
+pub fn bare_host_ports<'t>(value: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
+    let mut refs = Vec::new();
+    for item in value.trim().split(',') {
+        let item = item.trim_matches([' ', '\t']);
+        let Some((host, port)) = item.rsplit_once(':') else {
+            return Vec::new();
+        };
+        let port = match port.parse::<u16>() {
+            Ok(p) if p > 0 && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) => p,
+            _ => return Vec::new(),
+        };
+        if !host.bytes().all(is_host_byte) {
+            return Vec::new();
+        }
+        if host.len() > MAX_DNS_NAME || host.eq_ignore_ascii_case("localhost") {
+            continue;
+        }
+        let (service, namespace, form) = match host.split_once('.') {
+            None => (
+                host,
+                Cow::Owned(options.default_namespace.to_string()),
+                Form::Bare,
+            ),
+            Some((service, namespace))
+                if !namespace.contains('.')
+                    && !namespace.eq_ignore_ascii_case("svc")
+                    && !COMMON_TLDS
+                        .iter()
+                        .any(|t| t.eq_ignore_ascii_case(namespace)) =>
+            {
+                (service, lower(namespace), Form::BareWithNamespace)
+            }
+            _ => continue,
+        };
+        let service = lower(service);
+        if !is_dns1035_label(&service) || !is_dns1123_label(&namespace) {
+            continue;
+        }
+        if !options.ignored_hosts.is_empty() {
+            let host = lower(host);
+            if options.ignored_hosts.iter().any(|p| p.matches(&host)) {
+                continue;
+            }
+        }
+        refs.push(ServiceRef {
+            written: Cow::Borrowed(item),
+            service,
+            namespace,
+            port: Port::Explicit(port),
+            form,
+            record: Record::Service,
+            zone: Zone::Cluster,
+        });
+    }
+    refs
+}
+
+impl ServiceRef<'_> {
+    /// The host as the Pod's resolver is asked for it, for the forms a
+    /// Pod's `/etc/hosts` (`hostAliases`) can answer first: `<svc>` or
+    /// `<svc>.<ns>`; `None` for qualified names.
+    pub fn short_host(&self) -> Option<String> {
+        match self.form {
+            Form::Short | Form::Bare => Some(self.service.to_string()),
+            Form::ShortWithNamespace | Form::BareWithNamespace => {
+                Some(format!("{}.{}", self.service, self.namespace))
+            }
+            Form::Qualified => None,
+        }
+    }
 }
 
 /// Start of the run of host-name bytes that ends at `end`, never before `floor`.

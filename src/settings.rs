@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use wildmatch::WildMatch;
 
-use crate::messages::kubeconfig::clip;
+use crate::quote::{clip, join_capped};
 
 /// What to do with a ConfigMap whose Service references do not resolve.
 #[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,6 +61,9 @@ pub struct Settings {
     /// Glob patterns ([`Glob`]) of ConfigMap keys that hold documentation,
     /// not configuration (Knative's `_example`); they are never scanned.
     pub ignored_keys: Vec<String>,
+    /// Glob patterns ([`Glob`], case-sensitive) of environment variables
+    /// whose `env` values are never scanned for Services.
+    pub ignored_variables: Vec<String>,
     /// What to do when the Services of a namespace cannot be listed.
     pub on_lookup_error: OnLookupError,
     /// Upper bound on namespaces looked up for one request.
@@ -72,6 +75,9 @@ pub struct Settings {
     pub check_workload_references: bool,
     /// Also check that the Secrets a workload names exist (names only).
     pub check_secret_references: bool,
+    /// Check that the Services that Ingress and Gateway API route backends
+    /// name exist, with the port.
+    pub check_routes: bool,
 }
 
 /// Default for [`Settings::ignored_keys`]: Knative ships every ConfigMap
@@ -96,10 +102,12 @@ impl Default for Settings {
             check_ports: true,
             ignored_hosts: Vec::new(),
             ignored_keys: DEFAULT_IGNORED_KEYS.iter().map(|k| k.to_string()).collect(),
+            ignored_variables: Vec::new(),
             on_lookup_error: OnLookupError::Deny,
             max_namespaces_per_request: DEFAULT_MAX_NAMESPACES,
             check_workload_references: false,
             check_secret_references: false,
+            check_routes: true,
         }
     }
 }
@@ -167,6 +175,7 @@ impl Settings {
             check_ports: flag(at("checkPorts"))?.unwrap_or(d.check_ports),
             ignored_hosts: strings(at("ignoredHosts"))?.unwrap_or(d.ignored_hosts),
             ignored_keys: strings(at("ignoredKeys"))?.unwrap_or(d.ignored_keys),
+            ignored_variables: strings(at("ignoredVariables"))?.unwrap_or(d.ignored_variables),
             on_lookup_error: variant(
                 at("onLookupError"),
                 &[
@@ -181,6 +190,7 @@ impl Settings {
                 .unwrap_or(d.check_workload_references),
             check_secret_references: flag(at("checkSecretReferences"))?
                 .unwrap_or(d.check_secret_references),
+            check_routes: flag(at("checkRoutes"))?.unwrap_or(d.check_routes),
         })
     }
 
@@ -235,6 +245,8 @@ impl Settings {
             ignored_hosts: lower_globs(&self.ignored_hosts, true),
             // Keys are case-sensitive, as in the API.
             ignored_keys: lower_globs(&self.ignored_keys, false),
+            // Variable names are case-sensitive too.
+            ignored_variables: lower_globs(&self.ignored_variables, false),
         }
     }
 }
@@ -262,12 +274,19 @@ pub struct Compiled {
     pub ignored_hosts: Vec<Glob>,
     /// `ignoredKeys`.
     pub ignored_keys: Vec<Glob>,
+    /// `ignoredVariables`.
+    pub ignored_variables: Vec<Glob>,
 }
 
 impl Compiled {
     /// Whether a ConfigMap key holds documentation that nothing reads.
     pub fn is_ignored_key(&self, key: &str) -> bool {
         self.ignored_keys.iter().any(|p| p.matches(key))
+    }
+
+    /// Whether the `env` values of variable `name` are never scanned.
+    pub fn is_ignored_variable(&self, name: &str) -> bool {
+        self.ignored_variables.iter().any(|p| p.matches(name))
     }
 }
 
@@ -336,6 +355,11 @@ impl Validatable for Settings {
                 errors.push("ignoredKeys: an empty pattern matches no key".to_string());
             }
         }
+        for pattern in &self.ignored_variables {
+            if pattern.is_empty() {
+                errors.push("ignoredVariables: an empty pattern matches no variable".to_string());
+            }
+        }
         if self.check_secret_references && !self.check_workload_references {
             errors.push(
                 "checkSecretReferences needs checkWorkloadReferences: Secrets are checked as part of the workload check"
@@ -358,7 +382,7 @@ impl Validatable for Settings {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(crate::verdict::join_capped(errors.into_iter()))
+            Err(join_capped(errors.into_iter()))
         }
     }
 }
@@ -377,10 +401,12 @@ pub const FIELDS: &[&str] = &[
     "checkPorts",
     "ignoredHosts",
     "ignoredKeys",
+    "ignoredVariables",
     "onLookupError",
     "maxNamespacesPerRequest",
     "checkWorkloadReferences",
     "checkSecretReferences",
+    "checkRoutes",
 ];
 
 /// A settings field: its name, and its value unless absent or `null`.
@@ -543,6 +569,8 @@ mod tests {
     #[case::bad_additional_domain(r#"{"additionalClusterDomains":["corp_internal"]}"#, false)]
     #[case::ignored_keys(r#"{"ignoredKeys":["_example","*.md"]}"#, true)]
     #[case::empty_ignored_key(r#"{"ignoredKeys":[""]}"#, false)]
+    #[case::ignored_variables(r#"{"ignoredVariables":["OTEL_*","DOCS_URL"]}"#, true)]
+    #[case::empty_ignored_variable(r#"{"ignoredVariables":[""]}"#, false)]
     #[case::workload_and_secrets(
         r#"{"checkWorkloadReferences":true,"checkSecretReferences":true}"#,
         true
@@ -629,8 +657,9 @@ mod tests {
         let raw = r#"{"variables":["A"],"allowedPaths":["/p"],"allowHostPathVolumes":true,
             "removeOffendingVariables":true,"warnOnUnresolvedValues":true,"action":"warn",
             "clusterDomain":"corp.internal","additionalClusterDomains":["x.y"],"checkShortNames":true,
-            "checkPorts":false,"ignoredHosts":["h"],"ignoredKeys":["k"],"onLookupError":"allow",
-            "maxNamespacesPerRequest":3,"checkWorkloadReferences":true,"checkSecretReferences":true}"#;
+            "checkPorts":false,"ignoredHosts":["h"],"ignoredKeys":["k"],"ignoredVariables":["V"],
+            "onLookupError":"allow","maxNamespacesPerRequest":3,"checkWorkloadReferences":true,"checkSecretReferences":true,
+            "checkRoutes":false}"#;
         let s = Settings::from_json(raw).unwrap();
         assert_eq!(
             serde_json::to_value(&s).unwrap(),
@@ -706,6 +735,19 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(s.compile().is_ignored_key(key), ignored);
+    }
+
+    #[rstest]
+    #[case::exact("AI_SERVICE_URL", true)]
+    #[case::glob("OTEL_EXPORTER_OTLP_ENDPOINT", true)]
+    #[case::case_sensitive("otel_endpoint", false)]
+    #[case::other("CART_SERVICE_ADDR", false)]
+    fn ignored_variables_are_globs(#[case] name: &str, #[case] ignored: bool) {
+        let s = Settings {
+            ignored_variables: vec!["AI_SERVICE_URL".into(), "OTEL_*".into()],
+            ..Default::default()
+        };
+        assert_eq!(s.compile().is_ignored_variable(name), ignored);
     }
 
     #[rstest]

@@ -1,47 +1,11 @@
-//! The outcome of a check, and its conversion to Kubewarden's response.
+//! What the policy answers for one request, and its conversion to
+//! Kubewarden's response. Bounded: at most [`MAX_LISTED`] problems are
+//! spelled out in a message and as many warnings returned.
 
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
 
-use crate::settings::{Action, OnLookupError, Settings};
-
-/// At most this many problems are spelled out in one message (or returned
-/// as warnings): a response must stay readable, and bounded whatever the
-/// request holds.
-pub const MAX_LISTED: usize = 20;
-
-/// Joins at most [`MAX_LISTED`] problems with "; ", then says how many
-/// more there are; problems past the limit are never rendered.
-pub fn join_capped(problems: impl ExactSizeIterator<Item = String>) -> String {
-    let total = problems.len();
-    let mut message = problems.take(MAX_LISTED).collect::<Vec<_>>().join("; ");
-    if total > MAX_LISTED {
-        message.push_str(&format!("; and {} more problem(s)", total - MAX_LISTED));
-    }
-    message
-}
-
-/// Splits rendered reference `problems` and `lookup_errors` into reasons
-/// to reject and warnings, as `action` and `onLookupError` say.
-pub fn by_settings(
-    problems: Vec<String>,
-    lookup_errors: Vec<String>,
-    settings: &Settings,
-) -> (Vec<String>, Vec<String>) {
-    let mut reasons = Vec::new();
-    let mut warnings = Vec::new();
-    if settings.action == Action::Deny {
-        reasons.extend(problems);
-    } else {
-        warnings.extend(problems);
-    }
-    if settings.on_lookup_error == OnLookupError::Deny {
-        reasons.extend(lookup_errors);
-    } else {
-        warnings.extend(lookup_errors);
-    }
-    (reasons, warnings)
-}
+use crate::messages::{MAX_LISTED, join_capped, more_warnings};
 
 /// What the policy answers for one request.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,17 +42,6 @@ impl Verdict {
         }
     }
 
-    /// The verdict on rendered reference `problems` (rejected or warned
-    /// as `action` says) and `lookup_errors` (as `onLookupError` says).
-    pub fn from_problems(
-        problems: Vec<String>,
-        lookup_errors: Vec<String>,
-        settings: &Settings,
-    ) -> Verdict {
-        let (reasons, warnings) = by_settings(problems, lookup_errors, settings);
-        Verdict::from_parts(reasons, warnings, None)
-    }
-
     /// Rejected when there are `reasons`; else the `mutated` object, or
     /// accepted, with `warnings` either way.
     pub fn from_parts(
@@ -114,7 +67,7 @@ impl Verdict {
             if w.len() > MAX_LISTED {
                 let more = w.len() - MAX_LISTED;
                 w.truncate(MAX_LISTED);
-                w.push(format!("and {more} more warning(s)"));
+                w.push(more_warnings(more));
             }
             (!w.is_empty()).then_some(w)
         };

@@ -49,6 +49,8 @@ pub struct PodSpecView {
     /// Deprecated alias of `serviceAccountName`, still honoured by the API server.
     pub service_account: Option<String>,
     pub image_pull_secrets: Vec<ObjectRefView>,
+    /// `hostAliases[].hostnames`: names the Pod's `/etc/hosts` resolves.
+    pub host_aliases: Vec<String>,
 }
 
 /// `spec.os`: Windows pods have Windows paths.
@@ -64,6 +66,10 @@ pub struct ContainerView {
     pub env: Vec<EnvVarView>,
     pub env_from: Vec<EnvFromView>,
     pub volume_mounts: Vec<VolumeMountView>,
+    /// `command` and `args`; an item that is not a string (which the API
+    /// server refuses) reads as empty, so indexes stay those of the list.
+    pub command: Vec<String>,
+    pub args: Vec<String>,
 }
 
 /// One `env` entry.
@@ -309,6 +315,19 @@ pub fn read_pod_spec(kind: &str, object: &Value) -> Result<PodSpecView, String> 
 
 type Fields<'a> = &'a Map<String, Value>;
 
+/// A list of strings, read leniently: these fields only feed the search
+/// for Service references, so a value of another type (which the API
+/// server refuses anyway) reads as empty rather than failing the request.
+fn texts(m: Fields, key: &str) -> Vec<String> {
+    match field(m, key) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().unwrap_or_default().to_string())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 impl PodSpecView {
     fn read(m: Fields) -> Result<Self, String> {
         Ok(PodSpecView {
@@ -324,6 +343,10 @@ impl PodSpecView {
             service_account_name: string(m, "serviceAccountName")?,
             service_account: string(m, "serviceAccount")?,
             image_pull_secrets: list(m, "imagePullSecrets", KeyRefView::read)?,
+            host_aliases: list(m, "hostAliases", |m| Ok(texts(m, "hostnames")))?
+                .into_iter()
+                .flatten()
+                .collect(),
         })
     }
 }
@@ -335,6 +358,8 @@ impl ContainerView {
             env: list(m, "env", EnvVarView::read)?,
             env_from: list(m, "envFrom", EnvFromView::read)?,
             volume_mounts: list(m, "volumeMounts", VolumeMountView::read)?,
+            command: texts(m, "command"),
+            args: texts(m, "args"),
         })
     }
 }

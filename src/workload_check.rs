@@ -11,34 +11,40 @@
 //! the consumed keys. On UPDATE only the references the edit adds are
 //! looked up.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
-use crate::env_expansion::ConfigMapState;
+use crate::env_expansion::{self, ConfigMapState, EffectiveValue};
 use crate::kubeconfig_check;
-use crate::messages;
 use crate::object_lookup::{ConfigMapData, ObjectSource, slot};
 use crate::service_check::{self, KeyedRef};
 use crate::service_lookup::ServiceSource;
+use crate::service_refs::{Port, Record, ScanOptions, ServiceRef, Zone};
 use crate::settings::Compiled;
-use crate::verdict::{Verdict, by_settings};
 use crate::workload::{self, ContainerKind, PodSpecView};
-use crate::workload_refs::{self, ObjectKind, Reference, Usage};
+use crate::workload_refs::{self, Consumer, ObjectKind, Reference, Usage};
 
 /// At most this many distinct ConfigMaps are read for one request: a Pod
 /// template naming more is far outside real use, and each is a host call.
 pub const MAX_CONFIG_MAPS: usize = 64;
 /// At most this many existing keys are named in a missing-key message.
 pub const MAX_KEYS_LISTED: usize = 10;
+/// At most this many bytes of a workload's `env` values, `args` and
+/// `command` (after `$(VAR)` expansion) are scanned for Services: more
+/// than any object the API server stores (etcd's 1.5 MiB), which only
+/// `$(VAR)` expansion can pass.
+pub const MAX_SCANNED_BYTES: usize = 2 * 1024 * 1024;
 
 /// What is wrong with one reference of the Pod template.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Finding<'r> {
+pub enum Finding {
     /// A required object does not exist.
-    Missing { reference: &'r Reference },
+    Missing { reference: Reference },
     /// A required key of an existing ConfigMap does not exist; `existing`
     /// holds at most [`MAX_KEYS_LISTED`] of its `total` keys.
     MissingKey {
-        reference: &'r Reference,
+        reference: Reference,
         key: String,
         existing: Vec<String>,
         total: usize,
@@ -58,6 +64,26 @@ pub enum LookupFailure {
     },
     /// More than [`MAX_CONFIG_MAPS`] distinct ConfigMaps: none was read.
     TooManyConfigMaps { count: usize },
+    /// The containers' `env` values, `args` and `command` come to more
+    /// than [`MAX_SCANNED_BYTES`] (at least `bytes`): none was scanned.
+    TooMuchText { bytes: usize },
+}
+
+/// Where a container reads a text scanned for Services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextSite {
+    pub container: Consumer,
+    /// `env[3].value`, `args[1]`, `command[0]`.
+    pub field: String,
+    /// The variable, for an `env` value.
+    pub variable: Option<String>,
+}
+
+/// A Service finding in a container's `env` value, `args` or `command`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextFinding {
+    pub site: TextSite,
+    pub finding: service_check::Finding<'static>,
 }
 
 /// The request as the workload check needs it.
@@ -66,27 +92,68 @@ pub struct Request<'a> {
     /// The previous object on UPDATE.
     pub old_object: Option<&'a Value>,
     pub kind: &'a str,
-    /// "Deployment ns/name", for messages.
-    pub workload: &'a str,
     pub namespace: &'a str,
     /// `pods/ephemeralcontainers`: judge only the ephemeral containers,
     /// since `kubectl debug` cannot change the others.
     pub only_ephemeral: bool,
 }
 
-/// Validates one workload; mutates instead of rejecting KUBECONFIG
-/// findings when `removeOffendingVariables` is on.
+/// A Service finding in a ConfigMap key the workload consumes: the
+/// reference that consumes the key, the ConfigMap and the finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFinding {
+    pub reference: Reference,
+    pub config_map: String,
+    pub finding: service_check::Finding<'static>,
+}
+
+/// A reference that could not be verified, in the order it happened:
+/// they follow `onLookupError`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unverified {
+    /// An object of the Pod template could not be read.
+    Object(LookupFailure),
+    /// The Services named by the consumed keys could not be listed.
+    Services(service_check::LookupFailure),
+    /// A watched variable's `$(VAR)` expansion is too long to judge.
+    TooLong(kubeconfig_check::Unresolved),
+}
+
+/// Everything the workload check found, for `render` to turn into a
+/// verdict: the KUBECONFIG findings that reject it (none when they were
+/// removed), missing objects and keys, the Services of the consumed keys,
+/// what could not be verified, the variables that cannot be resolved at
+/// admission, and the variables removed with the object that results.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub kubeconfig: Vec<kubeconfig_check::Finding>,
+    pub findings: Vec<Finding>,
+    pub key_findings: Vec<KeyFinding>,
+    /// Services named by the containers' `env` values, `args`, `command`.
+    pub text_findings: Vec<TextFinding>,
+    pub unverified: Vec<Unverified>,
+    /// Variables from `valueFrom`/`envFrom` that cannot be judged (warned
+    /// with `warnOnUnresolvedValues`).
+    pub unresolved: Vec<kubeconfig_check::Unresolved>,
+    pub removed: Vec<kubeconfig_check::Removed>,
+    /// The object with the offending variables removed
+    /// (`removeOffendingVariables`).
+    pub mutated: Option<Value>,
+}
+
+/// Checks one workload: reads what its Pod template names (with
+/// `checkWorkloadReferences`) and judges its KUBECONFIG values; removes
+/// offending variables instead of reporting them when
+/// `removeOffendingVariables` is on and the removal is final. Errors: why
+/// the Pod template cannot be read, for a 400.
 pub fn check(
     request: &Request,
     compiled: &Compiled,
     services: &dyn ServiceSource,
     objects: &dyn ObjectSource,
-) -> Verdict {
+) -> Result<Report, String> {
     let settings = &compiled.settings;
-    let spec = match workload::read_pod_spec(request.kind, request.object) {
-        Ok(spec) => spec,
-        Err(e) => return Verdict::malformed(format!("{}: {e}", request.workload)),
-    };
+    let spec = workload::read_pod_spec(request.kind, request.object)?;
     let (references, kubeconfig_sources) = if settings.check_workload_references {
         references_to_check(request, &spec, compiled)
     } else {
@@ -100,50 +167,111 @@ pub fn check(
         objects,
     );
 
-    let mut problems = Vec::new();
-    let mut lookup_errors = Vec::new();
-    for finding in looked_up.findings(&references) {
-        problems.push(messages::workload::finding(
-            &finding,
-            request.workload,
-            request.namespace,
-        ));
-    }
-    for failure in &looked_up.failures {
-        lookup_errors.push(messages::workload::lookup_failure(
-            failure,
-            request.workload,
-            request.namespace,
-        ));
-    }
+    let mut report = Report {
+        findings: looked_up.findings(&references),
+        unverified: looked_up
+            .failures
+            .iter()
+            .cloned()
+            .map(Unverified::Object)
+            .collect(),
+        ..Report::default()
+    };
 
     // The Services named by the consumed keys, each (ConfigMap, key)
-    // scanned once.
+    // scanned once, and by the containers' env values, args and command:
+    // one judgement, so one listing per namespace for all of them.
     let consumed = looked_up.consumed_keys(&references);
     let options = service_check::scan_options(compiled, request.namespace);
-    let refs: Vec<KeyedRef> = consumed
+    let mut refs: Vec<KeyedRef> = consumed
         .iter()
         .enumerate()
         .flat_map(|(origin, c)| {
             service_check::scan_value(c.key, c.value, origin, compiled, &options)
+                .into_iter()
+                .chain(service_check::scan_bare_value(
+                    c.key, c.value, origin, compiled, &options,
+                ))
         })
         .collect();
-    let report = service_check::judge(refs, compiled, services);
-    for f in &report.findings {
-        let c = &consumed[f.origin];
-        let context = messages::workload::consumed_key(
-            &references[c.reference],
-            c.config_map,
-            request.workload,
-        );
-        problems.push(messages::services::finding(&context, f, compiled));
+    let texts = if settings.check_workload_references {
+        let state = |name: &str| looked_up.state(name);
+        match container_texts(&spec, request.only_ephemeral, compiled, &state) {
+            Ok(texts) => texts,
+            Err(bytes) => {
+                report
+                    .unverified
+                    .push(Unverified::Object(LookupFailure::TooMuchText { bytes }));
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    // On UPDATE, a reference the old containers already made is not new.
+    let old_texts = match request.old_object.filter(|_| !texts.is_empty()) {
+        Some(old) => match workload::read_pod_spec(request.kind, old) {
+            Ok(old_spec) => {
+                let state = |name: &str| looked_up.state(name);
+                container_texts(&old_spec, request.only_ephemeral, compiled, &state)
+                    .unwrap_or_default()
+            }
+            Err(_) => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    let text_options = ScanOptions {
+        short_names: true,
+        ..service_check::scan_options(compiled, request.namespace)
+    };
+    let old_refs: Vec<KeyedRef> = old_texts
+        .iter()
+        .flat_map(|t| t.scan(0, &text_options))
+        .collect();
+    let already_there: HashSet<_> = old_refs.iter().map(|k| text_ref_id(&k.reference)).collect();
+    refs.extend(
+        texts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, t)| t.scan(consumed.len() + i, &text_options))
+            .filter(|k| {
+                already_there.is_empty() || !already_there.contains(&text_ref_id(&k.reference))
+            }),
+    );
+    // A Pod's /etc/hosts answers its hostAliases before cluster DNS.
+    if !spec.host_aliases.is_empty() {
+        refs.retain(|k| {
+            k.reference.short_host().is_none_or(|host| {
+                !spec
+                    .host_aliases
+                    .iter()
+                    .any(|alias| alias.eq_ignore_ascii_case(&host))
+            })
+        });
     }
-    for failure in &report.failures {
-        lookup_errors.push(messages::services::lookup_failure(
-            request.workload,
-            failure,
-        ));
+    let services_report = service_check::judge(refs, compiled, services);
+    for f in services_report.findings {
+        match consumed.get(f.origin) {
+            Some(c) => report.key_findings.push(KeyFinding {
+                reference: references[c.reference].clone(),
+                config_map: c.config_map.to_string(),
+                finding: f.into_owned(),
+            }),
+            None => {
+                let text = &texts[f.origin - consumed.len()];
+                report.text_findings.push(TextFinding {
+                    site: text.site.clone(),
+                    finding: f.into_owned(),
+                });
+            }
+        }
     }
+    report.unverified.extend(
+        services_report
+            .failures
+            .into_iter()
+            .map(Unverified::Services),
+    );
 
     // KUBECONFIG, with the values of the ConfigMaps that were read.
     let config_maps = |name: &str| looked_up.state(name);
@@ -159,22 +287,11 @@ pub fn check(
     }
     // A value too long to expand cannot be judged: as `onLookupError` says.
     let (too_long, unresolved): (Vec<_>, Vec<_>) =
-        kubeconfig.unresolved.iter().partition(|u| u.too_long);
-    lookup_errors.extend(
-        too_long
-            .iter()
-            .map(|u| messages::kubeconfig::describe_unresolved(u, request.workload)),
-    );
-    let mut warnings: Vec<String> = if settings.warn_on_unresolved_values {
-        unresolved
-            .iter()
-            .map(|u| messages::kubeconfig::describe_unresolved(u, request.workload))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut mutated = None;
-    let mut kubeconfig_reasons = Vec::new();
+        kubeconfig.unresolved.into_iter().partition(|u| u.too_long);
+    report
+        .unverified
+        .extend(too_long.into_iter().map(Unverified::TooLong));
+    report.unresolved = unresolved;
     if !kubeconfig.findings.is_empty() {
         let removal =
             remove_offending(request, &kubeconfig.findings, compiled).filter(|(object, _)| {
@@ -183,37 +300,143 @@ pub fn check(
                     object,
                     &kubeconfig.findings,
                     &mut looked_up,
-                    &mut lookup_errors,
+                    &mut report.unverified,
                     compiled,
                     objects,
                 )
             });
         match removal {
-            Some((object, notes)) => {
-                warnings.extend(notes);
-                mutated = Some(object);
+            Some((object, removed)) => {
+                report.removed = removed;
+                report.mutated = Some(object);
             }
-            None => {
-                kubeconfig_reasons = kubeconfig
-                    .findings
-                    .iter()
-                    .map(|f| messages::kubeconfig::describe(f, request.workload))
-                    .collect();
-            }
+            None => report.kubeconfig = kubeconfig.findings,
         }
     }
-    let (mut reasons, reference_warnings) = by_settings(problems, lookup_errors, settings);
-    reasons.splice(0..0, kubeconfig_reasons);
-    warnings.extend(reference_warnings);
-    Verdict::from_parts(reasons, warnings, mutated)
+    Ok(report)
 }
 
-/// The mutated object and its notes, when `removeOffendingVariables` is on.
+/// A text a container reads, to scan for Services.
+struct Text {
+    site: TextSite,
+    value: String,
+    /// Where the part that may be a bare `host:port` starts (the whole
+    /// value, or what follows `--flag=`); `None`: no bare value.
+    bare_from: Option<usize>,
+}
+
+impl Text {
+    fn scan<'t>(&'t self, origin: usize, options: &ScanOptions) -> Vec<KeyedRef<'t>> {
+        let bare = self.bare_from.and_then(|at| self.value.get(at..));
+        service_check::scan_text(&self.site.field, &self.value, origin, bare, options)
+    }
+}
+
+/// The identity of a reference made by a container text, across the old
+/// and new object of an UPDATE.
+fn text_ref_id<'r>(r: &'r ServiceRef) -> (&'r str, &'r str, Port, &'r Record<'r>, &'r Zone<'r>) {
+    (&r.service, &r.namespace, r.port, &r.record, &r.zone)
+}
+
+/// A flag or variable that names an image, whose `name:tag` (`postgres:15`)
+/// is no `host:port`.
+fn names_an_image(name: &str) -> bool {
+    name.to_ascii_lowercase().contains("image")
+}
+
+/// Every text the containers of `spec` read that may name a Service: each
+/// `env[].value` (after `$(VAR)` expansion; not `ignoredVariables`) and
+/// each item of `command` and `args` (expanded with the container's
+/// environment); only the ephemeral containers with `only_ephemeral`.
+/// Errors: at least how many bytes they come to, past [`MAX_SCANNED_BYTES`].
+fn container_texts(
+    spec: &PodSpecView,
+    only_ephemeral: bool,
+    compiled: &Compiled,
+    config_maps: &env_expansion::ConfigMaps,
+) -> Result<Vec<Text>, usize> {
+    let mut texts = Vec::new();
+    let mut total = 0usize;
+    for (kind, index, container) in spec.all_containers() {
+        if only_ephemeral && kind != ContainerKind::EphemeralContainer {
+            continue;
+        }
+        let consumer = Consumer {
+            kind,
+            index,
+            name: container.name.clone(),
+        };
+        let mut env_values: Vec<(usize, String)> = Vec::new();
+        let env = env_expansion::effective_env_visiting(container, config_maps, &mut |i, value| {
+            let var = &container.env[i];
+            let Some(written) = var.value.as_deref().filter(|w| !w.is_empty()) else {
+                return;
+            };
+            if total > MAX_SCANNED_BYTES || compiled.is_ignored_variable(&var.name) {
+                return;
+            }
+            // A value only known at run time: its `$(VAR)` stays, and
+            // the scanner judges no name that carries one.
+            let value = match value {
+                EffectiveValue::Known { value, .. } => value.as_str(),
+                EffectiveValue::Unresolved { .. } => written,
+            };
+            total += value.len();
+            env_values.push((i, value.to_string()));
+        });
+        for (i, value) in env_values {
+            let name = &container.env[i].name;
+            texts.push(Text {
+                site: TextSite {
+                    container: consumer.clone(),
+                    field: format!("env[{i}].value"),
+                    variable: Some(name.clone()),
+                },
+                value,
+                bare_from: (!names_an_image(name)).then_some(0),
+            });
+        }
+        for (list, items) in [("command", &container.command), ("args", &container.args)] {
+            let mut previous_flag: Option<&str> = None;
+            for (i, item) in items.iter().enumerate() {
+                if total > MAX_SCANNED_BYTES {
+                    return Err(total);
+                }
+                let value = env.expand_text(item).unwrap_or_else(|| item.clone());
+                total += value.len();
+                // `--flag=value`: the value; `--flag value`: the next item.
+                let (flag, bare_from) = match value.split_once('=') {
+                    Some((flag, _)) if value.starts_with('-') => (Some(flag), flag.len() + 1),
+                    _ => (previous_flag, 0),
+                };
+                let bare_from = (!flag.is_some_and(names_an_image)).then_some(bare_from);
+                previous_flag =
+                    (item.starts_with('-') && !item.contains('=')).then_some(item.as_str());
+                texts.push(Text {
+                    site: TextSite {
+                        container: consumer.clone(),
+                        field: format!("{list}[{i}]"),
+                        variable: None,
+                    },
+                    value,
+                    bare_from,
+                });
+            }
+        }
+        if total > MAX_SCANNED_BYTES {
+            return Err(total);
+        }
+    }
+    Ok(texts)
+}
+
+/// The mutated object and what was removed, when
+/// `removeOffendingVariables` is on.
 fn remove_offending(
     request: &Request,
     findings: &[kubeconfig_check::Finding],
     compiled: &Compiled,
-) -> Option<(Value, Vec<String>)> {
+) -> Option<(Value, Vec<kubeconfig_check::Removed>)> {
     // A value set by envFrom cannot be removed by editing `env`.
     if !compiled.settings.remove_offending_variables
         || !findings.iter().all(kubeconfig_check::Finding::is_removable)
@@ -223,8 +446,8 @@ fn remove_offending(
     let pointer = workload::pod_spec_pointer(request.kind)?;
     let mut object = request.object.clone();
     let pod_spec = object.pointer_mut(pointer)?;
-    let notes = kubeconfig_check::remove_offending(pod_spec, findings, request.workload);
-    Some((object, notes))
+    let removed = kubeconfig_check::remove_offending(pod_spec, findings);
+    Some((object, removed))
 }
 
 /// Whether the object `remove_offending` made is final, as the API server
@@ -238,7 +461,7 @@ fn removal_is_final(
     mutated: &Value,
     removed: &[kubeconfig_check::Finding],
     looked_up: &mut LookedUp,
-    lookup_errors: &mut Vec<String>,
+    unverified: &mut Vec<Unverified>,
     compiled: &Compiled,
     objects: &dyn ObjectSource,
 ) -> bool {
@@ -252,13 +475,8 @@ fn removal_is_final(
         };
         let (_, feeds) = references_to_check(&again, &after, compiled);
         let feeds: Vec<&str> = feeds.iter().map(String::as_str).collect();
-        for failure in looked_up.read_more(&feeds, request.namespace, objects) {
-            lookup_errors.push(messages::workload::lookup_failure(
-                &failure,
-                request.workload,
-                request.namespace,
-            ));
-        }
+        let failures = looked_up.read_more(&feeds, request.namespace, objects);
+        unverified.extend(failures.into_iter().map(Unverified::Object));
     }
     let state = |name: &str| looked_up.state(name);
     let left = kubeconfig_check::check_with(&after, &compiled.settings, &state);
@@ -524,13 +742,15 @@ impl LookedUp {
     }
 
     /// Missing objects and keys; optional references never count.
-    fn findings<'r>(&self, references: &'r [Reference]) -> Vec<Finding<'r>> {
+    fn findings(&self, references: &[Reference]) -> Vec<Finding> {
         let mut findings = Vec::new();
         for reference in references.iter().filter(|r| !r.optional) {
             match reference.kind {
                 ObjectKind::ServiceAccount => {
                     if self.service_account == Some(false) {
-                        findings.push(Finding::Missing { reference });
+                        findings.push(Finding::Missing {
+                            reference: reference.clone(),
+                        });
                     }
                 }
                 ObjectKind::Secret => {
@@ -539,11 +759,15 @@ impl LookedUp {
                         .as_ref()
                         .is_some_and(|s| s.binary_search(&reference.name).is_err())
                     {
-                        findings.push(Finding::Missing { reference });
+                        findings.push(Finding::Missing {
+                            reference: reference.clone(),
+                        });
                     }
                 }
                 ObjectKind::ConfigMap => match self.config_map(&reference.name).map(|(_, d)| d) {
-                    Some(None) => findings.push(Finding::Missing { reference }),
+                    Some(None) => findings.push(Finding::Missing {
+                        reference: reference.clone(),
+                    }),
                     Some(Some(data)) => {
                         for key in required_keys(reference, data) {
                             findings.push(missing_key(reference, key, data));
@@ -626,10 +850,10 @@ fn required_keys<'r>(reference: &'r Reference, data: &ConfigMapData) -> Vec<&'r 
     }
 }
 
-fn missing_key<'r>(reference: &'r Reference, key: &str, data: &ConfigMapData) -> Finding<'r> {
+fn missing_key(reference: &Reference, key: &str, data: &ConfigMapData) -> Finding {
     let all = data.keys();
     Finding::MissingKey {
-        reference,
+        reference: reference.clone(),
         in_binary_data: data.binary_keys.iter().any(|k| k == key),
         key: key.to_string(),
         existing: all
@@ -644,6 +868,20 @@ fn missing_key<'r>(reference: &'r Reference, key: &str, data: &ConfigMapData) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verdict::Verdict;
+
+    /// The check and its rendering, as the router runs them, for the
+    /// workload `Deployment shop/web` (or another `kind` in `shop`).
+    fn rendered(
+        request: &Request,
+        compiled: &Compiled,
+        services: &dyn ServiceSource,
+        objects: &dyn ObjectSource,
+    ) -> Verdict {
+        let report = check(request, compiled, services, objects);
+        let workload = format!("{} shop/web", request.kind);
+        crate::render::workload(report, &workload, request.namespace, compiled)
+    }
     use crate::fake_cluster::FakeCluster;
     use crate::settings::{OnLookupError, Settings};
     use rstest::rstest;
@@ -732,11 +970,10 @@ mod tests {
             object,
             old_object: old,
             kind: "Deployment",
-            workload: "Deployment shop/web",
             namespace: "shop",
             only_ephemeral: false,
         };
-        check(&request, &compiled, cluster, cluster)
+        rendered(&request, &compiled, cluster, cluster)
     }
 
     fn env_cm(name: &str, config_map: &str, key: &str, optional: bool) -> Value {
@@ -819,6 +1056,221 @@ mod tests {
             _ => panic!("expected {rejection:?}, got {verdict:?}"),
         }
         assert_eq!(cluster.calls(), calls);
+    }
+
+    /// What a container-text case expects.
+    #[derive(Debug, Clone, Copy)]
+    enum Expect {
+        Accept,
+        /// Rejected, the message containing this.
+        Reject(&'static str),
+        /// Accepted with one warning containing this.
+        Warn(&'static str),
+    }
+
+    /// `shop` with Service `api` (8080) and `payments` with `ledger` (9000).
+    fn services_cluster() -> FakeCluster {
+        shop()
+            .service("payments", "ledger", &[9000])
+            .config_map("shop", "addrs", &[("API_ADDR", "apii:8080")])
+            .config_map(
+                "shop",
+                "addr-list",
+                &[("BROKERS", "api:8080, ledger.payments:9000\n")],
+            )
+            .config_map("shop", "absent-addr", &[("ZIPKIN_ADDR", "zipkin:9411")])
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Value {
+        let env: Vec<Value> = vars
+            .iter()
+            .map(|(n, v)| json!({"name": n, "value": v}))
+            .collect();
+        app(json!({ "env": env }))
+    }
+
+    fn ignoring_variables() -> Settings {
+        Settings {
+            ignored_variables: vec!["API_*".into()],
+            ..on()
+        }
+    }
+
+    fn ignoring_hosts() -> Settings {
+        Settings {
+            ignored_hosts: vec!["apii".into()],
+            ..on()
+        }
+    }
+
+    /// Services named by a container's env values, args and command, and
+    /// bare `host:port` values of consumed keys (issue 18): each form with
+    /// an accepting and a rejecting row.
+    #[rstest]
+    // Bare host:port, the Pod's namespace.
+    #[case::bare_exists(env(&[("API_ADDR", "api:8080")]), json!({}), on(), Expect::Accept)]
+    #[case::bare_typo(env(&[("API_ADDR", "apii:8080")]), json!({}), on(),
+        Expect::Reject(r#"container "app" (Deployment shop/web), env[0].value (variable "API_ADDR"): "apii:8080" names Service "apii" in namespace "shop", which does not exist; did you mean "api"?"#))]
+    #[case::bare_wrong_port(env(&[("API_ADDR", "api:9090")]), json!({}), on(),
+        Expect::Reject(r#"env[0].value (variable "API_ADDR"): "api:9090" names Service "api" in namespace "shop", but port 9090 is not exposed: the Service exposes only port(s) 8080"#))]
+    #[case::bare_absent(env(&[("ZIPKIN_ADDR", "zipkin:9411")]), json!({}), on(),
+        Expect::Warn(r#"container "app" (Deployment shop/web), env[0].value (variable "ZIPKIN_ADDR"): "zipkin:9411" names Service "zipkin" in namespace "shop", which does not exist: the Pods' connections to it will fail until it is created"#))]
+    #[case::bare_list(env(&[("BROKERS", "api:8080,ledger.payments:9000")]), json!({}), on(), Expect::Accept)]
+    #[case::bare_list_typo(env(&[("BROKERS", "api:8080, apii:8080")]), json!({}), on(),
+        Expect::Reject(r#""apii:8080" names Service "apii""#))]
+    // name.namespace:port and name.namespace.svc:port.
+    #[case::bare_with_namespace(env(&[("LEDGER", "ledger.payments:9000")]), json!({}), on(), Expect::Accept)]
+    #[case::bare_with_namespace_wrong_port(env(&[("LEDGER", "ledger.payments:9001")]), json!({}), on(),
+        Expect::Reject(r#""ledger.payments:9001" names Service "ledger" in namespace "payments", but port 9001 is not exposed"#))]
+    #[case::bare_with_namespace_absent(env(&[("ZIPKIN", "zipkin.jaeger:9411")]), json!({}), on(),
+        Expect::Warn(r#""zipkin.jaeger:9411" names Service "zipkin" in namespace "jaeger", which does not exist"#))]
+    #[case::svc_name(env(&[("LEDGER", "ledger.payments.svc:9000")]), json!({}), on(), Expect::Accept)]
+    #[case::svc_name_typo(env(&[("LEDGER", "ledgr.payments.svc:9000")]), json!({}), on(),
+        Expect::Reject(r#"names Service "ledgr" in namespace "payments", which does not exist; did you mean "ledger"?"#))]
+    #[case::cluster_domain_absent(env(&[("ZIPKIN", "zipkin.jaeger.svc.cluster.local")]), json!({}), on(),
+        Expect::Warn(r#""zipkin.jaeger.svc.cluster.local" names Service "zipkin" in namespace "jaeger", which does not exist"#))]
+    // URLs of any scheme, short names judged by default.
+    #[case::short_url(env(&[("API_URL", "http://api:8080/v1")]), json!({}), on(), Expect::Accept)]
+    #[case::short_url_typo(env(&[("API_URL", "http://apii:8080/v1")]), json!({}), on(),
+        Expect::Reject(r#""http://apii:8080" names Service "apii" in namespace "shop", which does not exist; did you mean "api"?"#))]
+    #[case::short_url_scheme_port(env(&[("API_URL", "https://api")]), json!({}), on(),
+        Expect::Reject(r#"port 443 (implied by the URL scheme) is not exposed"#))]
+    #[case::short_url_absent(env(&[("AI_SERVICE_URL", "http://ai-service:5001/")]), json!({}), on(),
+        Expect::Warn(r#""http://ai-service:5001" names Service "ai-service" in namespace "shop", which does not exist"#))]
+    #[case::expanded(env(&[("PORT", "8080"), ("API_URL", "http://api:$(PORT)")]), json!({}), on(), Expect::Accept)]
+    #[case::expanded_wrong_port(env(&[("PORT", "9090"), ("API_URL", "http://api:$(PORT)")]), json!({}), on(),
+        Expect::Reject(r#"env[1].value (variable "API_URL"): "http://api:9090" names Service "api""#))]
+    // Not references.
+    #[case::localhost(env(&[("A", "localhost:8080"), ("B", "http://localhost:9090")]), json!({}), on(), Expect::Accept)]
+    #[case::listen_addresses(env(&[("A", "0.0.0.0:8080"), ("B", ":8080"), ("C", "10.0.0.1:80")]), json!({}), on(), Expect::Accept)]
+    #[case::public_names(env(&[("A", "api.example.com:443"), ("B", "github.com:22"), ("C", "https://example.com")]), json!({}), on(), Expect::Accept)]
+    #[case::not_host_port(env(&[("A", "apii:8080 and more"), ("B", "apii:8080/x"), ("C", "12:30")]), json!({}), on(), Expect::Accept)]
+    #[case::placeholders(env(&[("A", "${API_HOST}:8080"), ("B", "http://{{ .host }}:8080"), ("C", "%(host)s:8080"), ("D", "$(UNDEFINED):8080")]), json!({}), on(), Expect::Accept)]
+    #[case::comment(env(&[("A", "# http://apii:8080\nlevel: debug")]), json!({}), on(), Expect::Accept)]
+    #[case::host_alias(env(&[("A", "apii:8080"), ("B", "http://apii:8080")]), json!({"hostAliases": [{"ip": "10.0.0.1", "hostnames": ["apii"]}]}), on(), Expect::Accept)]
+    #[case::ignored_host(env(&[("A", "apii:8080")]), json!({}), ignoring_hosts(), Expect::Accept)]
+    #[case::ignored_variable(env(&[("API_ADDR", "apii:8080")]), json!({}), ignoring_variables(), Expect::Accept)]
+    #[case::not_ignored_variable(env(&[("CART_ADDR", "apii:8080")]), json!({}), ignoring_variables(),
+        Expect::Reject(r#""apii:8080" names Service "apii""#))]
+    #[case::image_tag(env(&[("SIDECAR_IMAGE", "api:15")]), json!({}), on(), Expect::Accept)]
+    #[case::off_by_default(env(&[("API_ADDR", "apii:8080")]), json!({}), Settings::default(), Expect::Accept)]
+    // args and command.
+    #[case::flag_equals(app(json!({"args": ["--backend=api:8080"]})), json!({}), on(), Expect::Accept)]
+    #[case::flag_equals_typo(app(json!({"args": ["--backend=apii:8080"]})), json!({}), on(),
+        Expect::Reject(r#"container "app" (Deployment shop/web), args[0]: "apii:8080" names Service "apii""#))]
+    #[case::flag_next_item(app(json!({"args": ["--backend", "api:8080"]})), json!({}), on(), Expect::Accept)]
+    #[case::flag_next_item_typo(app(json!({"args": ["--backend", "apii:8080"]})), json!({}), on(),
+        Expect::Reject(r#"container "app" (Deployment shop/web), args[1]: "apii:8080" names Service "apii""#))]
+    #[case::image_flag(app(json!({"args": ["--image=api:15", "--sidecar-image", "api:16"]})), json!({}), on(), Expect::Accept)]
+    #[case::command_url(app(json!({"command": ["curl", "http://api:8080/healthz"]})), json!({}), on(), Expect::Accept)]
+    #[case::command_url_typo(app(json!({"command": ["curl", "http://apii:8080/healthz"]})), json!({}), on(),
+        Expect::Reject(r#"container "app" (Deployment shop/web), command[1]: "http://apii:8080" names Service "apii""#))]
+    #[case::shell_script(app(json!({"command": ["sh", "-c"], "args": ["until nc -z api.shop.svc 8080; do sleep 1; done; curl http://api:8080/x"]})), json!({}), on(), Expect::Accept)]
+    #[case::shell_script_typo(app(json!({"command": ["sh", "-c"], "args": ["curl -s http://apii:8080/x && echo ok"]})), json!({}), on(),
+        Expect::Reject(r#"args[0]: "http://apii:8080" names Service "apii""#))]
+    #[case::args_expanded(app(json!({"env": [{"name": "HOST", "value": "apii"}], "args": ["--backend=$(HOST):8080"]})), json!({}), on(),
+        Expect::Reject(r#"args[0]: "apii:8080" names Service "apii""#))]
+    #[case::init_container(json!({"name": "app", "image": "a"}), json!({"initContainers": [{"name": "wait", "image": "b", "args": ["--backend=apii:8080"]}]}), on(),
+        Expect::Reject(r#"init container "wait" (Deployment shop/web), args[0]: "apii:8080""#))]
+    #[case::ephemeral_container(json!({"name": "app", "image": "a"}), json!({"ephemeralContainers": [{"name": "debug", "image": "b", "env": [{"name": "T", "value": "apii:8080"}]}]}), on(),
+        Expect::Reject(r#"ephemeral container "debug" (Deployment shop/web), env[0].value (variable "T")"#))]
+    // Consumed ConfigMap keys: the same bare rule.
+    #[case::consumed_bare_list(app(json!({"envFrom": [env_from("addr-list", "", false)]})), json!({}), on(), Expect::Accept)]
+    #[case::consumed_bare_typo(app(json!({"envFrom": [env_from("addrs", "", false)]})), json!({}), on(),
+        Expect::Reject(r#"container "app" (Deployment shop/web), envFrom[0].configMapRef: ConfigMap "addrs", key "API_ADDR": "apii:8080" names Service "apii" in namespace "shop", which does not exist; did you mean "api"?"#))]
+    #[case::consumed_bare_absent(app(json!({"envFrom": [env_from("absent-addr", "", false)]})), json!({}), on(),
+        Expect::Warn(r#"ConfigMap "absent-addr", key "ZIPKIN_ADDR": "zipkin:9411" names Service "zipkin" in namespace "shop", which does not exist: the Pods' connections"#))]
+    fn container_references(
+        #[case] container: Value,
+        #[case] pod: Value,
+        #[case] settings: Settings,
+        #[case] expect: Expect,
+    ) {
+        let cluster = services_cluster();
+        let verdict = run(&deployment(container, pod), None, &settings, &cluster);
+        match (expect, &verdict) {
+            (Expect::Accept, Verdict::Accept { warnings }) => {
+                assert!(warnings.is_empty(), "{warnings:?}")
+            }
+            (Expect::Reject(part), Verdict::Reject { message, .. }) => {
+                assert!(message.contains(part), "{message}")
+            }
+            (Expect::Warn(part), Verdict::Accept { warnings }) => {
+                assert_eq!(warnings.len(), 1, "{warnings:?}");
+                assert!(warnings[0].contains(part), "{warnings:?}");
+            }
+            _ => panic!("expected {expect:?}, got {verdict:?}"),
+        }
+    }
+
+    /// The consumed keys and the containers' texts share one listing per
+    /// namespace, in name order, after the ConfigMap reads.
+    #[test]
+    fn texts_and_consumed_keys_share_the_listings() {
+        let cluster = services_cluster();
+        let container = app(json!({"envFrom": [env_from("bad-config", "", false)],
+            "env": [{"name": "L", "value": "ledger.payments:9000"}, {"name": "A", "value": "api:8080"}],
+            "args": ["--ledger=http://ledger.payments:9000"]}));
+        assert!(matches!(
+            run(&deployment(container, json!({})), None, &on(), &cluster),
+            Verdict::Reject { .. }
+        ));
+        assert_eq!(
+            cluster.calls(),
+            vec![
+                "get ConfigMap shop/bad-config",
+                "list Service payments",
+                "list Service shop"
+            ]
+        );
+    }
+
+    /// On UPDATE only the references the edit adds are judged.
+    #[rstest]
+    #[case::kept(&[("A", "apii:8080")], &[("A", "apii:8080"), ("LEVEL", "debug")], None)]
+    #[case::moved(&[("A", "apii:8080")], &[("B", "x"), ("A", "apii:8080")], None)]
+    #[case::added(&[("LEVEL", "debug")], &[("A", "apii:8080")], Some("list Service shop"))]
+    fn updates_judge_only_added_texts(
+        #[case] old: &[(&str, &str)],
+        #[case] new: &[(&str, &str)],
+        #[case] call: Option<&str>,
+    ) {
+        let cluster = services_cluster();
+        let old = deployment(env(old), json!({}));
+        let new = deployment(env(new), json!({}));
+        let verdict = run(&new, Some(&old), &on(), &cluster);
+        assert_eq!(
+            matches!(verdict, Verdict::Reject { .. }),
+            call.is_some(),
+            "{verdict:?}"
+        );
+        assert_eq!(cluster.calls(), call.into_iter().collect::<Vec<_>>());
+    }
+
+    /// Limits table: at most `MAX_SCANNED_BYTES` of container texts are
+    /// scanned; past it none is, as `onLookupError` says.
+    #[rstest]
+    #[case::at_the_bound(MAX_SCANNED_BYTES, None)]
+    #[case::past_the_bound(MAX_SCANNED_BYTES + 1, Some("more than the 2097152 the policy scans"))]
+    fn text_bound(#[case] size: usize, #[case] rejection: Option<&str>) {
+        let cluster = services_cluster();
+        let filler = "a".repeat(size - "--x=apii:8080".len());
+        let container = app(json!({"env": [{"name": "F", "value": filler}],
+            "args": ["--x=apii:8080"]}));
+        let verdict = run(&deployment(container, json!({})), None, &on(), &cluster);
+        match (rejection, verdict) {
+            (None, Verdict::Reject { message, .. }) => {
+                assert!(
+                    message.contains(r#""apii:8080" names Service "apii""#),
+                    "{message}"
+                )
+            }
+            (Some(part), Verdict::Reject { message, .. }) => {
+                assert!(message.contains(part), "{message}");
+                assert!(cluster.calls().is_empty(), "{:?}", cluster.calls());
+            }
+            (_, other) => panic!("{other:?}"),
+        }
     }
 
     #[rstest]

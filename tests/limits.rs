@@ -3,18 +3,18 @@
 //! `onLookupError` says, never a silent partial accept. `bounds_are_pinned`
 //! holds each bound to the value the README gives.
 
-mod support;
-
 use dangling_references_policy::env_expansion::MAX_EXPANDED;
 use dangling_references_policy::host_call::{MAX_HOST_ERROR, summarize_host_error};
-use dangling_references_policy::messages::kubeconfig::MAX_QUOTED;
+use dangling_references_policy::messages::MAX_LISTED;
+use dangling_references_policy::messages::MAX_QUOTED;
 use dangling_references_policy::mounts;
 use dangling_references_policy::service_refs::{MAX_DNS_NAME, MAX_SCHEME};
 use dangling_references_policy::settings::DEFAULT_MAX_NAMESPACES;
-use dangling_references_policy::verdict::MAX_LISTED;
-use dangling_references_policy::workload_check::{MAX_CONFIG_MAPS, MAX_KEYS_LISTED};
+use dangling_references_policy::test_support::FakeHost;
+use dangling_references_policy::workload_check::{
+    MAX_CONFIG_MAPS, MAX_KEYS_LISTED, MAX_SCANNED_BYTES,
+};
 use serde_json::{Value, json};
-use support::fake_host::FakeHost;
 
 /// Every bound of the README's limits table, by its literal value: a
 /// change of a bound is a change of this test and of the README.
@@ -36,6 +36,10 @@ fn bounds_are_pinned() {
     assert_eq!(MAX_HOST_ERROR, 512, "host errors quoted");
     assert_eq!(MAX_KEYS_LISTED, 10, "keys named in a missing-key message");
     assert_eq!(mounts::MAX_LISTED, 10, "files named in a mount message");
+    assert_eq!(
+        MAX_SCANNED_BYTES, 2_097_152,
+        "bytes of env values, args and command scanned per workload"
+    );
 }
 
 fn respond(request: &Value, settings: &Value, host: &FakeHost) -> Value {

@@ -2,6 +2,7 @@
 //! artifacthub-pkg.yml, README.md) must agree with each other and with
 //! Cargo.toml and the code.
 
+use dangling_references_policy::backend_refs::ROUTE_KINDS;
 use dangling_references_policy::settings::Settings;
 use dangling_references_policy::workload::WORKLOAD_KINDS;
 use serde_yaml::Value;
@@ -82,14 +83,27 @@ fn metadata_rules_cover_exactly_the_checked_kinds() {
         .iter()
         .chain(["ConfigMap"].iter())
         .map(|k| format!("{}s", k.to_ascii_lowercase()))
-        .chain(["pods/ephemeralcontainers".to_string()])
+        .chain([
+            "pods/ephemeralcontainers".to_string(),
+            "ingresses".to_string(),
+        ])
+        .chain(
+            ROUTE_KINDS
+                .iter()
+                .filter(|k| **k != "Ingress")
+                .map(|k| format!("{}s", k.to_ascii_lowercase())),
+        )
         .collect();
     expected.sort();
     assert_eq!(resources, expected);
     let listed: Vec<&str> = annotation(&metadata, "io.artifacthub.resources")
         .split(',')
         .collect();
-    for kind in WORKLOAD_KINDS.iter().chain(["ConfigMap"].iter()) {
+    for kind in WORKLOAD_KINDS
+        .iter()
+        .chain(["ConfigMap"].iter())
+        .chain(ROUTE_KINDS.iter())
+    {
         assert!(
             listed.contains(kind),
             "io.artifacthub.resources lacks {kind}"

@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 use dangling_references_policy::env_expansion::{ConfigMapState, EffectiveValue, effective_env};
 use dangling_references_policy::object_lookup::ConfigMapData;
 use dangling_references_policy::service_refs::{Port, ScanOptions, scan};
+use dangling_references_policy::test_support::FakeHost;
 use dangling_references_policy::workload::read_pod_spec;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use support::fake_host::FakeHost;
 use support::kubelet;
 
 fn config(cases: u32) -> ProptestConfig {
@@ -212,10 +212,10 @@ proptest! {
     ) {
         let host = shop_host();
         let sorted = host.respond(config_map_request("shop", &data_json(&data)).as_bytes());
-        let calls = host.call_log();
+        let calls = host.calls();
         let again = host.respond(config_map_request("shop", &data_json(&shuffled)).as_bytes());
         prop_assert_eq!(&sorted, &again);
-        prop_assert_eq!(calls, host.call_log());
+        prop_assert_eq!(calls, host.calls());
         assert_well_formed(&sorted);
     }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::host::{HostCapabilities, KubernetesRequest};
+use crate::host::{GuestCall, HostCapabilities, KubernetesRequest, Refusal, json_answer};
 
 /// Kinds the API server treats as cluster-scoped (the common built-in
 /// ones); every other kind is treated as namespaced.
@@ -265,8 +265,8 @@ impl ClusterState {
         self.add(Self::service(namespace, name, ports))
     }
 
-    /// Answers one typed request (what [`HostCapabilities::call`] does after
-    /// parsing the payload).
+    /// Answers one typed request (what [`HostCapabilities::respond`] does
+    /// after parsing the payload).
     pub fn answer(&self, request: &KubernetesRequest) -> Result<Value, String> {
         match request {
             KubernetesRequest::KubernetesListResourceNamespace {
@@ -388,34 +388,24 @@ impl ClusterState {
 }
 
 impl HostCapabilities for ClusterState {
-    fn call(
-        &mut self,
-        binding: &str,
-        namespace: &str,
-        operation: &str,
-        payload: &[u8],
-    ) -> Result<Vec<u8>, String> {
-        let req = match KubernetesRequest::from_wapc_call(binding, namespace, operation, payload) {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                let msg = format!(
-                    "ClusterState does not implement {binding}/{namespace}/{operation} (payload {})",
-                    String::from_utf8_lossy(payload)
-                );
-                self.violations.push(msg.clone());
-                return Err(msg);
-            }
-            Err(e) => return Err(e),
-        };
-        match self.answer(&req) {
-            Ok(v) => Ok(serde_json::to_vec(&v).expect("a Value always serialises")),
-            Err(e) => {
-                if e.starts_with("ClusterState") {
-                    self.violations.push(e.clone());
-                }
-                Err(e)
-            }
+    fn respond(&mut self, call: &GuestCall<'_>) -> Result<Vec<u8>, Refusal> {
+        let request = call.kubernetes_only(|call| {
+            format!(
+                "ClusterState does not implement {} (payload {})",
+                call.path(),
+                call.payload_text()
+            )
+        })?;
+        match self.answer(&request) {
+            Ok(v) => Ok(json_answer(&v)),
+            // what this model does not support (set-based selectors, ...)
+            Err(e) if e.starts_with("ClusterState") => Err(Refusal::Violation(e)),
+            Err(e) => Err(Refusal::Host(e)),
         }
+    }
+
+    fn record_violation(&mut self, violation: String) {
+        self.violations.push(violation);
     }
 
     fn violations(&self) -> &[String] {

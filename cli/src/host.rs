@@ -3,6 +3,7 @@
 //! sends, and the dispatcher that mirrors policy-evaluator's `host_callback`
 //! (binding/namespace/operation routing, access checks and error wrapping).
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
@@ -16,20 +17,25 @@ use serde_json::Value;
 /// `list_resources_all`, `get_resource`); `payload` is the request the SDK
 /// serialised (see [`KubernetesRequest`]).
 ///
-/// `Ok(bytes)` is handed to the guest verbatim. `Err(message)` makes the host
+/// A host states what is its own in [`HostCapabilities::respond`] (the
+/// answer to one [`GuestCall`], or a [`Refusal`] that says whether the
+/// failure is the host's ordinary answer or a violation) and where it keeps
+/// its violations ([`HostCapabilities::record_violation`],
+/// [`HostCapabilities::violations`]); [`HostCapabilities::call`], which the
+/// dispatcher calls, does the rest.
+///
+/// `Ok(bytes)` is handed to the guest verbatim. An error makes the host
 /// call fail; like policy-evaluator, the dispatcher hands the guest
 /// `Callback evaluation failure: <message>` for the `kubernetes`, `oci`,
 /// `net` and `crypto` namespaces (the SDK then reports
 /// `error invoking host capability kubernetes.<op>: Host error: Callback evaluation failure: <message>`).
 pub trait HostCapabilities {
-    /// Answers one host call.
-    fn call(
-        &mut self,
-        binding: &str,
-        namespace: &str,
-        operation: &str,
-        payload: &[u8],
-    ) -> Result<Vec<u8>, String>;
+    /// Answers one host call: the bytes handed to the guest, or why not.
+    fn respond(&mut self, call: &GuestCall<'_>) -> Result<Vec<u8>, Refusal>;
+
+    /// Keeps a violation that [`HostCapabilities::respond`] refused a call
+    /// with, for [`HostCapabilities::violations`].
+    fn record_violation(&mut self, violation: String);
 
     /// Problems of the *test set-up* seen so far (a host call the test did
     /// not expect, a replay mismatch, ...), oldest first.
@@ -41,12 +47,11 @@ pub trait HostCapabilities {
     /// by accident. Legitimate host errors (a recorded `type: Error`
     /// response, a missing object in a [`crate::ClusterState`]) are not
     /// violations.
-    fn violations(&self) -> &[String] {
-        &[]
-    }
-}
+    fn violations(&self) -> &[String];
 
-impl<T: HostCapabilities + ?Sized> HostCapabilities for &mut T {
+    /// Answers one host call: [`HostCapabilities::respond`], with a
+    /// [`Refusal::Violation`] recorded before the guest receives its
+    /// message as the error.
     fn call(
         &mut self,
         binding: &str,
@@ -54,7 +59,29 @@ impl<T: HostCapabilities + ?Sized> HostCapabilities for &mut T {
         operation: &str,
         payload: &[u8],
     ) -> Result<Vec<u8>, String> {
-        (**self).call(binding, namespace, operation, payload)
+        let call = GuestCall {
+            binding,
+            namespace,
+            operation,
+            payload,
+        };
+        self.respond(&call).map_err(|refusal| match refusal {
+            Refusal::Host(message) => message,
+            Refusal::Violation(message) => {
+                self.record_violation(message.clone());
+                message
+            }
+        })
+    }
+}
+
+impl<T: HostCapabilities + ?Sized> HostCapabilities for &mut T {
+    fn respond(&mut self, call: &GuestCall<'_>) -> Result<Vec<u8>, Refusal> {
+        (**self).respond(call)
+    }
+
+    fn record_violation(&mut self, violation: String) {
+        (**self).record_violation(violation);
     }
 
     fn violations(&self) -> &[String] {
@@ -63,19 +90,99 @@ impl<T: HostCapabilities + ?Sized> HostCapabilities for &mut T {
 }
 
 impl<T: HostCapabilities + ?Sized> HostCapabilities for Box<T> {
-    fn call(
-        &mut self,
-        binding: &str,
-        namespace: &str,
-        operation: &str,
-        payload: &[u8],
-    ) -> Result<Vec<u8>, String> {
-        (**self).call(binding, namespace, operation, payload)
+    fn respond(&mut self, call: &GuestCall<'_>) -> Result<Vec<u8>, Refusal> {
+        (**self).respond(call)
+    }
+
+    fn record_violation(&mut self, violation: String) {
+        (**self).record_violation(violation);
     }
 
     fn violations(&self) -> &[String] {
         (**self).violations()
     }
+}
+
+/// One host call as the guest makes it: the three strings it passes to
+/// `__host_call` and the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestCall<'a> {
+    /// waPC binding, `"kubewarden"` for every Kubewarden capability.
+    pub binding: &'a str,
+    /// waPC namespace, e.g. `"kubernetes"`.
+    pub namespace: &'a str,
+    /// waPC operation, e.g. `"list_resources_by_namespace"`.
+    pub operation: &'a str,
+    /// The request the SDK serialised.
+    pub payload: &'a [u8],
+}
+
+impl GuestCall<'_> {
+    /// `binding/namespace/operation`, for messages.
+    pub fn path(&self) -> String {
+        format!("{}/{}/{}", self.binding, self.namespace, self.operation)
+    }
+
+    /// The payload as text (lossy UTF-8), for messages.
+    pub fn payload_text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(self.payload)
+    }
+
+    /// The Kubernetes request of this call (see
+    /// [`KubernetesRequest::from_wapc_call`]): `Ok(None)` for any other
+    /// capability, `Err` with serde's message when the payload does not
+    /// parse.
+    pub fn kubernetes_request(&self) -> Result<Option<KubernetesRequest>, String> {
+        KubernetesRequest::from_wapc_call(
+            self.binding,
+            self.namespace,
+            self.operation,
+            self.payload,
+        )
+    }
+
+    /// The Kubernetes request of this call, for a host that answers those
+    /// only: a call of another capability is the violation `unsupported`
+    /// words; a payload that does not parse is the host error serde's
+    /// message, as policy-evaluator answers.
+    pub fn kubernetes_only(
+        &self,
+        unsupported: impl FnOnce(&Self) -> String,
+    ) -> Result<KubernetesRequest, Refusal> {
+        match self.kubernetes_request() {
+            Ok(Some(request)) => Ok(request),
+            Ok(None) => Err(Refusal::Violation(unsupported(self))),
+            Err(e) => Err(Refusal::Host(e)),
+        }
+    }
+}
+
+/// Why a host call got no answer: the message the guest receives as the
+/// error, and whether it is a violation of the test set-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// What the real host would answer (a missing object, a recorded
+    /// `type: Error` response, a payload that does not parse): an ordinary
+    /// host error, for the policy to handle.
+    Host(String),
+    /// A problem of the test set-up (an unexpected call, a replay mismatch,
+    /// a call a model cannot answer): the guest receives it as a host error
+    /// too, and the host records it (see [`HostCapabilities::violations`]).
+    Violation(String),
+}
+
+impl Refusal {
+    /// The message the guest receives.
+    pub fn message(&self) -> &str {
+        match self {
+            Refusal::Host(message) | Refusal::Violation(message) => message,
+        }
+    }
+}
+
+/// `value` as the JSON bytes of an answer.
+pub(crate) fn json_answer(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).expect("a Value always serialises")
 }
 
 /// One host call made by the guest, as seen by the host.
@@ -129,20 +236,17 @@ impl NoHost {
 }
 
 impl HostCapabilities for NoHost {
-    fn call(
-        &mut self,
-        binding: &str,
-        namespace: &str,
-        operation: &str,
-        payload: &[u8],
-    ) -> Result<Vec<u8>, String> {
-        let msg = format!(
-            "policy made an unexpected host call {binding}/{namespace}/{operation} with payload {}: \
+    fn respond(&mut self, call: &GuestCall<'_>) -> Result<Vec<u8>, Refusal> {
+        Err(Refusal::Violation(format!(
+            "policy made an unexpected host call {} with payload {}: \
              this evaluation has no host capabilities (NoHost)",
-            String::from_utf8_lossy(payload)
-        );
-        self.violations.push(msg.clone());
-        Err(msg)
+            call.path(),
+            call.payload_text()
+        )))
+    }
+
+    fn record_violation(&mut self, violation: String) {
+        self.violations.push(violation);
     }
 
     fn violations(&self) -> &[String] {

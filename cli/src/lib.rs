@@ -55,6 +55,7 @@
 
 mod artifact;
 mod cluster;
+mod fuel;
 mod host;
 mod memory;
 mod policy;
@@ -65,7 +66,9 @@ pub mod scan;
 #[doc(hidden)]
 pub use artifact::{policy_wasm, repository_root};
 pub use cluster::ClusterState;
-pub use host::{AccessControl, HostCall, HostCapabilities, KubernetesRequest, NoHost};
+pub use host::{
+    AccessControl, GuestCall, HostCall, HostCapabilities, KubernetesRequest, NoHost, Refusal,
+};
 pub use policy::{
     AdmissionResponse, AdmissionResponseStatus, DEFAULT_TIMEOUT, Evaluation, EvaluationError,
     EvaluationErrorKind, Instance, Policy, SettingsVerdict, ValidationResponse, admission_request,

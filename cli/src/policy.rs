@@ -1,5 +1,7 @@
 //! Loading a policy module and evaluating it with wapc + wasmtime-provider,
-//! the way policy-evaluator (kwctl, policy-server) does.
+//! the way policy-evaluator (kwctl, policy-server) does; or, for tests that
+//! bound the guest's cost, with wapc on the metered engine of `fuel.rs`
+//! ([`Policy::load_metered`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -12,13 +14,14 @@ use anyhow::{Context, Result, anyhow};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use wapc::WapcHost;
+use wapc::{WapcHost, WebAssemblyEngineProvider};
 use wasmtime_provider::wasmtime::{self, Engine, Module};
 use wasmtime_provider::{
     EpochDeadlines, WasmtimeEngineProvider, WasmtimeEngineProviderBuilder,
     WasmtimeEngineProviderPre,
 };
 
+use crate::fuel::{FuelGauge, MeteredPre, OUT_OF_FUEL_MSG};
 use crate::host::{AccessControl, Dispatched, HostCall, HostCapabilities, NoHost, dispatch};
 
 /// policy-server's default `--policy-timeout` (seconds).
@@ -78,6 +81,11 @@ pub struct Evaluation {
     /// The AdmissionResponse kwctl prints / policy-server returns for this
     /// verdict (protect mode, mutation allowed, no custom message).
     pub admission_response: AdmissionResponse,
+    /// Fuel units (about one per WebAssembly instruction executed, the same
+    /// on every machine) the guest's `validate` consumed, host calls
+    /// excluded; `Some` only for a policy from [`Policy::load_metered`] or
+    /// [`Policy::from_bytes_metered`].
+    pub fuel: Option<u64>,
 }
 
 impl Evaluation {
@@ -175,6 +183,9 @@ pub enum EvaluationErrorKind {
     Guest,
     /// The epoch deadline (timeout) interrupted the guest.
     Timeout,
+    /// A metered guest (see [`Policy::load_metered`]) consumed all the fuel
+    /// one guest call may use ([`Policy::with_fuel_limit`]).
+    OutOfFuel,
     /// `wapc_init`/`_start` failed while instantiating the module.
     Init,
     /// The guest's answer is not the expected JSON.
@@ -214,36 +225,53 @@ fn guest_call_error(e: wapc::errors::Error) -> anyhow::Error {
     let message = e.to_string();
     let kind = if message.contains(EPOCH_INTERRUPTION_MSG) {
         EvaluationErrorKind::Timeout
+    } else if message.contains(OUT_OF_FUEL_MSG) {
+        EvaluationErrorKind::OutOfFuel
     } else {
         EvaluationErrorKind::Guest
     };
     eval_err(kind, message)
 }
 
-/// The process-wide engine: `wasmtime::Config::new()` plus
-/// `wasm_function_references` (as policy-evaluator) and epoch interruption
-/// with a ticker thread (as policy-server with timeout protection), and
-/// wasmtime's on-disk compilation cache unless `E2E_WASMTIME_CACHE=0`.
-///
-/// With `measuring_memory`, a second engine, configured the same, whose
-/// linear memories report their size (see [`Policy::load_measuring_memory`]).
-fn engine(measuring_memory: bool) -> &'static Engine {
+/// The engines of this process: each compiles its own code, so a module is
+/// compiled once per engine it runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum EngineKind {
+    /// As policy-server: wasmtime-provider, epoch interruption.
+    Standard,
+    /// Configured the same, with linear memories that report their size
+    /// (see [`Policy::load_measuring_memory`]).
+    MeasuringMemory,
+    /// Fuel instead of epochs, for the metered provider of `fuel.rs` (see
+    /// [`Policy::load_metered`]).
+    Metered,
+}
+
+/// The process-wide engine of `kind`: `wasmtime::Config::new()` plus
+/// `wasm_function_references` (as policy-evaluator) and wasmtime's on-disk
+/// compilation cache unless `E2E_WASMTIME_CACHE=0`; then epoch interruption
+/// with a ticker thread (as policy-server with timeout protection), or, for
+/// [`EngineKind::Metered`], fuel consumption and no epochs.
+fn engine(kind: EngineKind) -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     static MEASURING_ENGINE: OnceLock<Engine> = OnceLock::new();
-    let cell = if measuring_memory {
-        &MEASURING_ENGINE
-    } else {
-        &ENGINE
+    static METERED_ENGINE: OnceLock<Engine> = OnceLock::new();
+    let cell = match kind {
+        EngineKind::Standard => &ENGINE,
+        EngineKind::MeasuringMemory => &MEASURING_ENGINE,
+        EngineKind::Metered => &METERED_ENGINE,
     };
     cell.get_or_init(|| {
         let mut config = wasmtime::Config::new();
-        if measuring_memory {
+        if kind == EngineKind::MeasuringMemory {
             // copy-on-write memory images need wasmtime's own memories
             config.memory_init_cow(false);
             config.with_host_memory(Arc::new(crate::memory::SizedMemoryCreator));
         }
         config.wasm_function_references(true);
-        config.epoch_interruption(true);
+        let metered = kind == EngineKind::Metered;
+        config.consume_fuel(metered);
+        config.epoch_interruption(!metered);
         let cache_setting = std::env::var("E2E_WASMTIME_CACHE").unwrap_or_default();
         if cache_setting != "0" && cache_setting != "off" {
             let dir = if cache_setting.is_empty() {
@@ -258,28 +286,37 @@ fn engine(measuring_memory: bool) -> &'static Engine {
             }
         }
         let engine = Engine::new(&config).expect("cannot create the wasmtime engine");
-        let ticker = engine.clone();
-        std::thread::Builder::new()
-            .name("e2e-epoch-ticker".into())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(EPOCH_TICK);
-                    ticker.increment_epoch();
-                }
-            })
-            .expect("cannot start the epoch ticker thread");
+        if !metered {
+            let ticker = engine.clone();
+            std::thread::Builder::new()
+                .name("e2e-epoch-ticker".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(EPOCH_TICK);
+                        ticker.increment_epoch();
+                    }
+                })
+                .expect("cannot start the epoch ticker thread");
+        }
         engine
     })
 }
 
+/// What a compiled module is cached and counted by: a hash of its bytes,
+/// their length, and the engine.
+type ModuleKey = (u64, usize, EngineKind);
+
+/// How many times [`compile`] compiled each module (see
+/// [`Policy::compilations`]).
+static COMPILATIONS: OnceLock<Mutex<HashMap<ModuleKey, usize>>> = OnceLock::new();
+
 /// Compiled modules of this process, by content and engine.
-fn compile(bytes: &[u8], measuring_memory: bool) -> Result<Module> {
-    type Key = (u64, usize, bool);
-    static MODULES: OnceLock<Mutex<HashMap<Key, Module>>> = OnceLock::new();
+fn compile(bytes: &[u8], kind: EngineKind) -> Result<(Module, ModuleKey)> {
+    static MODULES: OnceLock<Mutex<HashMap<ModuleKey, Module>>> = OnceLock::new();
     use std::hash::{DefaultHasher, Hash, Hasher};
     let mut h = DefaultHasher::new();
     bytes.hash(&mut h);
-    let key = (h.finish(), bytes.len(), measuring_memory);
+    let key = (h.finish(), bytes.len(), kind);
     // the lock is held while compiling so that parallel tests loading the
     // same module compile it once
     let mut modules = MODULES
@@ -287,11 +324,25 @@ fn compile(bytes: &[u8], measuring_memory: bool) -> Result<Module> {
         .lock()
         .unwrap_or_else(|p| p.into_inner());
     if let Some(m) = modules.get(&key) {
-        return Ok(m.clone());
+        return Ok((m.clone(), key));
     }
-    let module = Module::new(engine(measuring_memory), bytes).map_err(|e| anyhow!("{e:?}"))?;
+    *COMPILATIONS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(key)
+        .or_default() += 1;
+    let module = Module::new(engine(kind), bytes).map_err(|e| anyhow!("{e:?}"))?;
     modules.insert(key, module.clone());
-    Ok(module)
+    Ok((module, key))
+}
+
+/// How a [`Policy`] makes its instances' engine providers.
+enum Pre {
+    /// wasmtime-provider, as policy-server.
+    Wasmtime(Box<WasmtimeEngineProviderPre>),
+    /// The metered provider of `fuel.rs`.
+    Metered(MeteredPre),
 }
 
 /// A compiled policy module.
@@ -305,11 +356,12 @@ fn compile(bytes: &[u8], measuring_memory: bool) -> Result<Module> {
 /// instance that serves many calls.
 pub struct Policy {
     name: String,
-    pre: WasmtimeEngineProviderPre,
+    pre: Pre,
+    key: ModuleKey,
     wasm_size: usize,
     timeout: Option<Duration>,
+    fuel_limit: u64,
     access: AccessControl,
-    measuring_memory: bool,
 }
 
 impl fmt::Debug for Policy {
@@ -317,27 +369,31 @@ impl fmt::Debug for Policy {
         f.debug_struct("Policy")
             .field("name", &self.name)
             .field("wasm_size", &self.wasm_size)
+            .field("engine", &self.key.2)
             .field("timeout", &self.timeout)
+            .field("fuel_limit", &self.fuel_limit)
             .field("access", &self.access)
-            .field("measuring_memory", &self.measuring_memory)
             .finish()
     }
 }
 
 impl Policy {
+    /// The default [`Policy::with_fuel_limit`] of a metered policy: the most
+    /// fuel units one guest call may consume: 10^11, over 100 times what
+    /// the costliest hostile input of the e2e tests consumes. It only stops
+    /// a guest that would run away; the tests bound costs with budgets of
+    /// their own.
+    pub const DEFAULT_FUEL_LIMIT: u64 = 100_000_000_000;
+
     /// Loads and compiles a `.wasm` (or `.wat`) file.
     pub fn load(path: impl AsRef<Path>) -> Result<Policy> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read policy module {}", path.display()))?;
-        Self::from_bytes(&bytes, &path.display().to_string())
-            .with_context(|| format!("cannot load policy module {}", path.display()))
+        Self::load_on(path.as_ref(), EngineKind::Standard)
     }
 
     /// Compiles a module from memory: wasm bytes or WebAssembly text.
     /// `name` is only used in messages.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Policy> {
-        Self::compiled(bytes, name, false)
+        Self::compiled(bytes, name, EngineKind::Standard)
     }
 
     /// Like [`Policy::load`], on an engine whose linear memories report
@@ -347,34 +403,93 @@ impl Policy {
     /// this host instead of wasmtime's copy-on-write images), so timings are
     /// measured on a policy from [`Policy::load`].
     pub fn load_measuring_memory(path: impl AsRef<Path>) -> Result<Policy> {
-        let path = path.as_ref();
+        Self::load_on(path.as_ref(), EngineKind::MeasuringMemory)
+    }
+
+    /// Like [`Policy::load`], on a metered engine that counts the fuel the
+    /// guest consumes (wasmtime fuel: about one unit per WebAssembly
+    /// instruction executed, the same on every machine and every run): see
+    /// [`Evaluation::fuel`] and [`Instance::fuel_consumed`].
+    ///
+    /// The metered engine is this crate's own waPC engine provider, not
+    /// wasmtime-provider (which gives no access to its `Store`): the same
+    /// waPC protocol, WASI preview 1 with a fixed random source (so that
+    /// hash seeds, and with them the fuel, are the same every time), and
+    /// host calls answered through the same dispatcher and access checks.
+    /// Its guests are bounded by fuel, not time: [`Policy::with_timeout`]
+    /// has no effect, [`Policy::with_fuel_limit`] does.
+    pub fn load_metered(path: impl AsRef<Path>) -> Result<Policy> {
+        Self::load_on(path.as_ref(), EngineKind::Metered)
+    }
+
+    /// [`Policy::from_bytes`] on the metered engine of
+    /// [`Policy::load_metered`].
+    pub fn from_bytes_metered(bytes: &[u8], name: &str) -> Result<Policy> {
+        Self::compiled(bytes, name, EngineKind::Metered)
+    }
+
+    fn load_on(path: &Path, kind: EngineKind) -> Result<Policy> {
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read policy module {}", path.display()))?;
-        Self::compiled(&bytes, &path.display().to_string(), true)
+        Self::compiled(&bytes, &path.display().to_string(), kind)
             .with_context(|| format!("cannot load policy module {}", path.display()))
     }
 
-    fn compiled(bytes: &[u8], name: &str, measuring_memory: bool) -> Result<Policy> {
-        let module = compile(bytes, measuring_memory)?;
-        let pre = WasmtimeEngineProviderBuilder::new()
-            .engine(engine(measuring_memory).clone())
-            .module(module)
-            .build_pre()
-            .map_err(|e| anyhow!("cannot prepare the waPC engine: {e}"))?;
+    fn compiled(bytes: &[u8], name: &str, kind: EngineKind) -> Result<Policy> {
+        let (module, key) = compile(bytes, kind)?;
+        let pre = match kind {
+            EngineKind::Metered => Pre::Metered(MeteredPre::new(engine(kind), &module)?),
+            EngineKind::Standard | EngineKind::MeasuringMemory => Pre::Wasmtime(Box::new(
+                WasmtimeEngineProviderBuilder::new()
+                    .engine(engine(kind).clone())
+                    .module(module)
+                    .build_pre()
+                    .map_err(|e| anyhow!("cannot prepare the waPC engine: {e}"))?,
+            )),
+        };
         Ok(Policy {
             name: name.to_owned(),
             pre,
+            key,
             wasm_size: bytes.len(),
             timeout: Some(DEFAULT_TIMEOUT),
+            fuel_limit: Self::DEFAULT_FUEL_LIMIT,
             access: AccessControl::default(),
-            measuring_memory,
         })
+    }
+
+    /// The most fuel units one guest call (`validate`, …, or `_start` plus
+    /// `wapc_init` at instantiation) of a metered policy may consume; the
+    /// call then fails with [`EvaluationErrorKind::OutOfFuel`]. Default:
+    /// [`Policy::DEFAULT_FUEL_LIMIT`]. No effect on a policy that is not
+    /// metered.
+    pub fn with_fuel_limit(mut self, fuel: u64) -> Policy {
+        self.fuel_limit = fuel;
+        self
+    }
+
+    /// How many times this process has compiled this policy's module (the
+    /// same bytes, for the same engine): 1, however many policies were
+    /// loaded from them and instances made, as long as compiled modules are
+    /// reused. For tests.
+    #[doc(hidden)]
+    pub fn compilations(&self) -> usize {
+        COMPILATIONS
+            .get()
+            .and_then(|c| {
+                c.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&self.key)
+                    .copied()
+            })
+            .unwrap_or(0)
     }
 
     /// Sets the evaluation timeout (default [`DEFAULT_TIMEOUT`], 2 s like
     /// policy-server; `None` disables it like kwctl). It applies to
     /// `wapc_init` and to each guest call separately; time spent in host
-    /// calls counts too.
+    /// calls counts too. A metered policy ([`Policy::load_metered`]) has
+    /// no timeout: [`Policy::with_fuel_limit`] bounds it instead.
     pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
         self
@@ -410,10 +525,21 @@ impl Policy {
         }
     }
 
-    fn rehydrate(&self) -> Result<WasmtimeEngineProvider> {
-        self.pre
-            .rehydrate(Some(self.deadlines()))
-            .map_err(|e| anyhow!("cannot rehydrate the waPC engine: {e}"))
+    /// A fresh engine provider for one `WapcHost`, and the gauge of its
+    /// fuel when the policy is metered.
+    fn provider(&self) -> Result<(Box<dyn WebAssemblyEngineProvider + Send>, Option<FuelGauge>)> {
+        Ok(match &self.pre {
+            Pre::Wasmtime(pre) => {
+                let provider: WasmtimeEngineProvider = pre
+                    .rehydrate(Some(self.deadlines()))
+                    .map_err(|e| anyhow!("cannot rehydrate the waPC engine: {e}"))?;
+                (Box::new(provider), None)
+            }
+            Pre::Metered(pre) => {
+                let (provider, gauge) = pre.provider(self.fuel_limit);
+                (Box::new(provider), Some(gauge))
+            }
+        })
     }
 
     /// Calls the guest's `protocol_version` on a fresh instance and returns
@@ -462,9 +588,9 @@ impl Policy {
     ) -> Result<Evaluation> {
         let prepared = Prepared::new(request, settings)?;
         let before = host.violations().len();
-        let (raw, host_calls, logs) = self.run_fresh("validate", &prepared.payload, host)?;
+        let (raw, host_calls, logs, fuel) = self.run_fresh("validate", &prepared.payload, host)?;
         let violations = host.violations().get(before..).unwrap_or_default().to_vec();
-        prepared.finish(raw, host_calls, logs, violations)
+        prepared.finish(raw, host_calls, logs, violations, fuel)
     }
 
     /// A warm instance (one `WapcHost`) whose host calls are answered by
@@ -506,14 +632,15 @@ impl Policy {
                 st.host_time += started.elapsed();
                 answer
             };
-        let provider = self.rehydrate()?;
-        if self.measuring_memory {
+        let (provider, fuel) = self.provider()?;
+        let measuring_memory = self.key.2 == EngineKind::MeasuringMemory;
+        if measuring_memory {
             crate::memory::forget_created();
         }
         // wasmtime creates the instance's memory here, on this thread
-        let wapc = WapcHost::new(Box::new(provider), Some(Box::new(callback)))
+        let wapc = WapcHost::new(provider, Some(Box::new(callback)))
             .map_err(|e| eval_err(EvaluationErrorKind::Init, e.to_string()));
-        let memory = if self.measuring_memory {
+        let memory = if measuring_memory {
             crate::memory::take_created()
         } else {
             Vec::new()
@@ -522,11 +649,13 @@ impl Policy {
             wapc: wapc?,
             state,
             memory,
+            fuel,
         })
     }
 
     /// Runs one guest call on a fresh instance, serving host calls on this
-    /// thread.
+    /// thread. Returns the guest's answer, the host calls and logs, and the
+    /// fuel the call consumed (metered policies only).
     #[allow(clippy::type_complexity)]
     fn run_fresh(
         &self,
@@ -537,6 +666,7 @@ impl Policy {
         Result<Vec<u8>, wapc::errors::Error>,
         Vec<HostCall>,
         Vec<Value>,
+        Option<u64>,
     )> {
         struct Request {
             binding: String,
@@ -546,7 +676,7 @@ impl Policy {
             reply: mpsc::SyncSender<Result<Vec<u8>, String>>,
         }
         let (tx, rx) = mpsc::channel::<Request>();
-        let provider = self.rehydrate()?;
+        let (provider, fuel) = self.provider()?;
         std::thread::scope(|scope| {
             let worker = std::thread::Builder::new()
                 .name("e2e-guest".into())
@@ -575,7 +705,7 @@ impl Policy {
                             .map_err(|_| "the e2e host dropped a host call")?;
                         answer.map_err(Into::into)
                     };
-                    let wapc = WapcHost::new(Box::new(provider), Some(Box::new(callback)))
+                    let wapc = WapcHost::new(provider, Some(Box::new(callback)))
                         .map_err(|e| eval_err(EvaluationErrorKind::Init, e.to_string()))?;
                     Ok::<_, anyhow::Error>(wapc.call(operation, payload))
                 })
@@ -606,7 +736,7 @@ impl Policy {
             let raw = worker
                 .join()
                 .map_err(|_| anyhow!("the guest thread panicked"))??;
-            Ok((raw, calls, logs))
+            Ok((raw, calls, logs, fuel.map(|gauge| gauge.last())))
         })
     }
 }
@@ -629,6 +759,8 @@ pub struct Instance<H> {
     /// Sizes of the instance's linear memories (a policy from
     /// [`Policy::load_measuring_memory`] only).
     memory: Vec<Arc<AtomicUsize>>,
+    /// The fuel of the latest guest call (a metered policy only).
+    fuel: Option<FuelGauge>,
 }
 
 impl<H> fmt::Debug for Instance<H> {
@@ -653,9 +785,19 @@ impl<H: HostCapabilities> Instance<H> {
             .then(|| self.memory.iter().map(|m| m.load(Ordering::Relaxed)).sum())
     }
 
+    /// Fuel units (about one per WebAssembly instruction executed, the same
+    /// on every machine) consumed by the latest guest call on this
+    /// instance (`call`, `validate`, …; before any, by `_start` and
+    /// `wapc_init`), host calls excluded; all of the fuel limit when the
+    /// call ran out of it. `None` unless the policy was loaded with
+    /// [`Policy::load_metered`] or [`Policy::from_bytes_metered`].
+    pub fn fuel_consumed(&self) -> Option<u64> {
+        self.fuel.as_ref().map(FuelGauge::last)
+    }
+
     /// Calls the waPC function `operation` with a raw payload and returns
     /// the guest's raw answer (`Err` with an [`EvaluationError`] on a guest
-    /// error, trap or timeout). Host calls made meanwhile are kept for
+    /// error, trap, timeout or, when metered, exhausted fuel). Host calls made meanwhile are kept for
     /// [`Instance::take_host_calls`].
     pub fn call(&mut self, operation: &str, payload: &[u8]) -> Result<Vec<u8>> {
         self.wapc.call(operation, payload).map_err(guest_call_error)
@@ -678,7 +820,7 @@ impl<H: HostCapabilities> Instance<H> {
             .unwrap_or_default()
             .to_vec();
         drop(st);
-        prepared.finish(raw, calls, logs, violations)
+        prepared.finish(raw, calls, logs, violations, self.fuel_consumed())
     }
 
     /// Calls `validate_settings` (see [`Policy::validate_settings`]).
@@ -868,6 +1010,7 @@ impl Prepared {
         host_calls: Vec<HostCall>,
         logs: Vec<Value>,
         violations: Vec<String>,
+        fuel: Option<u64>,
     ) -> Result<Evaluation> {
         if !violations.is_empty() {
             let outcome = match &raw {
@@ -900,6 +1043,7 @@ impl Prepared {
             logs,
             patch,
             admission_response,
+            fuel,
         })
     }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::host::{HostCapabilities, KubernetesRequest};
+use crate::host::{GuestCall, HostCapabilities, KubernetesRequest, Refusal};
 
 /// One recorded host call: the request the guest must make and the answer
 /// it gets.
@@ -196,51 +196,45 @@ impl ReplaySession {
         self.queue = self.exchanges.iter().cloned().collect();
         self.errors.clear();
     }
-
-    fn fail(&mut self, msg: String) -> Result<Vec<u8>, String> {
-        self.errors.push(msg.clone());
-        Err(msg)
-    }
 }
 
 impl HostCapabilities for ReplaySession {
-    fn call(
-        &mut self,
-        binding: &str,
-        namespace: &str,
-        operation: &str,
-        payload: &[u8],
-    ) -> Result<Vec<u8>, String> {
-        let got = match KubernetesRequest::from_wapc_call(binding, namespace, operation, payload) {
+    fn respond(&mut self, call: &GuestCall<'_>) -> Result<Vec<u8>, Refusal> {
+        let got = match call.kubernetes_request() {
             Ok(Some(req)) => req,
             Ok(None) => {
-                return self.fail(format!(
+                return Err(Refusal::Violation(format!(
                     "Replay error: unexpected request. This replay session only supports the \
-                     Kubernetes requests, got {binding}/{namespace}/{operation} with payload {}",
-                    String::from_utf8_lossy(payload)
-                ));
+                     Kubernetes requests, got {} with payload {}",
+                    call.path(),
+                    call.payload_text()
+                )));
             }
             Err(e) => {
-                return self.fail(format!(
-                    "Replay error: unexpected request. Cannot parse the payload of \
-                     {binding}/{namespace}/{operation}: {e}"
-                ));
+                return Err(Refusal::Violation(format!(
+                    "Replay error: unexpected request. Cannot parse the payload of {}: {e}",
+                    call.path()
+                )));
             }
         };
         match self.queue.pop_front() {
-            None => self.fail(format!(
+            None => Err(Refusal::Violation(format!(
                 "Replay error: unexpected request. Was expecting nothing (the list of recorded \
                  responses is empty), got {got:?} instead"
-            )),
-            Some(expected) if expected.request != got => self.fail(format!(
+            ))),
+            Some(expected) if expected.request != got => Err(Refusal::Violation(format!(
                 "Replay error: unexpected request. Was expecting {:?}, got {got:?} instead",
                 expected.request
-            )),
+            ))),
             Some(expected) => match expected.response {
                 ExchangeResponse::Success { payload } => Ok(payload.into_bytes()),
-                ExchangeResponse::Error { message } => Err(message),
+                ExchangeResponse::Error { message } => Err(Refusal::Host(message)),
             },
         }
+    }
+
+    fn record_violation(&mut self, violation: String) {
+        self.errors.push(violation);
     }
 
     fn violations(&self) -> &[String] {
@@ -288,28 +282,24 @@ impl<H: HostCapabilities> RecordingHost<H> {
 }
 
 impl<H: HostCapabilities> HostCapabilities for RecordingHost<H> {
-    fn call(
-        &mut self,
-        binding: &str,
-        namespace: &str,
-        operation: &str,
-        payload: &[u8],
-    ) -> Result<Vec<u8>, String> {
-        let result = self.inner.call(binding, namespace, operation, payload);
-        if let Ok(Some(request)) =
-            KubernetesRequest::from_wapc_call(binding, namespace, operation, payload)
-        {
+    fn respond(&mut self, call: &GuestCall<'_>) -> Result<Vec<u8>, Refusal> {
+        let result = self.inner.respond(call);
+        if let Ok(Some(request)) = call.kubernetes_request() {
             let response = match &result {
                 Ok(bytes) => ExchangeResponse::Success {
                     payload: String::from_utf8_lossy(bytes).into_owned(),
                 },
-                Err(message) => ExchangeResponse::Error {
-                    message: message.clone(),
+                Err(refusal) => ExchangeResponse::Error {
+                    message: refusal.message().to_owned(),
                 },
             };
             self.exchanges.push(Exchange { request, response });
         }
         result
+    }
+
+    fn record_violation(&mut self, violation: String) {
+        self.inner.record_violation(violation);
     }
 
     fn violations(&self) -> &[String] {

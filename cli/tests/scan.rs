@@ -59,6 +59,7 @@ fn shop_stream(templates: &[&str]) -> String {
 const SHOP: &[&str] = &[
     "configmap",
     "deployment",
+    "deployment-api",
     "service",
     "service-headless",
     "serviceaccount",
@@ -95,8 +96,10 @@ fn helm_template_stream_with_its_service_is_clean_in_any_order() {
             "serviceaccount",
             "deployment",
             "configmap",
+            "deployment-api",
         ],
         &[
+            "deployment-api",
             "deployment",
             "service",
             "configmap",
@@ -111,7 +114,7 @@ fn helm_template_stream_with_its_service_is_clean_in_any_order() {
             .assert()
             .code(0)
             .stdout(contains(
-                "2 objects checked in 1 file: 0 rejected, 0 with warnings, 2 accepted; 3 objects of other kinds not checked",
+                "3 objects checked in 1 file: 0 rejected, 0 with warnings, 3 accepted; 3 objects of other kinds not checked\n",
             ));
     }
     // the workload check finds the ConfigMap, its key and the
@@ -329,7 +332,10 @@ fn json_streams_lists_and_several_inputs() {
     assert_eq!(report["summary"]["checked"], 3, "{report:#}");
     assert_eq!(report["objects"][1]["document"], 2, "{report:#}");
     assert_eq!(report["objects"][1]["line"], 2, "{report:#}");
-    assert_eq!(report["objects"][2]["file"], "<stdin>", "{report:#}");
+    // the List's Service selects no Pod of the set: warned, as item 1
+    assert_eq!(report["objects"][2]["kind"], "Service", "{report:#}");
+    assert_eq!(report["objects"][2]["item"], 1, "{report:#}");
+    assert_eq!(report["objects"][3]["file"], "<stdin>", "{report:#}");
 }
 
 #[test]
@@ -346,10 +352,11 @@ fn json_output() {
     assert_eq!(
         report["summary"],
         json!({"files": 1, "documents": 2, "objects": 2, "checked": 1, "accepted": 0, "warned": 0,
-               "rejected": 1, "errors": 0, "ignored": 1, "exitCode": 1})
+               "rejected": 1, "errors": 0, "ignored": 1, "ignoredWithWarnings": 1, "exitCode": 1})
     );
     let object = &report["objects"][0];
     assert_eq!(object["kind"], "ConfigMap");
+    assert_eq!(object["checked"], true);
     assert_eq!(object["namespace"], "shop");
     assert_eq!(object["name"], "shop-config");
     assert_eq!(object["verdict"], "rejected");
@@ -362,6 +369,31 @@ fn json_output() {
         json!([{"message": DID_YOU_MEAN, "line": 15}])
     );
     assert_eq!(report["errors"], json!([]));
+    // the Service, not checked by the policy, with the warning of scan's own
+    // rule: its Pods are not in the set
+    let service = &report["objects"][1];
+    assert_eq!(
+        (
+            &service["kind"],
+            &service["name"],
+            &service["checked"],
+            &service["verdict"]
+        ),
+        (
+            &json!("Service"),
+            &json!("api-headless"),
+            &json!(false),
+            &json!("warned")
+        )
+    );
+    assert_eq!(service["warnings"][0]["line"], 27, "{service:#}");
+    assert!(
+        service["warnings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(SELECTS_NO_POD),
+        "{service:#}"
+    );
 }
 
 #[test]
@@ -401,7 +433,7 @@ fn sarif_output_points_at_file_and_line() {
         "{rules:?}"
     );
     let results = run["results"].as_array().unwrap();
-    assert_eq!(results.len(), 2, "{sarif:#}");
+    assert_eq!(results.len(), 3, "{sarif:#}");
     assert_eq!(results[0]["ruleId"], "service-reference");
     assert_eq!(results[0]["level"], "error");
     assert_eq!(results[0]["message"]["text"], DID_YOU_MEAN);
@@ -409,9 +441,24 @@ fn sarif_output_points_at_file_and_line() {
         results[0]["locations"][0]["physicalLocation"],
         json!({"artifactLocation": {"uri": "shop.yaml"}, "region": {"startLine": 15}})
     );
-    assert_eq!(results[1]["ruleId"], "invalid-input");
+    // scan's own rule, at the Service's selector
+    assert_eq!(results[1]["ruleId"], "service-selects-no-pods");
+    assert_eq!(results[1]["level"], "warning");
+    assert!(
+        results[1]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(SELECTS_NO_POD),
+        "{sarif:#}"
+    );
     assert_eq!(
-        results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        results[1]["locations"][0]["physicalLocation"],
+        json!({"artifactLocation": {"uri": "shop.yaml"}, "region": {"startLine": 27}})
+    );
+    assert!(rules.contains(&"service-selects-no-pods"), "{rules:?}");
+    assert_eq!(results[2]["ruleId"], "invalid-input");
+    assert_eq!(
+        results[2]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "broken.yaml"
     );
     assert_eq!(run["invocations"][0]["executionSuccessful"], false);
@@ -520,7 +567,7 @@ fn objects_without_namespace_go_to_the_namespace_flag() {
 
 #[test]
 fn kinds_the_policy_does_not_check_are_ignored_but_modelled() {
-    let others = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web}\n---\n\
+    let others = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web}\n---\n\
                   apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\n---\n\
                   apiVersion: example.com/v1\nkind: Deployment\nmetadata: {name: not-apps}\nspec: {}\n---\n\
                   apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n";
@@ -530,7 +577,7 @@ fn kinds_the_policy_does_not_check_are_ignored_but_modelled() {
         .assert()
         .code(0)
         .stdout(
-            contains("2 objects checked in 1 file: 0 rejected, 0 with warnings, 2 accepted; 7 objects of other kinds not checked")
+            contains("3 objects checked in 1 file: 0 rejected, 0 with warnings, 3 accepted; 7 objects of other kinds not checked\n")
                 .and(contains("ConfigMap shop/shop-config (document 1, line 4): accepted")),
         );
 }
@@ -793,4 +840,264 @@ fn usage_errors_exit_two() {
 fn empty_stdin_is_an_error_not_a_clean_scan() {
     let assert = scan().arg("-").write_stdin("  \n").assert();
     assert_one_line_error(assert, "stdin is empty: nothing to scan");
+}
+
+/// The identity of the warning on the chart's headless Service when its
+/// Pods (those of Deployment `api`) are not in the set.
+const SELECTS_NO_POD: &str = r#"Service shop/api-headless: its selector app.kubernetes.io/component=api selects no Pod of the set in namespace "shop""#;
+
+/// A Service whose selector matches no Pod template of the set (nor a Pod
+/// of the snapshot) in its namespace is a warning of `scan`, never a
+/// rejection: each case is a stream, a snapshot of Pods (or none) and the
+/// warnings on its Services (`Service ns/name: identity`).
+#[test]
+fn a_service_that_selects_no_pod_is_a_warning() {
+    let dir = temp_dir();
+    let pods = dir.join("pods.json");
+    // `kubectl get pods -A -o json`: a Pod of the api Deployment, made by
+    // its ReplicaSet
+    let pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "api-7d9f8-x2x9q", "namespace": "shop",
+                     "labels": {"app.kubernetes.io/component": "api", "pod-template-hash": "7d9f8"}},
+        "spec": {"containers": [{"name": "api", "image": "registry.example.com/shop/api:1.4.2"}]}});
+    std::fs::write(
+        &pods,
+        json!({"apiVersion": "v1", "kind": "List", "items": [pod]}).to_string(),
+    )
+    .unwrap();
+    let without_selector = "---\napiVersion: v1\nkind: Service\nmetadata: {name: legacy-db}\n\
+                            spec: {ports: [{port: 5432}]}\n---\napiVersion: v1\nkind: Service\n\
+                            metadata: {name: external}\nspec: {type: ExternalName, externalName: db.example.com, selector: {app: db}}\n";
+    // kube-prometheus: prometheus-operator makes the Pods of a Prometheus,
+    // with its podMetadata labels and its own (the instance `k8s`)
+    let prometheus = "---\napiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {name: k8s}\n\
+                      spec:\n  podMetadata:\n    labels: {app.kubernetes.io/component: prometheus}\n---\n\
+                      apiVersion: v1\nkind: Service\nmetadata: {name: prometheus-k8s}\nspec:\n  ports: [{port: 9090}]\n  \
+                      selector: {app.kubernetes.io/component: prometheus, app.kubernetes.io/instance: k8s}\n";
+    let api_to_web = r#"Service shop/api: its selector app.kubernetes.io/component=api selects no Pod of the set in namespace "shop" (closest: Deployment shop/web, with app.kubernetes.io/component=web): the Service has no endpoints until Pods with these labels exist"#;
+    let cases: Vec<(&str, String, Option<&Path>, Vec<&str>)> = vec![
+        (
+            "the selector matches a Deployment's Pod template",
+            shop_stream(&["deployment-api", "service", "service-headless"]),
+            None,
+            vec![],
+        ),
+        (
+            "the selector matches nothing: the selector and the closest labels",
+            shop_stream(&["deployment", "service"]),
+            None,
+            vec![api_to_web],
+        ),
+        (
+            "no Pod template in the namespace at all",
+            shop_stream(&["service-headless"]),
+            None,
+            vec![
+                r#"Service shop/api-headless: its selector app.kubernetes.io/component=api selects no Pod of the set in namespace "shop", which has none: "#,
+            ],
+        ),
+        (
+            "a Service without selector (manual Endpoints), an ExternalName",
+            without_selector.to_owned(),
+            None,
+            vec![],
+        ),
+        (
+            "a Pod of the snapshot makes it match",
+            shop_stream(&["deployment", "service"]),
+            Some(pods.as_path()),
+            vec![],
+        ),
+        (
+            "a custom resource's Pods, with the labels its operator adds",
+            prometheus.to_owned(),
+            None,
+            vec![],
+        ),
+    ];
+    for (name, stream, snapshot, expected) in cases {
+        let mut cmd = scan();
+        if let Some(snapshot) = snapshot {
+            cmd.arg("--snapshot").arg(snapshot);
+        }
+        let assert = cmd
+            .args(["-n", "shop", "-o", "json", "-"])
+            .write_stdin(stream)
+            .assert()
+            .code(0);
+        let report = stdout_json(&assert);
+        let warnings: Vec<String> = report["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["kind"] == "Service")
+            .flat_map(|o| o["warnings"].as_array().unwrap().iter())
+            .map(|w| w["message"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(warnings.len(), expected.len(), "{name}: {warnings:#?}");
+        for (warning, identity) in warnings.iter().zip(&expected) {
+            assert!(warning.starts_with(identity), "{name}: {warning}");
+        }
+        assert_eq!(
+            report["summary"]["ignoredWithWarnings"],
+            expected.len(),
+            "{name}"
+        );
+    }
+    // as text: under the Service, at the line of its selector; the exit
+    // code is 0
+    scan()
+        .args(["-n", "shop", "-"])
+        .write_stdin(shop_stream(&["deployment", "service"]))
+        .assert()
+        .code(0)
+        .stdout(
+            contains("  Service shop/api (document 2, line 38): warned\n")
+                .and(contains("    from shop/templates/service.yaml\n"))
+                .and(contains(format!("    warning: line 45: {api_to_web}")))
+                .and(contains(
+                    "1 object checked in 1 file: 0 rejected, 0 with warnings, 1 accepted; 1 object of other kinds not checked, 1 of them with warnings\n",
+                )),
+        );
+}
+
+/// Route backends in a set (`checkRoutes`, the default): each case is one
+/// Ingress, HTTPRoute or GRPCRoute beside the Services of namespaces `shop`
+/// (`api`: 8080 "http"; `legacy`: ExternalName) and `backend` (`grpc`:
+/// 9090), and the identity of its rejection (`None`: exit 0).
+#[test]
+fn route_backends_must_name_a_service_and_its_port() {
+    let services = "---\napiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\n\
+                    spec: {selector: {app: api}, ports: [{name: http, port: 8080}]}\n\
+                    ---\napiVersion: v1\nkind: Service\nmetadata: {name: legacy, namespace: shop}\n\
+                    spec: {type: ExternalName, externalName: legacy.example.com}\n\
+                    ---\napiVersion: v1\nkind: Service\nmetadata: {name: grpc, namespace: backend}\n\
+                    spec: {ports: [{name: grpc, port: 9090}]}\n\
+                    ---\napiVersion: v1\nkind: Pod\nmetadata: {name: api, namespace: shop, labels: {app: api}}\n\
+                    spec: {containers: [{name: api, image: registry.example.com/api:1}]}\n";
+    let ingress = |backend: &str| {
+        format!(
+            "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: web, namespace: shop}}\n\
+             spec:\n  rules:\n  - host: shop.example.com\n    http:\n      paths:\n      - path: /\n        \
+             pathType: Prefix\n        backend:\n          service: {backend}\n"
+        )
+    };
+    let route = |kind: &str, backend: &str| {
+        format!(
+            "---\napiVersion: gateway.networking.k8s.io/v1\nkind: {kind}\nmetadata: {{name: web, namespace: shop}}\n\
+             spec:\n  parentRefs: [{{name: gw}}]\n  rules:\n  - backendRefs: [{backend}]\n"
+        )
+    };
+    let default_backend = |name: &str| {
+        format!(
+            "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: web, namespace: shop}}\n\
+             spec:\n  defaultBackend:\n    service: {{name: {name}, port: {{number: 8080}}}}\n"
+        )
+    };
+    let cases: Vec<(&str, String, Option<&str>)> = vec![
+        (
+            "Ingress, existing name and port number",
+            ingress("{name: api, port: {number: 8080}}"),
+            None,
+        ),
+        (
+            "Ingress, missing name",
+            ingress("{name: apii, port: {number: 8080}}"),
+            Some(r#"Service "apii" does not exist in namespace "shop"; did you mean "api"?"#),
+        ),
+        (
+            "Ingress, port number",
+            ingress("{name: api, port: {number: 80}}"),
+            Some(r#"Service "api" in namespace "shop" has no port 80 (it exposes 8080)"#),
+        ),
+        (
+            "Ingress, existing port name",
+            ingress("{name: api, port: {name: http}}"),
+            None,
+        ),
+        (
+            "Ingress, port name",
+            ingress("{name: api, port: {name: https}}"),
+            Some(r#"has no port named "https" (its named ports: "http")"#),
+        ),
+        (
+            "Ingress, ExternalName accepts any port",
+            ingress("{name: legacy, port: {number: 5432}}"),
+            None,
+        ),
+        (
+            "Ingress, defaultBackend exists",
+            default_backend("api"),
+            None,
+        ),
+        (
+            "Ingress, defaultBackend missing",
+            default_backend("default-http-backend"),
+            Some(r#"spec.defaultBackend.service: Service "default-http-backend" does not exist"#),
+        ),
+        (
+            "HTTPRoute, existing",
+            route("HTTPRoute", "{name: api, port: 8080}"),
+            None,
+        ),
+        (
+            "HTTPRoute, missing name",
+            route("HTTPRoute", "{name: apii, port: 8080}"),
+            Some(
+                r#"spec.rules[0].backendRefs[0]: Service "apii" does not exist in namespace "shop""#,
+            ),
+        ),
+        (
+            "HTTPRoute, port",
+            route("HTTPRoute", "{name: api, port: 8443}"),
+            Some(r#"Service "api" in namespace "shop" has no port 8443"#),
+        ),
+        (
+            "HTTPRoute, cross-namespace",
+            route("HTTPRoute", "{name: grpc, namespace: backend, port: 9090}"),
+            None,
+        ),
+        (
+            "HTTPRoute, cross-namespace missing",
+            route("HTTPRoute", "{name: grpcc, namespace: backend, port: 9090}"),
+            Some(r#"Service "grpcc" does not exist in namespace "backend"; did you mean "grpc"?"#),
+        ),
+        (
+            "HTTPRoute, a backend of another kind is not judged",
+            route(
+                "HTTPRoute",
+                "{group: storage.example, kind: Bucket, name: nothing}",
+            ),
+            None,
+        ),
+        (
+            "GRPCRoute, existing",
+            route("GRPCRoute", "{name: grpc, namespace: backend, port: 9090}"),
+            None,
+        ),
+        (
+            "GRPCRoute, missing name",
+            route("GRPCRoute", "{name: grcp, namespace: backend, port: 9090}"),
+            Some(
+                r#"GRPCRoute shop/web, spec.rules[0].backendRefs[0]: Service "grcp" does not exist in namespace "backend""#,
+            ),
+        ),
+    ];
+    let mut failed = Vec::new();
+    for (name, object, rejection) in &cases {
+        let out = scan()
+            .args(["--namespace", "shop", "-"])
+            .write_stdin(format!("{services}{object}"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let ok = match rejection {
+            None => out.status.code() == Some(0) && !text.contains("rejected\n"),
+            Some(identity) => out.status.code() == Some(1) && text.contains(identity),
+        };
+        if !ok {
+            failed.push(format!("{name}: exit {:?}\n{text}", out.status.code()));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }

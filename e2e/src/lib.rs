@@ -40,10 +40,10 @@ mod budget;
 pub use budget::{CONFIGMAP_1MIB_MEMORY_GROWTH_BUDGET, POLICY_WASM_SIZE_BUDGET};
 pub use dangling_references::{
     AccessControl, AdmissionResponse, AdmissionResponseStatus, ClusterState, DEFAULT_TIMEOUT,
-    Evaluation, EvaluationError, EvaluationErrorKind, Exchange, ExchangeResponse, HostCall,
-    HostCapabilities, Instance, KubernetesRequest, NoHost, Policy, RecordingHost, ReplaySession,
-    SettingsVerdict, ValidationResponse, admission_request, json_patch, normalize_settings,
-    policy_wasm, repository_root, validate_payload,
+    Evaluation, EvaluationError, EvaluationErrorKind, Exchange, ExchangeResponse, GuestCall,
+    HostCall, HostCapabilities, Instance, KubernetesRequest, NoHost, Policy, RecordingHost,
+    Refusal, ReplaySession, SettingsVerdict, ValidationResponse, admission_request, json_patch,
+    normalize_settings, policy_wasm, repository_root, validate_payload,
 };
 
 /// The manifest-set check of `dangling-references scan`, which the corpus

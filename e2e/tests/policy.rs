@@ -1,6 +1,6 @@
 //! The compiled policy (`e2e::policy_wasm()`) end to end on the waPC host
 //! (wapc + wasmtime-provider, as kwctl and policy-server): every fixture of
-//! `test_data/` with the verdicts of `src/tests.rs`, host calls (Service
+//! `test_data/` (the one level where the fixtures run), host calls (Service
 //! lists, and the ConfigMaps, ServiceAccounts and Secret names a workload
 //! names) answered by the recorded sessions of `test_data/sessions/` and
 //! asserted call by call, settings, mutation,
@@ -14,19 +14,19 @@
 mod policy_support;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
 
 use e2e::json_patch::{self, PatchOperation};
 use e2e::{
     AccessControl, ClusterState, Evaluation, EvaluationError, EvaluationErrorKind, Exchange,
     ExchangeResponse, HostCapabilities, KubernetesRequest, NoHost, Policy, ReplaySession,
-    SettingsVerdict, ValidationResponse,
+    SettingsVerdict, ValidationResponse, validate_payload,
 };
 use policy_support::*;
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------
-// 1. Every fixture, with the settings of src/tests.rs; host calls answered
+// 1. Every fixture, with the settings it is meant for; host calls answered
 //    by the recorded sessions, exactly as listed.
 // ---------------------------------------------------------------------------
 
@@ -107,8 +107,12 @@ impl Case {
     }
 }
 
-const SEED_WORKLOAD: &str = r#"container "datastorage" (Deployment kubernaut-system/datastorage): KUBECONFIG path "/Users/jgil/.kube/gateway-e2e-config" is not inside any volumeMount, so it will not exist in the container; remove KUBECONFIG to use the in-cluster ServiceAccount config, or mount the kubeconfig from a Secret"#;
-const SEED_CONFIGMAP: &str = r#"ConfigMap kubernaut-system/gateway-config, key "config.yaml": "http://datastorage.kubernaut-system.svc.cluster.local:8080" names Service "datastorage" in namespace "kubernaut-system", which does not exist; did you mean "data-storage-service"?"#;
+// The seed messages by their identity (what, where, which rule): their full
+// text is asserted once, in the unit tests of their check
+// (`kubeconfig_check::message_of_the_seed_scenario`,
+// `service_check::rejected::seed_missing`).
+const SEED_WORKLOAD: &str = r#"container "datastorage" (Deployment kubernaut-system/datastorage): KUBECONFIG path "/Users/jgil/.kube/gateway-e2e-config" is not inside any volumeMount"#;
+const SEED_CONFIGMAP: &str = r#"ConfigMap kubernaut-system/gateway-config, key "config.yaml": "http://datastorage.kubernaut-system.svc.cluster.local:8080" names Service "datastorage" in namespace "kubernaut-system", which does not exist"#;
 const S8080: &str = "services-data-storage-8080.yml";
 const S8081: &str = "services-data-storage-8081-only.yml";
 const SERR: &str = "services-host-error.yml";
@@ -287,12 +291,30 @@ const CASES: &[Case] = &[
     reject("json_value", "configmap_json_value_reference.json",
         r#"ConfigMap shop/checkout-settings, key "settings.json": "http://inventory.shop.svc.cluster.local:8080" names Service "inventory" in namespace "shop", which does not exist"#)
         .session(SHOP_API, SHOP_SERVICES),
+    // Route backends (checkRoutes): Ingress, HTTPRoute, GRPCRoute.
+    accept("ingress_backend_exists", "ingress_backend_exists.json").session(SHOP_API, SHOP_SERVICES),
+    reject("ingress_backend_missing", "ingress_backend_missing.json",
+        r#"Ingress shop/web, spec.rules[0].http.paths[0].backend.service: Service "apii" does not exist in namespace "shop"; did you mean "api"?"#)
+        .session(SHOP_API, SHOP_SERVICES),
+    accept("ingress_not_checked_without_check_routes", "ingress_backend_missing.json").settings(r#"{"checkRoutes":false}"#),
+    reject("httproute_backend_wrong_port", "httproute_backend_wrong_port.json",
+        r#"HTTPRoute shop/web, spec.rules[0].backendRefs[0]: Service "api" in namespace "shop" has no port 9090 (it exposes 8080)"#)
+        .session(SHOP_API, SHOP_SERVICES),
+    accept("grpcroute_backend_exists", "grpcroute_backend_exists.json").session(SHOP_API, SHOP_SERVICES),
     // What a Pod template names (checkWorkloadReferences).
     accept("workload_references_off_by_default", "deployment_gateway_consumes_config.json"),
     reject("consumed_config_names_missing_service", "deployment_gateway_consumes_config.json", SEED_CONSUMED)
         .settings(WORKLOAD).session("workload/gateway-datastorage-missing.yml", GATEWAY),
     accept("consumed_config_service_created", "deployment_gateway_consumes_config.json")
         .settings(WORKLOAD).session("workload/gateway-datastorage-exists.yml", GATEWAY),
+    // Services named by env values, args and command (issue 18).
+    accept("env_service_addresses_exist", "deployment_env_service_addresses.json")
+        .settings(WORKLOAD).session("workload/shop-frontend-services.yml", SHOP_SERVICES),
+    reject("env_service_address_typo", "deployment_env_service_typo.json",
+        r#"container "server" (Deployment shop/frontend), env[3].value (variable "CART_SERVICE_ADDR"): "cartservce:7070" names Service "cartservce" in namespace "shop", which does not exist; did you mean "cartservice"?"#)
+        .settings(WORKLOAD).session("workload/shop-frontend-services.yml", SHOP_SERVICES)
+        .warnings(&[r#"container "server" (Deployment shop/frontend), env[5].value (variable "AI_SERVICE_URL"): "http://ai-service:5001" names Service "ai-service" in namespace "shop", which does not exist: the Pods' connections to it will fail"#]),
+    accept("env_service_references_off_by_default", "deployment_env_service_typo.json"),
     accept("every_lookup_in_order", "deployment_gateway_consumes_config.json")
         .settings(SECRETS)
         .session("workload/gateway-every-lookup.yml", &[
@@ -1214,7 +1236,7 @@ const HOSTILE: &[Hostile] = &[
     Hostile { name: "lone surrogate", payload: || configmap_with_raw_value(br#""\ud800""#), code: 400,
         message: "cannot read the admission request" },
     Hostile { name: "request of kind Service", payload: || edited("service_unsupported_kind.json", |_| {}), code: 400,
-        message: "this policy validates Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, ReplicationController and ConfigMap objects, not Service; check the rules of the policy" },
+        message: "objects, not Service; check the rules of the policy" },
     Hostile { name: "Pod without spec", payload: || edited("pod_without_spec.json", |_| {}), code: 400,
         message: "Pod kubernaut-system/no-spec: the Pod has no Pod spec at spec" },
     Hostile { name: "Pod with null object", payload: || edited("pod_without_spec.json", |r| r["object"] = Value::Null), code: 400,
@@ -1237,6 +1259,15 @@ const HOSTILE: &[Hostile] = &[
     Hostile { name: "ConfigMap data is an array", code: 400,
         payload: || edited("configmap_dangling_service.json", |r| r["object"]["data"] = json!(["http://datastorage.kubernaut-system.svc:8080"])),
         message: "ConfigMap kubernaut-system/gateway-config: data is not a map of strings" },
+    Hostile { name: "Ingress rules is a map", code: 400,
+        payload: || edited("ingress_backend_missing.json", |r| r["object"]["spec"]["rules"] = json!({"host": "a"})),
+        message: "Ingress shop/web: spec.rules is not a list" },
+    Hostile { name: "Ingress port number is a string", code: 400,
+        payload: || edited("ingress_backend_missing.json", |r| r["object"]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"] = json!("8080")),
+        message: "Ingress shop/web: spec.rules[0].http.paths[0].backend.service.port.number is not a 32-bit integer" },
+    Hostile { name: "HTTPRoute backendRef is a string", code: 400,
+        payload: || edited("httproute_backend_wrong_port.json", |r| r["object"]["spec"]["rules"][0]["backendRefs"][0] = json!("api:9090")),
+        message: "HTTPRoute shop/web: spec.rules[0].backendRefs[0] is not an object" },
     Hostile { name: "unknown settings in the payload", code: 500,
         payload: || with_settings(json!({"variable": ["KUBECONFIG"]})),
         message: "the policy is misconfigured: invalid settings: unknown field `variable`" },
@@ -1347,8 +1378,8 @@ fn odd_but_harmless_payloads_are_accepted() {
 }
 
 /// 1 MiB of ConfigMap data (the Kubernetes limit) with thousands of Service
-/// URLs over four namespaces: one host call per namespace, well within the
-/// 2-second policy timeout.
+/// URLs over four namespaces: one host call per namespace, within a fuel
+/// budget (see [`assert_within_budget`]).
 #[test]
 fn one_mebibyte_config_map() {
     let namespaces = ["ns-a", "ns-b", "ns-c", "ns-d"];
@@ -1380,10 +1411,8 @@ fn one_mebibyte_config_map() {
 
     let (payload, lines) = big(false);
     assert!(payload.len() > 1 << 20 && lines > 10_000, "{lines} lines");
-    let started = Instant::now();
-    let mut instance = policy().instantiate(cluster.clone()).unwrap();
+    let mut instance = metered_policy().instantiate(cluster.clone()).unwrap();
     let raw = instance.call("validate", &payload).expect("a verdict");
-    let elapsed = started.elapsed();
     let r: ValidationResponse = serde_json::from_slice(&raw).unwrap();
     assert!(r.accepted, "{r:?}");
     let calls = instance.take_host_calls();
@@ -1397,11 +1426,11 @@ fn one_mebibyte_config_map() {
         want.iter().collect::<Vec<_>>(),
         "one call per namespace"
     );
-    assert!(elapsed < Duration::from_secs(1), "1 MiB took {elapsed:?}");
+    assert_within_budget("1 MiB, present", instance.fuel_consumed(), 360_000_000);
 
     // the same with thousands of missing Services: 20 spelled out, then a count
     let (payload, lines) = big(true);
-    let mut instance = policy().instantiate(cluster).unwrap();
+    let mut instance = metered_policy().instantiate(cluster).unwrap();
     let raw = instance.call("validate", &payload).expect("a verdict");
     let r: ValidationResponse = serde_json::from_slice(&raw).unwrap();
     assert!(!r.accepted);
@@ -1419,52 +1448,47 @@ fn one_mebibyte_config_map() {
         message.len()
     );
     assert_eq!(instance.take_host_calls().len(), namespaces.len());
+    assert_within_budget("1 MiB, missing", instance.fuel_consumed(), 500_000_000);
 }
 
-/// 1 MiB texts built to trip a scanner up: each is scanned within the
-/// policy timeout, with a verdict and a message of bounded size.
+/// 1 MiB texts built to trip a scanner up: each is scanned within its fuel
+/// budget, with a verdict and a message of bounded size.
 #[test]
 fn pathological_config_map_texts() {
     let mib = |unit: &str| unit.repeat((1 << 20) / unit.len());
-    let cases: Vec<(&str, String)> = vec![
-        ("dots", mib(".")),
-        ("labels", mib("a.")),
-        ("almost qualified", mib("a.b.svc.cluster.")),
-        ("schemes", mib("http://")),
-        ("colons", mib(":")),
-        ("placeholders", mib("${")),
-        ("templates", mib("{{")),
-        ("dollar parens", mib("$(")),
-        ("percent", mib("%(")),
-        ("dashes", mib("-")),
-        (
-            "long port",
-            format!("http://api.ns-a.svc:{}", "9".repeat(1 << 20)),
-        ),
-        (
-            "long label",
-            format!("http://{}.ns-a.svc:80", "a".repeat(1 << 20)),
-        ),
-        ("short names", mib("http://a ")),
-        ("many references", mib("http://api.ns-a.svc:81 ")),
+    #[rustfmt::skip]
+    let cases: Vec<(&str, String, u64)> = vec![
+        // name, ConfigMap text, fuel budget
+        ("dots", mib("."), 450_000_000),
+        ("labels", mib("a."), 260_000_000),
+        ("almost qualified", mib("a.b.svc.cluster."), 150_000_000),
+        ("schemes", mib("http://"), 1_300_000_000),
+        ("colons", mib(":"), 400_000_000),
+        ("placeholders", mib("${"), 36_000_000),
+        ("templates", mib("{{"), 40_000_000),
+        ("dollar parens", mib("$("), 36_000_000),
+        ("percent", mib("%("), 36_000_000),
+        ("dashes", mib("-"), 36_000_000),
+        ("long port", format!("http://api.ns-a.svc:{}", "9".repeat(1 << 20)), 80_000_000),
+        ("long label", format!("http://{}.ns-a.svc:80", "a".repeat(1 << 20)), 210_000_000),
+        ("short names", mib("http://a "), 1_800_000_000),
+        ("many references", mib("http://api.ns-a.svc:81 "), 950_000_000),
     ];
     run_table(
         &cases,
         |c| c.0,
-        |(name, text)| check_config_map_text(name, text),
+        |(name, text, budget)| check_config_map_text(name, text, *budget),
     );
 }
 
-fn check_config_map_text(name: &str, text: &str) {
+fn check_config_map_text(name: &str, text: &str, budget: u64) {
     let mut cluster = ClusterState::new();
     cluster.add_service("ns-a", "api", &[80]);
     let review = configmap_review("ns-a", json!({"k": text}));
-    let started = Instant::now();
-    let eval = policy()
+    let eval = metered_policy()
         .validate(&review, &json!({"checkShortNames": true}), &mut cluster)
         .unwrap_or_else(|e| panic!("{name}: no verdict: {e:#}"));
-    let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_secs(1), "{name}: {elapsed:?}");
+    assert_within_budget(name, eval.fuel, budget);
     assert!(eval.kubernetes_calls().count() <= 1, "{name}");
     for text in eval
         .response
@@ -1481,7 +1505,7 @@ fn check_config_map_text(name: &str, text: &str) {
 }
 
 /// Workloads built to make the KUBECONFIG check work hard: each gets a
-/// verdict well within the policy timeout.
+/// verdict within its fuel budget.
 #[test]
 fn pathological_workloads() {
     let many_paths = vec!["/a/b/c/config"; 500].join(":");
@@ -1502,27 +1526,26 @@ fn pathological_workloads() {
         .collect();
     let kubeconfig = |value: &str| json!([{"name": "KUBECONFIG", "value": value}]);
     #[rustfmt::skip]
-    let cases: Vec<(&str, Value, bool)> = vec![
-        ("500 paths in KUBECONFIG", pod_review(kubeconfig(&many_paths), json!([])), false),
-        ("20000 KUBECONFIG entries", pod_review(json!(many_vars), json!([])), false),
-        ("20000 volumeMounts", pod_review(kubeconfig("/m/19999/config"), json!(many_mounts)), true),
-        ("5000 chained expansions", pod_review(json!(chain), json!([])), false),
-        ("4096 dollar parens in another variable", pod_review(json!([{"name": "X", "value": "$(".repeat(4096)}]), json!([])), true),
-        ("20 levels of doubling expansions", pod_review(json!(doubling_chain(20)), json!([])), true),
+    let cases: Vec<(&str, Value, bool, u64)> = vec![
+        // name, Pod, accepted, fuel budget
+        ("500 paths in KUBECONFIG", pod_review(kubeconfig(&many_paths), json!([])), false, 14_000_000),
+        ("20000 KUBECONFIG entries", pod_review(json!(many_vars), json!([])), false, 480_000_000),
+        ("20000 volumeMounts", pod_review(kubeconfig("/m/19999/config"), json!(many_mounts)), true, 530_000_000),
+        ("5000 chained expansions", pod_review(json!(chain), json!([])), false, 150_000_000),
+        ("4096 dollar parens in another variable", pod_review(json!([{"name": "X", "value": "$(".repeat(4096)}]), json!([])), true, 2_100_000),
+        ("20 levels of doubling expansions", pod_review(json!(doubling_chain(20)), json!([])), true, 850_000),
     ];
     run_table(
         &cases,
         |c| c.0,
-        |(name, review, accepted)| check_workload_verdict(name, review, *accepted),
+        |(name, review, accepted, budget)| check_workload_verdict(name, review, *accepted, *budget),
     );
 }
 
-fn check_workload_verdict(name: &str, review: &Value, accepted: bool) {
-    let started = Instant::now();
-    let eval = policy()
+fn check_workload_verdict(name: &str, review: &Value, accepted: bool, budget: u64) {
+    let eval = metered_policy()
         .validate(review, &json!({}), &mut NoHost::new())
         .unwrap_or_else(|e| panic!("{name}: no verdict: {e:#}"));
-    let elapsed = started.elapsed();
     let message = eval.response.message.as_deref().unwrap_or_default();
     assert_eq!(
         eval.accepted(),
@@ -1530,7 +1553,7 @@ fn check_workload_verdict(name: &str, review: &Value, accepted: bool) {
         "{name}: {}",
         &message[..message.len().min(300)]
     );
-    assert!(elapsed < Duration::from_secs(1), "{name}: {elapsed:?}");
+    assert_within_budget(name, eval.fuel, budget);
     assert!(
         message.len() < 256 << 10,
         "{name}: message of {} bytes",
@@ -1539,8 +1562,9 @@ fn check_workload_verdict(name: &str, review: &Value, accepted: bool) {
 }
 
 /// The cost of a workload's env grows with its size, not faster: small
-/// Pods built to blow up expansion or messages get a verdict in time (a
-/// timeout would be a 500 from policy-server, memory exhaustion a trap).
+/// Pods built to blow up expansion or messages get a verdict within their
+/// fuel budget (in production, a timeout would be a 500 from
+/// policy-server, memory exhaustion a trap).
 #[test]
 fn env_cost_is_bounded() {
     let expanded_list = std::iter::once(json!({"name": "H", "value": "/h"}))
@@ -1549,20 +1573,21 @@ fn env_cost_is_bounded() {
         ))
         .collect::<Vec<_>>();
     #[rustfmt::skip]
-    let cases: Vec<(&str, Value, bool)> = vec![
+    let cases: Vec<(&str, Value, bool, u64)> = vec![
+        // name, Pod, accepted, fuel budget
         // 224 KB of env: 16000 findings, listed 20 at most
-        ("16000 paths in KUBECONFIG", pod_review(json!([{"name": "KUBECONFIG", "value": vec!["/a/b/c/config"; 16_000].join(":")}]), json!([])), false),
+        ("16000 paths in KUBECONFIG", pod_review(json!([{"name": "KUBECONFIG", "value": vec!["/a/b/c/config"; 16_000].join(":")}]), json!([])), false, 410_000_000),
         // 28 KB of env: every finding would quote the whole written value
-        ("4000 expanded paths in KUBECONFIG", pod_review(json!(expanded_list), json!([])), false),
+        ("4000 expanded paths in KUBECONFIG", pod_review(json!(expanded_list), json!([])), false, 250_000_000),
         // 256 KB in any variable: one search for `)` in all, not one per `$(`
-        ("128Ki dollar parens in another variable", pod_review(json!([{"name": "X", "value": "$(".repeat(1 << 17)}]), json!([])), true),
+        ("128Ki dollar parens in another variable", pod_review(json!([{"name": "X", "value": "$(".repeat(1 << 17)}]), json!([])), true, 19_000_000),
         // 1.8 KB: V(i) = $(V(i-1))$(V(i-1)) would reach 2^40 bytes
-        ("40 levels of doubling expansions", pod_review(json!(doubling_chain(40)), json!([])), true),
+        ("40 levels of doubling expansions", pod_review(json!(doubling_chain(40)), json!([])), true, 1_400_000),
     ];
     run_table(
         &cases,
         |c| c.0,
-        |(name, review, accepted)| check_workload_verdict(name, review, *accepted),
+        |(name, review, accepted, budget)| check_workload_verdict(name, review, *accepted, *budget),
     );
 }
 
@@ -1572,17 +1597,16 @@ fn env_cost_is_bounded() {
 #[test]
 fn long_dotted_runs_are_not_host_names() {
     let mib = |unit: &str| unit.repeat((1 << 20) / unit.len());
+    #[rustfmt::skip]
     let cases = [
-        ("svc labels", mib("x.svc.")),
-        (
-            "qualified names without separators",
-            mib("a.b.svc.cluster.local"),
-        ),
+        // name, ConfigMap text, fuel budget
+        ("svc labels", mib("x.svc."), 170_000_000),
+        ("qualified names without separators", mib("a.b.svc.cluster.local"), 140_000_000),
     ];
     run_table(
         &cases,
         |c| c.0,
-        |(name, text)| check_config_map_text(name, text),
+        |(name, text, budget)| check_config_map_text(name, text, *budget),
     );
 }
 
@@ -1605,6 +1629,305 @@ fn an_unknown_operation_is_a_guest_error() {
     assert_eq!(error_of(&err).kind, EvaluationErrorKind::Guest, "{err:#}");
     // and the instance keeps working
     assert_eq!(instance.protocol_version().unwrap(), "v1");
+}
+
+// ---------------------------------------------------------------------------
+// 7. Cost bounds: fuel (see docs/development.md, "Cost bounds: fuel").
+// ---------------------------------------------------------------------------
+
+/// The compiled policy on the metered engine, loaded (and compiled) once
+/// per test binary, before any fuel is counted.
+fn metered_policy() -> &'static Policy {
+    static POLICY: OnceLock<Policy> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        let wasm = policy_path();
+        Policy::load_metered(&wasm).unwrap_or_else(|e| panic!("{}: {e:#}", wasm.display()))
+    })
+}
+
+/// The guest's `validate` consumed at most `budget` units of fuel. The
+/// budgets of the hostile cases are about twice what they measured; the
+/// message prints the measurement to set a new budget from (also printed
+/// on success, with `--nocapture`).
+fn assert_within_budget(name: &str, fuel: Option<u64>, budget: u64) {
+    let fuel = fuel.unwrap_or_else(|| panic!("{name}: not evaluated on the metered engine"));
+    eprintln!("{name}: {fuel} fuel (budget {budget})");
+    assert!(
+        fuel <= budget,
+        "{name}: consumed {fuel} fuel, over its budget of {budget}; after a deliberate \
+         change of the hot path, set the budget to about 2 x {fuel}"
+    );
+}
+
+/// The meter is faithful: on every row of [`CASES`] (host calls answered by
+/// its session), the metered engine and the production one
+/// (wasmtime-provider) give byte-identical `validate` answers after
+/// identical host calls and logs. And fuel is deterministic: a second
+/// fresh metered instance consumes exactly as much.
+#[test]
+fn metered_and_production_engines_agree() {
+    run_table(
+        CASES,
+        |c| c.name,
+        |c| {
+            let name = c.name;
+            let payload =
+                validate_payload(&read_json(c.fixture), &settings_value(c.settings)).unwrap();
+            let run = |policy: &Policy| {
+                let host: Box<dyn HostCapabilities + Send> = match c.session {
+                    None => Box::new(NoHost::new()),
+                    Some(file) => Box::new(session(file)),
+                };
+                let mut instance = policy.instantiate(host).unwrap();
+                let raw = instance
+                    .call("validate", &payload)
+                    .unwrap_or_else(|e| panic!("{name}: no verdict: {e:#}"));
+                let calls = instance.take_host_calls();
+                let logs = instance.take_logs();
+                (raw, calls, logs, instance.fuel_consumed())
+            };
+            let (raw, calls, logs, no_fuel) = run(policy());
+            let (metered_raw, metered_calls, metered_logs, fuel) = run(metered_policy());
+            assert_eq!(
+                String::from_utf8_lossy(&metered_raw),
+                String::from_utf8_lossy(&raw),
+                "{name}: validate answers"
+            );
+            assert_eq!(metered_raw, raw, "{name}: validate answers, byte for byte");
+            assert_eq!(metered_calls, calls, "{name}: host calls");
+            assert_eq!(metered_logs, logs, "{name}: logs");
+            assert_eq!(
+                no_fuel, None,
+                "{name}: the production engine counts no fuel"
+            );
+            let fuel = fuel.unwrap_or_else(|| panic!("{name}: no fuel counted"));
+            assert!(fuel > 0, "{name}");
+            let (_, _, _, again) = run(metered_policy());
+            assert_eq!(again, Some(fuel), "{name}: the same evaluation, other fuel");
+        },
+    );
+}
+
+/// A hostile input whose size is a parameter: `build(n)` is the request at
+/// size `n`, with its settings and the cluster that answers its host calls.
+struct Shape {
+    name: &'static str,
+    /// The smaller size (the larger is `2 * n`), in the unit of the name.
+    n: usize,
+    build: fn(usize) -> (Value, Value, ClusterState),
+}
+
+/// A ConfigMap `ns-a/app-config` whose one key holds `unit` repeated to
+/// `n` bytes, with short names checked; Service `ns-a/api` exposes 80.
+fn repeated_text(unit: &str, n: usize) -> (Value, Value, ClusterState) {
+    let mut text = unit.repeat(n / unit.len() + 1);
+    text.truncate(n);
+    let mut cluster = ClusterState::new();
+    cluster.add_service("ns-a", "api", &[80]);
+    cluster.add_service("b", "a", &[80]);
+    cluster.add_service("y", "x", &[1]);
+    let review = configmap_review("ns-a", json!({ "k": text }));
+    (review, json!({"checkShortNames": true}), cluster)
+}
+
+fn pod_shape(env: Value, mounts: Value) -> (Value, Value, ClusterState) {
+    (pod_review(env, mounts), json!({}), ClusterState::new())
+}
+
+/// A Deployment `team-a/d` of `n` containers like `make bench`'s: each sets
+/// KUBECONFIG to a file of a Secret volume; with `check_workload`, each also
+/// reads one of 8 ConfigMaps through `envFrom`, all present.
+fn deployment_shape(n: usize, check_workload: bool) -> (Value, Value, ClusterState) {
+    let containers: Vec<Value> = (0..n)
+        .map(|i| {
+            let mut c = json!({
+                "name": format!("c-{i}"), "image": "registry.example.com/team/app:1.2.3",
+                "env": [{"name": "KUBECONFIG", "value": "/var/run/kube/config"},
+                        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                "volumeMounts": [{"name": "kubeconfig", "mountPath": "/var/run/kube", "readOnly": true}],
+            });
+            if check_workload {
+                c["envFrom"] = json!([{"configMapRef": {"name": format!("cfg-{}", i % 8)}}]);
+            }
+            c
+        })
+        .collect();
+    let review = json!({
+        "uid": "d", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+        "operation": "CREATE", "namespace": "team-a", "name": "d", "userInfo": {},
+        "object": {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "namespace": "team-a"},
+            "spec": {"template": {"spec": {"containers": containers,
+                "volumes": [{"name": "kubeconfig", "secret": {"secretName": "kubeconfig"}}]}}}},
+    });
+    let objects = (0..8).map(|i| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": format!("cfg-{i}"), "namespace": "team-a"},
+               "data": {"URL": format!("http://svc-{i}.team-a.svc:8080")}})
+    });
+    let objects: Vec<Value> = std::iter::once(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": "team-a"}}))
+    .chain(objects)
+    .collect();
+    let mut cluster = ClusterState::with_objects(objects);
+    for i in 0..8 {
+        cluster.add_service("team-a", &format!("svc-{i}"), &[8080]);
+    }
+    let settings = json!({ "checkWorkloadReferences": check_workload });
+    (review, settings, cluster)
+}
+
+/// A Deployment `team-a/d` with the workload check whose one container
+/// has `env` (or `args`, with `args`) of `n` entries naming Services of
+/// `team-a` (`svc-0` to `svc-7` on 8080) in every form: bare `host:port`,
+/// lists, short and qualified URLs, a missing port, a typo, an absent name.
+fn text_dense_shape(n: usize, args: bool) -> (Value, Value, ClusterState) {
+    let forms = |i: usize| match i % 6 {
+        0 => format!("svc-{}:8080", i % 8),
+        1 => format!("svc-{}:8080,svc-{}.team-a:8080", i % 8, (i + 1) % 8),
+        2 => format!("http://svc-{}:8080/path?q={i}", i % 8),
+        3 => format!(
+            "sh -c 'curl http://svc-{}.team-a.svc:8080/x && echo {i}'",
+            i % 8
+        ),
+        4 => format!("svc-{}:9{:03}", i % 8, i % 1000),
+        _ => format!("sv-{i}:8080"),
+    };
+    let mut container = json!({"name": "c", "image": "registry.example.com/team/app:1.2.3"});
+    if args {
+        container["args"] = (0..n)
+            .map(|i| {
+                json!(if i % 2 == 0 {
+                    format!("--flag-{i}={}", forms(i / 2))
+                } else {
+                    "--next".to_string()
+                })
+            })
+            .collect();
+    } else {
+        container["env"] = (0..n)
+            .map(|i| json!({"name": format!("V_{i}"), "value": forms(i)}))
+            .collect();
+    }
+    let review = json!({
+        "uid": "d", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+        "operation": "CREATE", "namespace": "team-a", "name": "d", "userInfo": {},
+        "object": {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "namespace": "team-a"},
+            "spec": {"template": {"spec": {"containers": [container]}}}},
+    });
+    let mut cluster = ClusterState::new();
+    for i in 0..8 {
+        cluster.add_service("team-a", &format!("svc-{i}"), &[8080]);
+    }
+    (review, json!({"checkWorkloadReferences": true}), cluster)
+}
+
+#[rustfmt::skip]
+const SHAPES: &[Shape] = &[
+    Shape { name: "bytes of a.a.a…", n: 64 << 10, build: |n| repeated_text("a.", n) },
+    Shape { name: "bytes of .svc.svc…", n: 64 << 10, build: |n| repeated_text(".svc", n) },
+    Shape { name: "bytes of ://://…", n: 64 << 10, build: |n| repeated_text("://", n) },
+    Shape { name: "bytes of x.svc.x.svc…", n: 64 << 10, build: |n| repeated_text("x.svc.", n) },
+    Shape { name: "bytes of one line of quotes, comments and references", n: 64 << 10,
+        build: |n| repeated_text("'#' \"a # b\" http://a.b.svc/#/x x.y.svc:1 ", n) },
+    Shape { name: "bytes of references to a missing port", n: 64 << 10,
+        build: |n| repeated_text("http://api.ns-a.svc:81 ", n) },
+    Shape { name: "bytes of short names", n: 64 << 10, build: |n| repeated_text("http://a ", n) },
+    Shape { name: "bytes of $( in a ConfigMap", n: 64 << 10, build: |n| repeated_text("$(", n) },
+    Shape { name: "lines of URLs over 4 namespaces", n: 1000, build: |n| {
+        let namespaces = ["ns-a", "ns-b", "ns-c", "ns-d"];
+        let text: String = (0..n)
+            .map(|i| format!("svc_{i}: http://api.{}.svc.cluster.local:80/path # filler\n", namespaces[i % 4]))
+            .collect();
+        let mut cluster = ClusterState::new();
+        for ns in namespaces {
+            cluster.add_service(ns, "api", &[80]);
+        }
+        (configmap_review("ns-a", json!({ "config.yaml": text })), json!({}), cluster)
+    } },
+    Shape { name: "keys", n: 1000, build: |n| {
+        let data: serde_json::Map<String, Value> = (0..n)
+            .map(|i| (format!("key-{i:05}"), json!(format!("endpoint: http://api.ns-a.svc:80/{i}"))))
+            .collect();
+        let (_, settings, cluster) = repeated_text(".", 1);
+        (configmap_review("ns-a", Value::Object(data)), settings, cluster)
+    } },
+    Shape { name: "KUBECONFIG entries", n: 2000, build: |n| pod_shape(
+        (0..n).map(|i| json!({"name": "KUBECONFIG", "value": format!("/x/{i}")})).collect(), json!([])) },
+    Shape { name: "paths in KUBECONFIG", n: 2000, build: |n| pod_shape(
+        json!([{"name": "KUBECONFIG", "value": vec!["/a/b/c/config"; n].join(":")}]), json!([])) },
+    Shape { name: "expanded paths in KUBECONFIG", n: 1000, build: |n| pod_shape(
+        json!([{"name": "H", "value": "/h"}, {"name": "KUBECONFIG", "value": vec!["$(H)/c"; n].join(":")}]), json!([])) },
+    Shape { name: "volumeMounts", n: 2000, build: |n| pod_shape(
+        json!([{"name": "KUBECONFIG", "value": format!("/m/{}/config", n - 1)}]),
+        (0..n).map(|i| json!({"name": format!("v{i}"), "mountPath": format!("/m/{i}")})).collect()) },
+    Shape { name: "chained env entries", n: 250, build: |n| pod_shape(
+        std::iter::once(json!({"name": "V0", "value": "/x"}))
+            .chain((1..n).map(|i| json!({"name": format!("V{i}"), "value": format!("$(V{})/x", i - 1)})))
+            .chain(std::iter::once(json!({"name": "KUBECONFIG", "value": format!("$(V{})", n - 1)})))
+            .collect(),
+        json!([{"name": "scratch", "mountPath": "/x"}])) },
+    Shape { name: "bytes of $( in another variable", n: 64 << 10, build: |n| pod_shape(
+        json!([{"name": "X", "value": "$(".repeat(n / 2)}]), json!([])) },
+    Shape { name: "containers", n: 50, build: |n| deployment_shape(n, false) },
+    Shape { name: "containers, workload check", n: 50, build: |n| deployment_shape(n, true) },
+    Shape { name: "env values naming Services, workload check", n: 1000, build: |n| text_dense_shape(n, false) },
+    Shape { name: "args naming Services, workload check", n: 1000, build: |n| text_dense_shape(n, true) },
+    Shape { name: "backendRefs of an HTTPRoute, half of them missing", n: 1000, build: |n| {
+        let refs: Vec<Value> = (0..n)
+            .map(|i| json!({"name": if i % 2 == 0 { "api".to_string() } else { format!("api-{i}") }, "port": 80}))
+            .collect();
+        let mut cluster = ClusterState::new();
+        cluster.add_service("ns-a", "api", &[80]);
+        let review = json!({
+            "uid": "route", "kind": {"group": "gateway.networking.k8s.io", "version": "v1", "kind": "HTTPRoute"},
+            "resource": {"group": "gateway.networking.k8s.io", "version": "v1", "resource": "httproutes"},
+            "operation": "CREATE", "namespace": "ns-a", "name": "web", "userInfo": {},
+            "object": {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                "metadata": {"name": "web", "namespace": "ns-a"},
+                "spec": {"rules": [{"backendRefs": refs}]}},
+        });
+        (review, json!({}), cluster)
+    } },
+];
+
+/// Cost is linear in the size of a hostile input: for each shape, twice
+/// the input costs more fuel, and at most 2.2 times as much.
+#[test]
+fn cost_is_linear_in_the_input() {
+    run_table(
+        SHAPES,
+        |s| s.name,
+        |shape| {
+            let fuel = |n: usize| {
+                let (review, settings, mut cluster) = (shape.build)(n);
+                let eval = metered_policy()
+                    .validate(&review, &settings, &mut cluster)
+                    .unwrap_or_else(|e| panic!("{} at {n}: no verdict: {e:#}", shape.name));
+                eval.fuel.unwrap()
+            };
+            let (n, small, large) = (shape.n, fuel(shape.n), fuel(2 * shape.n));
+            let ratio = large as f64 / small as f64;
+            let name = shape.name;
+            eprintln!(
+                "{name}: {n} -> {small} fuel, {} -> {large} fuel, ratio {ratio:.3}",
+                2 * n
+            );
+            assert!(
+                large > small,
+                "{name}: {} cost {large} fuel, no more than {n} ({small})",
+                2 * n
+            );
+            assert!(
+                large * 10 <= small * 22,
+                "{name}: {n} cost {small} fuel, {} cost {large}: {ratio:.3} times as much, more than 2.2",
+                2 * n
+            );
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -8,9 +8,9 @@
 #![no_main]
 
 use dangling_references_policy::settings::Settings;
+use dangling_references_policy::test_support::FakeHost;
 use dangling_references_policy::validate_settings;
 use dangling_references_policy_fuzz::assert_well_formed;
-use dangling_references_policy_fuzz::fake_host::FakeHost;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 

@@ -21,10 +21,10 @@ use arbitrary::{Arbitrary, Unstructured};
 use dangling_references_policy::object_lookup::ConfigMapData;
 use dangling_references_policy::service_lookup::{NamedPort, ServiceInfo};
 use dangling_references_policy::settings::Settings;
+use dangling_references_policy::test_support::{Call, FakeHost};
 use dangling_references_policy::workload::pod_spec_pointer;
 use dangling_references_policy::workload_check::MAX_CONFIG_MAPS;
 use dangling_references_policy_fuzz::assert_well_formed;
-use dangling_references_policy_fuzz::fake_host::{self, FakeHost};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
 
@@ -43,6 +43,8 @@ enum Kind {
     ConfigMap,
     ConfigMap2,
     Service,
+    Ingress,
+    HttpRoute,
 }
 
 impl Kind {
@@ -58,6 +60,8 @@ impl Kind {
             Kind::ReplicationController => "ReplicationController",
             Kind::ConfigMap | Kind::ConfigMap2 => "ConfigMap",
             Kind::Service => "Service",
+            Kind::Ingress => "Ingress",
+            Kind::HttpRoute => "HTTPRoute",
         }
     }
 }
@@ -381,6 +385,8 @@ struct Object {
     data: Vec<(Key, Vec<TextPiece>)>,
     binary_data: Vec<Key>,
     junk: Option<Junk>,
+    /// The Service backends of an Ingress or HTTPRoute.
+    backends: Vec<Ref>,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -565,6 +571,57 @@ fn object(kind: Kind, namespace: &str, o: &Object) -> Value {
             }
         }
         Kind::Service => object["spec"] = json!({"ports": [{"port": 80}]}),
+        Kind::Ingress => {
+            let backend = |r: &Ref| {
+                let port = match r.port {
+                    Some(p) if r.form % 2 == 0 => json!({"number": p}),
+                    Some(_) => json!({"name": "http"}),
+                    None => Value::Null,
+                };
+                json!({"service": {"name": r.svc.text(), "port": port}})
+            };
+            let paths: Vec<Value> = o
+                .backends
+                .iter()
+                .take(4)
+                .map(|r| json!({"path": "/", "pathType": "Prefix", "backend": backend(r)}))
+                .collect();
+            object["spec"] = json!({"rules": [{"host": "a.example", "http": {"paths": paths}}]});
+            if let Some(first) = o.backends.first().filter(|r| r.upper) {
+                object["spec"]["defaultBackend"] = backend(first);
+            }
+            if matches!(o.junk, Some(Junk::SpecString)) {
+                object["spec"]["rules"] = json!("x");
+            }
+        }
+        Kind::HttpRoute => {
+            let refs: Vec<Value> = o
+                .backends
+                .iter()
+                .take(4)
+                .map(|r| {
+                    let mut b = json!({"name": r.svc.text()});
+                    if let Some(p) = r.port {
+                        b["port"] = json!(p);
+                    }
+                    match r.form % 4 {
+                        0 => b["namespace"] = json!(r.ns.text()),
+                        1 => b["kind"] = json!("Service"),
+                        2 if r.upper => {
+                            b["group"] = json!("storage.example");
+                            b["kind"] = json!("Bucket");
+                        }
+                        _ => {}
+                    }
+                    b
+                })
+                .collect();
+            object["spec"] =
+                json!({"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": refs}]});
+            if matches!(o.junk, Some(Junk::SpecString)) {
+                object["spec"]["rules"][0]["backendRefs"] = json!({"a": 1});
+            }
+        }
         _ => {
             let mut spec = json!({
                 "containers": o.containers.iter().take(3).map(container).collect::<Vec<_>>(),
@@ -723,7 +780,7 @@ fn run(payload: &[u8], host: &FakeHost) -> Value {
 
 /// Checks every invariant of one evaluation of `payload`; returns the
 /// response and the host calls it made.
-fn check(payload: &[u8], host: &FakeHost) -> (Value, Vec<fake_host::Call>) {
+fn check(payload: &[u8], host: &FakeHost) -> (Value, Vec<Call>) {
     let response = run(payload, host);
     let calls = host.calls();
     // The policy skips the fields it does not read without checking their
@@ -899,7 +956,9 @@ fn structured(input: Input) {
             "UPDATE adding nothing made host calls: {calls:?}\n{}",
             String::from_utf8_lossy(&payload)
         );
-        if kind == "ConfigMap" {
+        // ConfigMaps and route objects are judged only by what they name:
+        // an edit that adds no name is never rejected for its references.
+        if matches!(kind, "ConfigMap" | "Ingress" | "HTTPRoute") {
             assert!(
                 response["accepted"] == json!(true)
                     || response["code"] == json!(400)

@@ -1,13 +1,12 @@
-//! Shared by the fuzz targets: the fake host and the kubelet model of the
-//! integration tests (one source for both), and the invariants every
-//! verdict must hold.
+//! Shared by the fuzz targets: the kubelet model of the integration tests
+//! (one source for both), and the invariants every verdict must hold. The
+//! fake host is the policy crate's own, `test_support::FakeHost` (feature
+//! `test-support`).
 
-#[path = "../../tests/support/fake_host.rs"]
-pub mod fake_host;
 #[path = "../../tests/support/kubelet.rs"]
 pub mod kubelet;
 
-use dangling_references_policy::verdict::MAX_LISTED;
+use dangling_references_policy::messages::MAX_LISTED;
 use serde_json::Value;
 
 /// What every answer of `validate` must be, whatever the input: a response

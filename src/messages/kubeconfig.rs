@@ -1,9 +1,9 @@
 //! The wording of the KUBECONFIG check's rejections, warnings and
 //! mutation notes.
 
-use crate::kubeconfig_check::{Finding, Reason, Unresolved};
+use super::clip;
+use crate::kubeconfig_check::{Finding, Reason, Removed, Unresolved};
 use crate::mounts::{FileList, VolumeSource};
-use crate::workload::ContainerKind;
 
 /// The rejection text for one finding; `workload` reads like "Deployment ns/name".
 pub fn describe(finding: &Finding, workload: &str) -> String {
@@ -192,21 +192,6 @@ fn join(dir: &str, name: &str) -> String {
     format!("{}/{name}", dir.trim_end_matches('/'))
 }
 
-/// Longer values are cut in messages: a hostile object must not make the
-/// response larger than the request.
-pub const MAX_QUOTED: usize = 256;
-
-pub fn clip(s: &str) -> String {
-    if s.len() <= MAX_QUOTED {
-        return s.to_string();
-    }
-    let mut cut = MAX_QUOTED;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}… ({} bytes)", &s[..cut], s.len())
-}
-
 /// The warning for a variable that can only be resolved at runtime.
 pub fn describe_unresolved(u: &Unresolved, workload: &str) -> String {
     format!(
@@ -219,10 +204,11 @@ pub fn describe_unresolved(u: &Unresolved, workload: &str) -> String {
 }
 
 /// The note for a variable removed by `removeOffendingVariables`.
-pub fn removed(kind: ContainerKind, container: &str, variable: &str, workload: &str) -> String {
+pub fn removed(r: &Removed, workload: &str) -> String {
     format!(
-        "{} {:?} ({workload}): removed {variable}, whose path would not work in the container; the client falls back to the in-cluster ServiceAccount config",
-        kind.describe(),
-        clip(container)
+        "{} {:?} ({workload}): removed {}, whose path would not work in the container; the client falls back to the in-cluster ServiceAccount config",
+        r.container_kind.describe(),
+        clip(&r.container),
+        r.variable
     )
 }

@@ -1,10 +1,16 @@
 //! Every message the policy returns is worded here, one submodule per
-//! check: the checks return typed findings and never format text.
+//! check: the checks return typed findings and never format text, and
+//! `render` turns findings into a verdict with these words. This module
+//! holds what every message shares: quoting ([`clip`]) and the bound on
+//! how much one response lists ([`MAX_LISTED`], [`join_capped`]).
 
 use crate::admission::AdmissionRequest;
 use serde_json::Value;
 
+pub use crate::quote::{MAX_LISTED, MAX_QUOTED, clip, join_capped};
+
 pub mod kubeconfig;
+pub mod routes;
 pub mod services;
 pub mod workload;
 
@@ -32,15 +38,22 @@ pub fn object(request: &AdmissionRequest, kind: &str) -> (String, String) {
     // Quoted in every problem: at most `MAX_QUOTED` bytes each, as every
     // value (a mutating webhook sees names before the API server checks them).
     let described = if namespace.is_empty() {
-        format!("{kind} {}", kubeconfig::clip(&name))
+        format!("{kind} {}", clip(&name))
     } else {
-        format!(
-            "{kind} {}/{}",
-            kubeconfig::clip(&namespace),
-            kubeconfig::clip(&name)
-        )
+        format!("{kind} {}/{}", clip(&namespace), clip(&name))
     };
     (described, namespace)
+}
+
+/// The last warning of a response that lists [`MAX_LISTED`] of them.
+pub fn more_warnings(more: usize) -> String {
+    format!("and {more} more warning(s)")
+}
+
+/// The object under review cannot be read (a 400): `object` names it,
+/// `error` says why.
+pub fn malformed(object: &str, error: &str) -> String {
+    format!("{object}: {error}")
 }
 
 /// The payload is not a `validate` request.
@@ -59,10 +72,14 @@ pub fn no_kind() -> String {
 }
 
 /// The policy's rules send it a kind it does not check.
-pub fn unsupported_kind(kind: &str, supported: &[&str]) -> String {
+pub fn unsupported_kind(kind: &str, workloads: &[&str], routes: &[&str]) -> String {
+    let mut kinds: Vec<&str> = workloads.to_vec();
+    kinds.push("ConfigMap");
+    kinds.extend_from_slice(routes);
+    let last = kinds.pop().unwrap_or_default();
     format!(
-        "this policy validates {} and ConfigMap objects, not {}; check the rules of the policy",
-        supported.join(", "),
-        kubeconfig::clip(kind)
+        "this policy validates {} and {last} objects, not {}; check the rules of the policy",
+        kinds.join(", "),
+        clip(kind)
     )
 }

@@ -1,21 +1,29 @@
 //! The wording of the Service check's findings and lookup failures, for
 //! ConfigMaps and for the ConfigMap keys a workload consumes.
 
-use crate::messages::kubeconfig::clip;
-use crate::service_check::{Finding, LookupFailure, Problem};
+use super::clip;
+use crate::service_check::{Finding, LookupFailure, Problem, Severity};
 use crate::service_refs::Port;
 use crate::settings::Compiled;
 
 /// The sentence for one finding; `context` says where the text was read
 /// (the key is added here).
 pub fn finding(context: &str, f: &Finding, compiled: &Compiled) -> String {
+    described(&format!("{context}, key {:?}", clip(&f.key)), f, compiled)
+}
+
+/// The sentence for one finding in a text `context` names completely (a
+/// container's `env[3].value`, `args[1]`).
+pub fn described(context: &str, f: &Finding, compiled: &Compiled) -> String {
     let written = clip(&f.written);
-    let context = format!("{context}, key {:?}", clip(f.key));
     let subject = format!(
         "{context}: {written:?} names Service {:?} in namespace {:?}",
         f.service, f.namespace
     );
     match &f.problem {
+        Problem::Missing { .. } if f.severity == Severity::Absent => format!(
+            "{subject}, which does not exist: the Pods' connections to it will fail until it is created (an optional component installed separately?); create the Service or correct the name"
+        ),
         Problem::Missing { suggestion } => {
             let hint = suggestion
                 .as_ref()

@@ -1,8 +1,8 @@
 //! The wording of the workload check: missing objects and keys, failed
 //! lookups, and where a consumed ConfigMap key is read.
 
-use crate::messages::kubeconfig::clip;
-use crate::workload_check::{Finding, LookupFailure};
+use super::clip;
+use crate::workload_check::{Finding, LookupFailure, TextSite};
 use crate::workload_refs::{ObjectKind, Reference, Usage};
 
 /// Where a reference is written: `container "app" (Deployment ns/web),
@@ -18,6 +18,23 @@ pub fn site(reference: &Reference, workload: &str) -> String {
         ),
         None => format!("{workload}, {}", reference.field),
     }
+}
+
+/// Where a container reads a text scanned for Services, as the context of
+/// a Service finding: `container "app" (Deployment ns/web), env[3].value
+/// (variable "CART_ADDR")` or `…, args[1]`.
+pub fn text_site(site: &TextSite, workload: &str) -> String {
+    let variable = site
+        .variable
+        .as_ref()
+        .map(|v| format!(" (variable {:?})", clip(v)))
+        .unwrap_or_default();
+    format!(
+        "{} {:?} ({workload}), {}{variable}",
+        site.container.kind.describe(),
+        clip(&site.container.name),
+        site.field
+    )
 }
 
 /// Where a consumed ConfigMap key is read, as the context of a Service
@@ -106,6 +123,10 @@ pub fn lookup_failure(failure: &LookupFailure, workload: &str, namespace: &str) 
             };
             format!("{workload}: cannot verify {what}: {error}")
         }
+        LookupFailure::TooMuchText { bytes } => format!(
+            "{workload}: its containers' env values, args and command come to more than {bytes} bytes after $(VAR) expansion, more than the {} the policy scans for one request, so the Services they name were not verified",
+            crate::workload_check::MAX_SCANNED_BYTES
+        ),
         LookupFailure::TooManyConfigMaps { count } => format!(
             "{workload} names {count} ConfigMaps, more than the {} the policy reads for one request, so none was verified",
             crate::workload_check::MAX_CONFIG_MAPS

@@ -12,7 +12,10 @@
 //!    CREATE AdmissionRequest the API server would send and evaluates it
 //!    with the compiled policy: the module is compiled once, every object
 //!    gets a fresh instance (as policy-server does), on every core.
-//! 4. [`report`] renders the verdicts as text, JSON or SARIF; the exit code
+//! 4. [`selectors`], a rule of `scan` alone, on the whole set: a Service
+//!    whose selector matches no Pod template of the set (or Pod of the
+//!    snapshot) gets a warning, attached to the Service in the report.
+//! 5. [`report`] renders the verdicts as text, JSON or SARIF; the exit code
 //!    is 0 when nothing is rejected, 1 when something is, 2 on errors.
 //!
 //! The corpus report of `e2e/` runs the same steps ([`ManifestSet::parse`],
@@ -21,6 +24,7 @@
 pub mod input;
 pub mod model;
 pub mod report;
+pub mod selectors;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -52,6 +56,9 @@ const CHECKED_KINDS: &[(&str, &str, &str)] = &[
     ("apps", "DaemonSet", "daemonsets"),
     ("batch", "Job", "jobs"),
     ("batch", "CronJob", "cronjobs"),
+    ("networking.k8s.io", "Ingress", "ingresses"),
+    ("gateway.networking.k8s.io", "HTTPRoute", "httproutes"),
+    ("gateway.networking.k8s.io", "GRPCRoute", "grpcroutes"),
 ];
 
 /// The resource of an object the policy checks; `None` for the kinds it
@@ -268,7 +275,10 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE|JSON")]
     settings: Option<String>,
     /// A real cluster's objects: the output of `kubectl get
-    /// services,configmaps,serviceaccounts -A -o json` (repeatable).
+    /// services,configmaps,serviceaccounts -A -o json` (repeatable). It may
+    /// include pods and workloads (`kubectl get
+    /// services,configmaps,serviceaccounts,pods,deployments -A -o json`):
+    /// their labels count for the Services of the set that select Pods.
     #[arg(long, value_name = "FILE")]
     snapshot: Vec<PathBuf>,
     /// The names of the cluster's Secrets, one `<namespace> <name>` per
@@ -366,7 +376,8 @@ fn scan(args: &ScanArgs) -> Result<u8> {
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    let report = Report::new(&set, &outcomes, args.warn_only);
+    let mut report = Report::new(&set, &outcomes, args.warn_only);
+    report.add_warnings(&set, selectors::warnings(&set, &snapshot));
     let out = match args.output {
         Output::Text => report.text(args.verbose),
         Output::Json => format!("{:#}\n", report.json()),

@@ -18,8 +18,9 @@ use anyhow::{Result, anyhow, bail};
 use serde_json::{Value, json};
 
 use super::input::{ManifestSet, clip};
+use super::selectors::{PodTemplate, pod_templates};
 use crate::cluster::{ClusterState, is_cluster_scoped};
-use crate::host::{HostCapabilities, KubernetesRequest};
+use crate::host::{GuestCall, HostCapabilities, KubernetesRequest, Refusal, json_answer};
 
 /// The kinds (all `v1`) the model holds.
 pub const MODELLED_KINDS: &[&str] = &["Service", "ConfigMap", "ServiceAccount", "Secret"];
@@ -35,10 +36,14 @@ fn secret_name_only(namespace: &str, name: &str) -> Value {
 
 /// What is known of a real cluster: its Services, ConfigMaps and
 /// ServiceAccounts (`kubectl get services,configmaps,serviceaccounts -A -o
-/// json`) and the names of its Secrets.
+/// json`), the names of its Secrets, and the labels of its Pods and Pod
+/// templates (when the snapshot holds Pods or workloads).
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     objects: Vec<Value>,
+    /// The Pod templates of its Pods and workloads (for
+    /// [`super::selectors`]; the model does not hold them).
+    pods: Vec<PodTemplate>,
     /// A cluster file was given.
     cluster: bool,
     /// Secret names were given (by a names file, or Secrets in a cluster
@@ -54,12 +59,17 @@ impl Snapshot {
 
     /// Whether anything was added.
     pub fn is_empty(&self) -> bool {
-        self.objects.is_empty() && !self.cluster && !self.secrets
+        self.objects.is_empty() && self.pods.is_empty() && !self.cluster && !self.secrets
     }
 
     /// The objects kept (modelled kinds only; Secrets as names).
     pub fn objects(&self) -> &[Value] {
         &self.objects
+    }
+
+    /// The labels of its Pods and of the Pod templates of its workloads.
+    pub fn pod_templates(&self) -> &[PodTemplate] {
+        &self.pods
     }
 
     /// Reads a cluster file (see [`Snapshot::add_cluster_text`]).
@@ -73,8 +83,8 @@ impl Snapshot {
     /// Adds the objects of `kubectl get services,configmaps,serviceaccounts
     /// -A -o json` (or `-o yaml`): a `List` of objects, each with
     /// `apiVersion`, `kind`, `metadata.name` and, when namespaced,
-    /// `metadata.namespace`. Items of other kinds are skipped; Secrets keep
-    /// their names only.
+    /// `metadata.namespace`. Items of other kinds are skipped, but for the
+    /// labels of Pods and workloads; Secrets keep their names only.
     pub fn add_cluster_text(&mut self, name: &str, text: &str) -> Result<()> {
         let value: Value = if text.trim_start().starts_with('{') {
             serde_json::from_str(text)
@@ -121,6 +131,7 @@ impl Snapshot {
                     at()
                 );
             }
+            self.pods.extend(pod_templates(item));
             if !is_modelled(api_version, kind) {
                 continue;
             }
@@ -239,15 +250,6 @@ fn is_dns_name(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
 }
 
-/// Why a host call got no answer from the model.
-#[derive(Debug, Clone)]
-enum Failure {
-    /// What the real host would answer (not found, bad selector, ...).
-    Host(String),
-    /// The model cannot know: an evaluation error.
-    Unanswerable(String),
-}
-
 /// Where the set's objects that name no namespace are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Placement {
@@ -264,7 +266,10 @@ pub enum Placement {
 
 /// (namespace of the evaluated object when it matters, operation, payload).
 type AnswerKey = (Option<String>, String, Vec<u8>);
-type Answer = Result<Arc<Vec<u8>>, Failure>;
+/// A refusal is [`Refusal::Host`] for what the real host would answer (not
+/// found, bad selector, ...) and [`Refusal::Violation`] for what the model
+/// cannot know: an evaluation error.
+type Answer = Result<Arc<Vec<u8>>, Refusal>;
 
 /// The cluster a scan's host calls are answered from. Immutable once
 /// built; answers are computed once per distinct request.
@@ -372,31 +377,19 @@ impl ModelCluster {
         }
     }
 
-    fn call(
-        &self,
-        evaluated_namespace: Option<&str>,
-        binding: &str,
-        namespace: &str,
-        operation: &str,
-        payload: &[u8],
-    ) -> Result<Arc<Vec<u8>>, Failure> {
-        let request = match KubernetesRequest::from_wapc_call(
-            binding, namespace, operation, payload,
-        ) {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                return Err(Failure::Unanswerable(format!(
-                    "the policy asked for {binding}/{namespace}/{operation}, which a model cluster \
-                     cannot answer (it answers Kubernetes get and list calls only)"
-                )));
-            }
-            // what policy-server answers a payload it cannot parse
-            Err(e) => return Err(Failure::Host(e)),
-        };
+    fn call(&self, evaluated_namespace: Option<&str>, call: &GuestCall<'_>) -> Answer {
+        // a payload that does not parse gets serde's message, as from policy-server
+        let request = call.kubernetes_only(|call| {
+            format!(
+                "the policy asked for {}, which a model cluster \
+                 cannot answer (it answers Kubernetes get and list calls only)",
+                call.path()
+            )
+        })?;
         let key = (
             evaluated_namespace.map(str::to_owned),
-            operation.to_owned(),
-            payload.to_vec(),
+            call.operation.to_owned(),
+            call.payload.to_vec(),
         );
         if let Some(answer) = self
             .answers
@@ -414,11 +407,7 @@ impl ModelCluster {
         answer
     }
 
-    fn answer(
-        &self,
-        request: &KubernetesRequest,
-        evaluated_namespace: Option<&str>,
-    ) -> Result<Arc<Vec<u8>>, Failure> {
+    fn answer(&self, request: &KubernetesRequest, evaluated_namespace: Option<&str>) -> Answer {
         let (api_version, kind) = request.resource();
         let what = match request {
             KubernetesRequest::KubernetesGetResource {
@@ -438,19 +427,19 @@ impl ModelCluster {
             }
         };
         if !is_modelled(api_version, kind) {
-            return Err(Failure::Unanswerable(format!(
+            return Err(Refusal::Violation(format!(
                 "cannot {what}: the model cluster holds only v1 Services, ConfigMaps, \
                  ServiceAccounts and Secret names"
             )));
         }
         if kind == "Secret" {
             if matches!(request, KubernetesRequest::KubernetesGetResource { .. }) {
-                return Err(Failure::Unanswerable(format!(
+                return Err(Refusal::Violation(format!(
                     "cannot {what}: the model cluster holds Secret names only, never their content"
                 )));
             }
             if let Some(why) = &self.secrets_unknown {
-                return Err(Failure::Unanswerable(format!("cannot {what}: {why}")));
+                return Err(Refusal::Violation(format!("cannot {what}: {why}")));
             }
         }
         let placed;
@@ -469,8 +458,8 @@ impl ModelCluster {
             },
         };
         answer
-            .map(|v| Arc::new(serde_json::to_vec(&v).expect("a Value always serialises")))
-            .map_err(Failure::Host)
+            .map(|v| Arc::new(json_answer(&v)))
+            .map_err(Refusal::Host)
     }
 }
 
@@ -512,27 +501,14 @@ pub struct ModelHost {
 }
 
 impl HostCapabilities for ModelHost {
-    fn call(
-        &mut self,
-        binding: &str,
-        namespace: &str,
-        operation: &str,
-        payload: &[u8],
-    ) -> Result<Vec<u8>, String> {
-        match self.model.call(
-            self.namespace.as_deref(),
-            binding,
-            namespace,
-            operation,
-            payload,
-        ) {
-            Ok(bytes) => Ok(bytes.as_ref().clone()),
-            Err(Failure::Host(e)) => Err(e),
-            Err(Failure::Unanswerable(e)) => {
-                self.violations.push(e.clone());
-                Err(e)
-            }
-        }
+    fn respond(&mut self, call: &GuestCall<'_>) -> Result<Vec<u8>, Refusal> {
+        self.model
+            .call(self.namespace.as_deref(), call)
+            .map(|bytes| bytes.as_ref().clone())
+    }
+
+    fn record_violation(&mut self, violation: String) {
+        self.violations.push(violation);
     }
 
     fn violations(&self) -> &[String] {

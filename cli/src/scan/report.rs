@@ -2,13 +2,14 @@
 //! object, JSON, and SARIF 2.1.0 (with the file and, where it can be
 //! found, the line of the offending value).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 use serde_sarif::sarif;
 
 use super::input::{InputError, ManifestObject, ManifestSet, Origin, STDIN_NAME};
+use super::selectors;
 use crate::Evaluation;
 
 /// The verdict on one object.
@@ -40,17 +41,25 @@ impl Verdict {
 /// One problem or warning, and the line of the value it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// The policy's text.
+    /// The policy's text (or that of a rule of `scan`'s own).
     pub message: String,
     /// The line of the offending value, when it can be found in the file.
     pub line: Option<usize>,
+    /// The SARIF rule, for a finding of a rule of `scan`'s own (see
+    /// [`super::selectors`]); `None` for the policy's, whose rule is told
+    /// from the message.
+    pub rule: Option<&'static str>,
 }
 
-/// The outcome for one checked object.
+/// The outcome for one checked object, or the warnings of `scan`'s own
+/// rules on an object of another kind.
 #[derive(Debug, Clone)]
 pub struct ObjectReport {
     /// Where it is.
     pub origin: Origin,
+    /// Evaluated by the policy; `false` for an object of a kind it does
+    /// not check, reported for the warnings of `scan`'s own rules.
+    pub checked: bool,
     /// `kind`.
     pub kind: String,
     /// Its namespace.
@@ -94,6 +103,9 @@ pub struct Report {
     pub ignored: usize,
     /// The checked objects.
     pub checked: Vec<ObjectReport>,
+    /// Objects of kinds the policy does not check that `scan`'s own rules
+    /// warn about (a Service that selects no Pod), in input order.
+    pub others: Vec<ObjectReport>,
     /// Documents that could not be read, and duplicates.
     pub input_errors: Vec<InputError>,
     /// `--warn-only`: rejections do not fail.
@@ -118,9 +130,64 @@ impl Report {
             objects: set.objects.len(),
             ignored: set.objects.len() - checked.len(),
             checked,
+            others: Vec::new(),
             input_errors: set.errors.clone(),
             warn_only,
         }
+    }
+
+    /// Adds the findings of `scan`'s own rules on the whole set (see
+    /// [`super::selectors`]), as warnings: each is `(index of the object in
+    /// set.objects, finding)`. A checked object gets them besides the
+    /// policy's (and is warned if it was accepted); an object of another
+    /// kind is reported for them in [`Report::others`].
+    pub fn add_warnings(&mut self, set: &ManifestSet, warnings: Vec<(usize, Finding)>) {
+        if warnings.is_empty() {
+            return;
+        }
+        let key = |o: &Origin| (o.file.clone(), o.document, o.item);
+        let checked: HashMap<_, usize> = self
+            .checked
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (key(&o.origin), i))
+            .collect();
+        let mut others: HashMap<_, usize> = self
+            .others
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (key(&o.origin), i))
+            .collect();
+        for (index, finding) in warnings {
+            let object = &set.objects[index];
+            let at = key(&object.origin);
+            if let Some(&i) = checked.get(&at) {
+                let report = &mut self.checked[i];
+                if report.verdict == Verdict::Accepted {
+                    report.verdict = Verdict::Warned;
+                }
+                report.warnings.push(finding);
+                continue;
+            }
+            let i = *others.entry(at).or_insert_with(|| {
+                self.others.push(unchecked_report(object));
+                self.others.len() - 1
+            });
+            self.others[i].warnings.push(finding);
+        }
+        let files = file_positions(&self.files);
+        self.others
+            .sort_by_cached_key(|o| input_order(&files, &o.origin));
+    }
+
+    /// The checked objects and the others with warnings, in input order.
+    pub fn objects(&self) -> Vec<&ObjectReport> {
+        let mut all: Vec<&ObjectReport> = self.checked.iter().chain(&self.others).collect();
+        if !self.others.is_empty() {
+            let files = file_positions(&self.files);
+            all.sort_by_cached_key(|o| input_order(&files, &o.origin));
+        }
+        all
     }
 
     fn count(&self, verdict: Verdict) -> usize {
@@ -167,6 +234,9 @@ impl Report {
                 self.ignored,
                 plural(self.ignored)
             );
+            if !self.others.is_empty() {
+                let _ = write!(s, ", {} of them with warnings", self.others.len());
+            }
         }
         if self.warn_only && self.count(Verdict::Rejected) > 0 {
             s.push_str(" (--warn-only: rejections do not fail)");
@@ -180,7 +250,7 @@ impl Report {
     pub fn text(&self, verbose: bool) -> String {
         let mut by_file: BTreeMap<usize, Vec<(Option<usize>, usize, String)>> = BTreeMap::new();
         let file_index = |name: &str| self.files.iter().position(|f| f == name).unwrap_or(0);
-        for o in &self.checked {
+        for o in self.checked.iter().chain(&self.others) {
             if o.verdict == Verdict::Accepted && !verbose {
                 continue;
             }
@@ -238,8 +308,9 @@ impl Report {
         out
     }
 
-    /// The report as JSON: `summary`, `objects` (every checked object) and
-    /// `errors` (input errors).
+    /// The report as JSON: `summary`, `objects` (every checked object, and
+    /// the objects of other kinds with warnings, `checked: false`, in input
+    /// order) and `errors` (input errors).
     pub fn json(&self) -> Value {
         let findings = |fs: &[Finding]| -> Value {
             fs.iter()
@@ -257,9 +328,10 @@ impl Report {
                 "rejected": self.count(Verdict::Rejected),
                 "errors": self.errors(),
                 "ignored": self.ignored,
+                "ignoredWithWarnings": self.others.len(),
                 "exitCode": self.exit_code(),
             },
-            "objects": self.checked.iter().map(|o| json!({
+            "objects": self.objects().into_iter().map(|o| json!({
                 "file": o.origin.file,
                 "document": o.origin.document,
                 "item": o.origin.item,
@@ -268,6 +340,7 @@ impl Report {
                 "kind": o.kind,
                 "namespace": o.namespace,
                 "name": o.name,
+                "checked": o.checked,
                 "verdict": o.verdict.as_str(),
                 "problems": findings(&o.problems),
                 "warnings": findings(&o.warnings),
@@ -289,7 +362,7 @@ impl Report {
     /// the offending value (else of the object).
     pub fn sarif(&self) -> sarif::Sarif {
         let mut results = Vec::new();
-        for o in &self.checked {
+        for o in self.objects() {
             let level = |warning: bool| {
                 if warning || self.warn_only {
                     sarif::ResultLevel::Warning
@@ -300,7 +373,7 @@ impl Report {
             for (findings, warning) in [(&o.problems, false), (&o.warnings, true)] {
                 for f in findings {
                     results.push(sarif_result(
-                        rule_for(&o.kind, &f.message),
+                        f.rule.unwrap_or_else(|| rule_for(&o.kind, &f.message)),
                         level(warning),
                         f.message.clone(),
                         &o.origin,
@@ -336,6 +409,12 @@ impl Report {
         let rules = RULES
             .iter()
             .map(|(id, text)| {
+                // the rules of scan's own are documented with scan
+                let anchor = if *id == selectors::RULE {
+                    "scan"
+                } else {
+                    "what-it-checks"
+                };
                 sarif::ReportingDescriptor::builder()
                     .id(*id)
                     .short_description(
@@ -343,7 +422,7 @@ impl Report {
                             .text(*text)
                             .build(),
                     )
-                    .help_uri(format!("{REPOSITORY}#what-it-checks"))
+                    .help_uri(format!("{REPOSITORY}#{anchor}"))
                     .build()
             })
             .collect::<Vec<_>>();
@@ -386,6 +465,10 @@ const RULES: &[(&str, &str)] = &[
         "A ConfigMap, key, ServiceAccount or Secret a workload names that does not exist",
     ),
     ("lookup-error", "The references could not be verified"),
+    (
+        selectors::RULE,
+        "A Service whose selector matches no Pod of the set (a warning of scan only: an operator may create the Pods)",
+    ),
     (
         "policy-rejection",
         "Rejected by the policy for another reason",
@@ -500,9 +583,52 @@ fn position(origin: &Origin) -> String {
     parts.join(", ")
 }
 
+/// The position of each file in the input.
+fn file_positions(files: &[String]) -> HashMap<&str, usize> {
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.as_str(), i))
+        .collect()
+}
+
+/// Where an object is in the input: (file, document, List item).
+fn input_order(
+    files: &HashMap<&str, usize>,
+    origin: &Origin,
+) -> (usize, Option<usize>, Option<usize>) {
+    (
+        files
+            .get(origin.file.as_str())
+            .copied()
+            .unwrap_or(usize::MAX),
+        origin.document,
+        origin.item,
+    )
+}
+
+/// The report of an object the policy does not check, before the warnings
+/// of `scan`'s own rules are added.
+fn unchecked_report(object: &ManifestObject) -> ObjectReport {
+    ObjectReport {
+        origin: object.origin.clone(),
+        checked: false,
+        kind: object.kind.clone(),
+        namespace: object.namespace.clone(),
+        name: object.name.clone(),
+        helm_source: helm_source(object),
+        verdict: Verdict::Warned,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+        error: None,
+        host_calls: 0,
+    }
+}
+
 fn object_report(object: &ManifestObject, outcome: &Result<Evaluation, String>) -> ObjectReport {
     let mut report = ObjectReport {
         origin: object.origin.clone(),
+        checked: true,
         kind: object.kind.clone(),
         namespace: object.namespace.clone(),
         name: object.name.clone(),
@@ -525,6 +651,7 @@ fn object_report(object: &ManifestObject, outcome: &Result<Evaluation, String>) 
     let locate = |message: &str| Finding {
         message: message.to_owned(),
         line: locate(object, message),
+        rule: None,
     };
     if !response.accepted {
         let message = response

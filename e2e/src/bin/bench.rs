@@ -294,6 +294,70 @@ fn workload_case(containers: usize) -> Case {
     }
 }
 
+/// Services named in env values and args (`checkWorkloadReferences`):
+/// a Deployment with `containers` containers of `per_container` env
+/// entries each, every value a bare `host:port` or a URL of a Service of
+/// namespace `bench` (one in 50 a typo of its name), and as many
+/// `--flag=value` args.
+fn text_dense_case(containers: usize, per_container: usize) -> Case {
+    let mut cluster = ClusterState::new();
+    for s in 0..per_container {
+        cluster.add_service("bench", &format!("backend-{s}"), &[8080]);
+    }
+    let value = |c: usize, e: usize| {
+        // a typo the policy suggests the right name for: a rejection
+        let name = if (c * per_container + e) % 50 == 49 {
+            format!("backnd-{e}")
+        } else {
+            format!("backend-{e}")
+        };
+        if e.is_multiple_of(2) {
+            format!("{name}:8080")
+        } else {
+            format!("http://{name}:8080/api")
+        }
+    };
+    let cs: Vec<Value> = (0..containers)
+        .map(|c| {
+            json!({
+                "name": format!("c-{c}"),
+                "image": "registry.example.com/team/app:1.2.3",
+                "env": (0..per_container)
+                    .map(|e| json!({"name": format!("SVC_{e}_ADDR"), "value": value(c, e)}))
+                    .collect::<Vec<_>>(),
+                "args": (0..per_container)
+                    .map(|e| format!("--upstream-{e}={}", value(c, e)))
+                    .collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Case {
+        name: format!("env+args {containers}x{per_container}"),
+        request: review(
+            "Deployment",
+            "apps",
+            "v1",
+            "deployments",
+            json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "bench-deploy", "namespace": "bench"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": "bench"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "bench"}},
+                        "spec": {"containers": cs},
+                    },
+                },
+            }),
+        ),
+        cluster,
+        count: containers,
+        configmap_bytes: None,
+        settings: Some(json!({"checkWorkloadReferences": true})),
+    }
+}
+
 /// A ConfigMap in namespace `bench` whose data is `data`.
 fn configmap_of(name: String, data: serde_json::Map<String, Value>, count: usize) -> Case {
     Case {
@@ -516,6 +580,10 @@ fn run(args: &Args) -> Result<bool> {
     );
     cases.extend(containers.iter().map(|c| deployment_case(*c)));
     cases.extend(containers.iter().map(|c| workload_case(*c)));
+    // 500 containers x 50 env values and 50 args naming Services, and a
+    // quarter of it: the cost of issue 18's references, linear in size
+    let text_dense = if args.quick { vec![500] } else { vec![125, 500] };
+    cases.extend(text_dense.iter().map(|c| text_dense_case(*c, 50)));
     cases.extend(worst_cases(args.quick));
 
     println!(

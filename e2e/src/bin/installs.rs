@@ -565,18 +565,20 @@ mod tests {
 
     /// (rejections, errors, exit, expectation, known failure) → status
     /// and the failures' first words.
+    type Case<'a> = (
+        &'a [&'a str],
+        &'a [&'a str],
+        i32,
+        Profile,
+        Option<&'a KnownFailure>,
+        &'a str,
+        &'a [&'a str],
+    );
+
     #[test]
     fn judging_a_run() {
         let secret = "Secret \"made-at-run-time\" does not exist";
-        let cases: &[(
-            &[&str],
-            &[&str],
-            i32,
-            Profile,
-            Option<&KnownFailure>,
-            &str,
-            &[&str],
-        )] = &[
+        let cases: &[Case] = &[
             (&[], &[], 0, profile(Expect::Accept, &[]), None, "ok", &[]),
             (
                 &["no db"],

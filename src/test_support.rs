@@ -1,23 +1,30 @@
-//! A fake Kubewarden host for the integration tests and the fuzz targets
-//! (`fuzz/src/lib.rs` includes this file): Services, ConfigMaps,
-//! ServiceAccounts and Secret names per namespace, namespaces whose every
-//! lookup fails, and a log of every call in order.
-
-#![allow(dead_code)]
+//! The one fake Kubewarden host of the crate's unit tests, its integration
+//! tests (`tests/`) and the fuzz targets (`fuzz/`): Services, ConfigMaps,
+//! ServiceAccounts and Secret names per namespace, lookups that fail (in
+//! some namespaces or everywhere), and a log of every call in order.
+//!
+//! Compiled for the unit tests and with the `test-support` feature (which
+//! the integration tests and the fuzz targets enable); never part of
+//! `policy.wasm`.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
-use dangling_references_policy::object_lookup::{ConfigMapData, ObjectSource};
-use dangling_references_policy::service_lookup::{ServiceInfo, ServiceSource};
-use dangling_references_policy::{Host, evaluate};
+use crate::object_lookup::{ConfigMapData, ObjectSource};
+use crate::service_lookup::{ServiceInfo, ServiceSource};
+use crate::{Host, evaluate};
 
 /// An in-memory cluster that records the host calls made against it.
 #[derive(Default, Debug)]
 pub struct FakeHost {
+    /// Services by namespace.
     pub services: BTreeMap<String, Vec<ServiceInfo>>,
+    /// ConfigMaps by (namespace, name).
     pub config_maps: BTreeMap<(String, String), ConfigMapData>,
+    /// ServiceAccounts, as (namespace, name).
     pub accounts: BTreeSet<(String, String)>,
+    /// Secret names, as (namespace, name).
     pub secrets: BTreeSet<(String, String)>,
     /// Every lookup in these namespaces fails with the error given.
     pub failing: BTreeMap<String, String>,
@@ -27,18 +34,44 @@ pub struct FakeHost {
 }
 
 /// One host call and whether the host answered it with an error.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A call equals (`==`) the text of what it asked (`what`), whether it
+/// failed or not, so that a log compares with a list of texts:
+/// `assert_eq!(host.calls(), ["get ConfigMap shop/app"])` asserts which
+/// calls were made, in which order; compare `failed` separately, or whole
+/// [`Call`]s.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Call {
     /// `list Service ns`, `get ConfigMap ns/name`, `get ServiceAccount ns/name`, `list Secret ns`.
     pub what: String,
+    /// Whether the host answered with an error.
     pub failed: bool,
 }
 
+impl PartialEq<&str> for Call {
+    fn eq(&self, what: &&str) -> bool {
+        self.what == *what
+    }
+}
+
+/// `"get ConfigMap shop/app"`, with ` (failed)` after a failed call.
+impl fmt::Debug for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.what)?;
+        if self.failed {
+            f.write_str(" (failed)")?;
+        }
+        Ok(())
+    }
+}
+
 impl FakeHost {
+    /// An empty cluster whose lookups all succeed.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Adds Service `name` in `namespace` with these ports.
     pub fn service(mut self, namespace: &str, name: &str, ports: &[i32]) -> Self {
         self.add_service(
             namespace,
@@ -51,6 +84,7 @@ impl FakeHost {
         self
     }
 
+    /// Adds `service` in `namespace`.
     pub fn add_service(&mut self, namespace: &str, service: ServiceInfo) {
         self.services
             .entry(namespace.into())
@@ -58,6 +92,7 @@ impl FakeHost {
             .push(service);
     }
 
+    /// Adds (or replaces) ConfigMap `name` with this `data`.
     pub fn config_map(mut self, namespace: &str, name: &str, data: &[(&str, &str)]) -> Self {
         self.add_config_map(
             namespace,
@@ -67,6 +102,7 @@ impl FakeHost {
         self
     }
 
+    /// Adds (or replaces) ConfigMap `name` with this `data`.
     pub fn add_config_map(
         &mut self,
         namespace: &str,
@@ -79,11 +115,26 @@ impl FakeHost {
         );
     }
 
+    /// Adds `keys` to the `binaryData` of ConfigMap `name` (created empty
+    /// when it is not there yet).
+    pub fn binary_data(mut self, namespace: &str, name: &str, keys: &[&str]) -> Self {
+        let data = self
+            .config_maps
+            .entry((namespace.into(), name.into()))
+            .or_default();
+        data.binary_keys.extend(keys.iter().map(|k| k.to_string()));
+        data.binary_keys.sort_unstable();
+        data.binary_keys.dedup();
+        self
+    }
+
+    /// Adds ServiceAccount `name` in `namespace`.
     pub fn account(mut self, namespace: &str, name: &str) -> Self {
         self.accounts.insert((namespace.into(), name.into()));
         self
     }
 
+    /// Adds a Secret named `name` in `namespace`.
     pub fn secret(mut self, namespace: &str, name: &str) -> Self {
         self.secrets.insert((namespace.into(), name.into()));
         self
@@ -106,11 +157,7 @@ impl FakeHost {
         self.calls.borrow().clone()
     }
 
-    /// The calls made so far, as text.
-    pub fn call_log(&self) -> Vec<String> {
-        self.calls.borrow().iter().map(|c| c.what.clone()).collect()
-    }
-
+    /// Forgets the calls made so far.
     pub fn clear_calls(&self) {
         self.calls.borrow_mut().clear();
     }

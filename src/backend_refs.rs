@@ -1,0 +1,271 @@
+//! The Services that route objects send traffic to: the backends of an
+//! Ingress (`networking.k8s.io/v1`) and the `backendRefs` of a Gateway API
+//! HTTPRoute or GRPCRoute (`gateway.networking.k8s.io`), read by hand from
+//! the request's JSON. Only Service backends are references here:
+//! an Ingress `backend.resource` and a route backendRef of another group or
+//! kind are out of scope.
+
+use serde_json::{Map, Value};
+
+/// The kinds whose backends [`extract`] reads.
+pub const ROUTE_KINDS: &[&str] = &["Ingress", "HTTPRoute", "GRPCRoute"];
+
+/// The port a backend names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BackendPort {
+    /// `port.number` (Ingress), `port` (routes).
+    Number(i32),
+    /// `port.name` (Ingress only).
+    Name(String),
+    /// None written (routes to an ExternalName Service may leave it out).
+    Unset,
+}
+
+/// One Service a route object sends traffic to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendRef {
+    /// Where it is written: `spec.rules[0].http.paths[1].backend.service`,
+    /// `spec.defaultBackend.service`, `spec.rules[2].backendRefs[0]`,
+    /// `spec.rules[0].filters[1].requestMirror.backendRef`.
+    pub field: String,
+    pub service: String,
+    /// The route's own namespace, or the backendRef's `namespace`.
+    pub namespace: String,
+    pub port: BackendPort,
+}
+
+/// The Service backends of `object`, a `kind` of [`ROUTE_KINDS`] in
+/// `namespace`, in the order they are written. Errors: the first field of
+/// the wrong type, by its path (`spec.rules[0].http is not an object`).
+pub fn extract(kind: &str, object: &Value, namespace: &str) -> Result<Vec<BackendRef>, String> {
+    let mut refs = Vec::new();
+    let Some(spec) = object_at(object, "spec", "")? else {
+        return Ok(refs);
+    };
+    if kind == "Ingress" {
+        if let Some(backend) = object_at(spec, "defaultBackend", "spec.")? {
+            ingress_backend(backend, "spec.defaultBackend", namespace, &mut refs)?;
+        }
+        for (i, rule) in objects_at(spec, "rules", "spec.")? {
+            let at = format!("spec.rules[{i}]");
+            let Some(http) = object_at(rule, "http", &format!("{at}."))? else {
+                continue;
+            };
+            for (j, path) in objects_at(http, "paths", &format!("{at}.http."))? {
+                let at = format!("{at}.http.paths[{j}]");
+                if let Some(backend) = object_at(path, "backend", &format!("{at}."))? {
+                    ingress_backend(backend, &format!("{at}.backend"), namespace, &mut refs)?;
+                }
+            }
+        }
+    } else {
+        for (i, rule) in objects_at(spec, "rules", "spec.")? {
+            let at = format!("spec.rules[{i}]");
+            mirrors(rule, &at, namespace, &mut refs)?;
+            for (j, backend) in objects_at(rule, "backendRefs", &format!("{at}."))? {
+                let at = format!("{at}.backendRefs[{j}]");
+                route_backend(backend, &at, namespace, &mut refs)?;
+                mirrors(backend, &at, namespace, &mut refs)?;
+            }
+        }
+    }
+    Ok(refs)
+}
+
+/// `backend.service` of an Ingress path or default backend.
+fn ingress_backend(
+    backend: &Value,
+    at: &str,
+    namespace: &str,
+    refs: &mut Vec<BackendRef>,
+) -> Result<(), String> {
+    let Some(service) = object_at(backend, "service", &format!("{at}."))? else {
+        return Ok(());
+    };
+    let at = format!("{at}.service");
+    let Some(name) = string_at(service, "name", &format!("{at}."))? else {
+        return Ok(());
+    };
+    let port = match object_at(service, "port", &format!("{at}."))? {
+        None => BackendPort::Unset,
+        Some(port) => match (
+            int_at(port, "number", &format!("{at}.port."))?,
+            string_at(port, "name", &format!("{at}.port."))?,
+        ) {
+            (Some(number), _) => BackendPort::Number(number),
+            (None, Some(name)) => BackendPort::Name(name.to_string()),
+            (None, None) => BackendPort::Unset,
+        },
+    };
+    refs.push(BackendRef {
+        field: at,
+        service: name.to_string(),
+        namespace: namespace.to_string(),
+        port,
+    });
+    Ok(())
+}
+
+/// A Gateway API `BackendObjectReference`, when it names a Service (group
+/// `""` and kind `Service` are the defaults).
+fn route_backend(
+    backend: &Value,
+    at: &str,
+    namespace: &str,
+    refs: &mut Vec<BackendRef>,
+) -> Result<(), String> {
+    let prefix = format!("{at}.");
+    let group = string_at(backend, "group", &prefix)?.unwrap_or("");
+    let kind = string_at(backend, "kind", &prefix)?.unwrap_or("Service");
+    if !group.is_empty() || kind != "Service" {
+        return Ok(());
+    }
+    let Some(name) = string_at(backend, "name", &prefix)? else {
+        return Ok(());
+    };
+    let port = int_at(backend, "port", &prefix)?.map_or(BackendPort::Unset, BackendPort::Number);
+    refs.push(BackendRef {
+        field: at.to_string(),
+        service: name.to_string(),
+        namespace: string_at(backend, "namespace", &prefix)?
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or(namespace)
+            .to_string(),
+        port,
+    });
+    Ok(())
+}
+
+/// The `filters[].requestMirror.backendRef`s of a rule or a backendRef.
+fn mirrors(
+    holder: &Value,
+    at: &str,
+    namespace: &str,
+    refs: &mut Vec<BackendRef>,
+) -> Result<(), String> {
+    for (k, filter) in objects_at(holder, "filters", &format!("{at}."))? {
+        let at = format!("{at}.filters[{k}]");
+        if let Some(mirror) = object_at(filter, "requestMirror", &format!("{at}."))? {
+            let at = format!("{at}.requestMirror");
+            if let Some(backend) = object_at(mirror, "backendRef", &format!("{at}."))? {
+                route_backend(backend, &format!("{at}.backendRef"), namespace, refs)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Object field `key` of `value` (absent or `null`: `None`); `prefix` is
+/// the path of `value` for errors.
+fn object_at<'v>(value: &'v Value, key: &str, prefix: &str) -> Result<Option<&'v Value>, String> {
+    match field(value, key, prefix)? {
+        None => Ok(None),
+        Some(v) if v.is_object() => Ok(Some(v)),
+        Some(_) => Err(format!("{prefix}{key} is not an object")),
+    }
+}
+
+/// The objects of list field `key`, with their index.
+fn objects_at<'v>(
+    value: &'v Value,
+    key: &str,
+    prefix: &str,
+) -> Result<Vec<(usize, &'v Value)>, String> {
+    match field(value, key, prefix)? {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                if item.is_object() {
+                    Ok((i, item))
+                } else {
+                    Err(format!("{prefix}{key}[{i}] is not an object"))
+                }
+            })
+            .collect(),
+        Some(_) => Err(format!("{prefix}{key} is not a list")),
+    }
+}
+
+fn string_at<'v>(value: &'v Value, key: &str, prefix: &str) -> Result<Option<&'v str>, String> {
+    match field(value, key, prefix)? {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("{prefix}{key} is not a string")),
+    }
+}
+
+fn int_at(value: &Value, key: &str, prefix: &str) -> Result<Option<i32>, String> {
+    match field(value, key, prefix)? {
+        None => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .and_then(|n| i32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| format!("{prefix}{key} is not a 32-bit integer")),
+    }
+}
+
+/// Field `key` of object `value`, unless absent or `null`.
+fn field<'v>(value: &'v Value, key: &str, prefix: &str) -> Result<Option<&'v Value>, String> {
+    let map: &Map<String, Value> = value
+        .as_object()
+        .ok_or_else(|| format!("{} is not an object", prefix.trim_end_matches('.')))?;
+    Ok(map.get(key).filter(|v| !v.is_null()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    fn number(field: &str, service: &str, namespace: &str, port: i32) -> BackendRef {
+        BackendRef {
+            field: field.into(),
+            service: service.into(),
+            namespace: namespace.into(),
+            port: BackendPort::Number(port),
+        }
+    }
+
+    #[rstest]
+    #[case::ingress_paths_and_default("Ingress", json!({"spec": {
+            "defaultBackend": {"service": {"name": "fallback", "port": {"number": 80}}},
+            "rules": [{"host": "a.example", "http": {"paths": [
+                {"path": "/", "backend": {"service": {"name": "web", "port": {"name": "http"}}}},
+                {"path": "/r", "backend": {"resource": {"kind": "StorageBucket", "name": "b"}}}]}},
+                {"host": "no-http.example"}]}}),
+        vec![number("spec.defaultBackend.service", "fallback", "shop", 80),
+             BackendRef { field: "spec.rules[0].http.paths[0].backend.service".into(), service: "web".into(),
+                          namespace: "shop".into(), port: BackendPort::Name("http".into()) }])]
+    #[case::route_refs_mirrors_and_other_kinds("HTTPRoute", json!({"spec": {"rules": [
+            {"backendRefs": [{"name": "web", "port": 8080},
+                             {"name": "api", "namespace": "backend", "port": 9090, "kind": "Service", "group": ""},
+                             {"name": "bucket", "kind": "Bucket", "group": "storage.example"}],
+             "filters": [{"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "shadow", "port": 80}}}]}]}}),
+        vec![number("spec.rules[0].filters[0].requestMirror.backendRef", "shadow", "shop", 80),
+             number("spec.rules[0].backendRefs[0]", "web", "shop", 8080),
+             number("spec.rules[0].backendRefs[1]", "api", "backend", 9090)])]
+    #[case::grpc_route_without_port("GRPCRoute", json!({"spec": {"rules": [{"backendRefs": [{"name": "grpc"}]}]}}),
+        vec![BackendRef { field: "spec.rules[0].backendRefs[0]".into(), service: "grpc".into(),
+                          namespace: "shop".into(), port: BackendPort::Unset }])]
+    #[case::nothing("HTTPRoute", json!({"metadata": {"name": "r"}}), vec![])]
+    fn backends(#[case] kind: &str, #[case] object: Value, #[case] expected: Vec<BackendRef>) {
+        assert_eq!(extract(kind, &object, "shop"), Ok(expected));
+    }
+
+    #[rstest]
+    #[case::spec_not_object("Ingress", json!({"spec": []}), "spec is not an object")]
+    #[case::rules_not_list("Ingress", json!({"spec": {"rules": {}}}), "spec.rules is not a list")]
+    #[case::path_not_object("Ingress", json!({"spec": {"rules": [{"http": {"paths": [1]}}]}}),
+        "spec.rules[0].http.paths[0] is not an object")]
+    #[case::port_not_number("Ingress", json!({"spec": {"defaultBackend": {"service": {"name": "a", "port": {"number": "80"}}}}}),
+        "spec.defaultBackend.service.port.number is not a 32-bit integer")]
+    #[case::route_name_not_string("HTTPRoute", json!({"spec": {"rules": [{"backendRefs": [{"name": 1}]}]}}),
+        "spec.rules[0].backendRefs[0].name is not a string")]
+    fn malformed(#[case] kind: &str, #[case] object: Value, #[case] error: &str) {
+        assert_eq!(extract(kind, &object, "shop"), Err(error.to_string()));
+    }
+}

@@ -1,0 +1,175 @@
+//! The one place where the checks' typed reports become a verdict: which
+//! findings reject and which only warn (`action`, `onLookupError`,
+//! `warnOnUnresolvedValues`), in what order they are listed, worded by
+//! `messages`. The checks never import this module nor `messages`, so
+//! data flows one way: request → check → report → verdict.
+
+use crate::kubeconfig_check;
+use crate::messages;
+use crate::route_check;
+use crate::service_check::{self, Severity};
+use crate::settings::{Action, Compiled, OnLookupError, Settings};
+use crate::verdict::Verdict;
+use crate::workload_check::{self, Unverified};
+
+/// Splits worded reference `problems` and `lookup_errors` into reasons to
+/// reject and warnings, as `action` and `onLookupError` say.
+fn by_settings(
+    problems: Vec<String>,
+    lookup_errors: Vec<String>,
+    settings: &Settings,
+) -> (Vec<String>, Vec<String>) {
+    let mut reasons = Vec::new();
+    let mut warnings = Vec::new();
+    if settings.action == Action::Deny {
+        reasons.extend(problems);
+    } else {
+        warnings.extend(problems);
+    }
+    if settings.on_lookup_error == OnLookupError::Deny {
+        reasons.extend(lookup_errors);
+    } else {
+        warnings.extend(lookup_errors);
+    }
+    (reasons, warnings)
+}
+
+/// The verdict on ConfigMap `config_map` ("ConfigMap ns/name"): its
+/// dangling references as `action` says, its failed lookups as
+/// `onLookupError` says; a ConfigMap that cannot be read is a 400.
+pub fn config_map(
+    report: Result<service_check::Report, String>,
+    config_map: &str,
+    compiled: &Compiled,
+) -> Verdict {
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => return Verdict::malformed(messages::malformed(config_map, &e)),
+    };
+    let (problems, absent): (Vec<_>, Vec<_>) = report
+        .findings
+        .iter()
+        .partition(|f| f.severity == Severity::Broken);
+    let word = |f: &service_check::Finding| messages::services::finding(config_map, f, compiled);
+    let failures = report
+        .failures
+        .iter()
+        .map(|f| messages::services::lookup_failure(config_map, f))
+        .collect();
+    let problems = problems.into_iter().map(word).collect();
+    let (reasons, mut warnings) = by_settings(problems, failures, &compiled.settings);
+    warnings.extend(absent.into_iter().map(word));
+    Verdict::from_parts(reasons, warnings, None)
+}
+
+/// The verdict on route object `object` ("Ingress ns/name") of `kind`:
+/// backends that name a missing Service or port as `action` says, failed
+/// lookups as `onLookupError` says; a route that cannot be read is a 400.
+pub fn route(
+    report: Result<route_check::Report, String>,
+    object: &str,
+    kind: &str,
+    compiled: &Compiled,
+) -> Verdict {
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => return Verdict::malformed(messages::malformed(object, &e)),
+    };
+    let problems = report
+        .findings
+        .iter()
+        .map(|f| messages::routes::finding(f, object, kind))
+        .collect();
+    let failures = report
+        .failures
+        .iter()
+        .map(|f| messages::services::lookup_failure(object, f))
+        .collect();
+    let (reasons, warnings) = by_settings(problems, failures, &compiled.settings);
+    Verdict::from_parts(reasons, warnings, None)
+}
+
+/// The verdict on `workload` ("Deployment ns/name") of `namespace`:
+/// KUBECONFIG findings always reject and come first; missing objects,
+/// keys and Services follow `action`, what could not be verified
+/// `onLookupError`; unresolved variables are warned with
+/// `warnOnUnresolvedValues`; removed variables are warned and the
+/// mutated object returned. A Pod template that cannot be read is a 400.
+pub fn workload(
+    report: Result<workload_check::Report, String>,
+    workload: &str,
+    namespace: &str,
+    compiled: &Compiled,
+) -> Verdict {
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => return Verdict::malformed(messages::malformed(workload, &e)),
+    };
+    let settings = &compiled.settings;
+    // Service findings in the order of the request: consumed keys, then
+    // the containers' texts; an absent Service only ever warns.
+    let mut absent = Vec::new();
+    let mut problems: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| messages::workload::finding(f, workload, namespace))
+        .collect();
+    let services = report
+        .key_findings
+        .iter()
+        .map(|k| {
+            let context = messages::workload::consumed_key(&k.reference, &k.config_map, workload);
+            (
+                k.finding.severity,
+                messages::services::finding(&context, &k.finding, compiled),
+            )
+        })
+        .chain(report.text_findings.iter().map(|t| {
+            let context = messages::workload::text_site(&t.site, workload);
+            (
+                t.finding.severity,
+                messages::services::described(&context, &t.finding, compiled),
+            )
+        }));
+    for (severity, message) in services {
+        match severity {
+            Severity::Broken => problems.push(message),
+            Severity::Absent => absent.push(message),
+        }
+    }
+    let lookup_errors = report
+        .unverified
+        .iter()
+        .map(|u| match u {
+            Unverified::Object(f) => messages::workload::lookup_failure(f, workload, namespace),
+            Unverified::Services(f) => messages::services::lookup_failure(workload, f),
+            Unverified::TooLong(u) => messages::kubeconfig::describe_unresolved(u, workload),
+        })
+        .collect();
+    let mut warnings: Vec<String> = if settings.warn_on_unresolved_values {
+        report
+            .unresolved
+            .iter()
+            .map(|u| messages::kubeconfig::describe_unresolved(u, workload))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    warnings.extend(
+        report
+            .removed
+            .iter()
+            .map(|r| messages::kubeconfig::removed(r, workload)),
+    );
+    let (mut reasons, reference_warnings) = by_settings(problems, lookup_errors, settings);
+    reasons.splice(
+        0..0,
+        report
+            .kubeconfig
+            .iter()
+            .map(|f: &kubeconfig_check::Finding| messages::kubeconfig::describe(f, workload)),
+    );
+    warnings.extend(reference_warnings);
+    warnings.extend(absent);
+    Verdict::from_parts(reasons, warnings, report.mutated)
+}

@@ -582,7 +582,11 @@ fn run(args: &Args) -> Result<bool> {
     cases.extend(containers.iter().map(|c| workload_case(*c)));
     // 500 containers x 50 env values and 50 args naming Services, and a
     // quarter of it: the cost of issue 18's references, linear in size
-    let text_dense = if args.quick { vec![500] } else { vec![125, 500] };
+    let text_dense = if args.quick {
+        vec![500]
+    } else {
+        vec![125, 500]
+    };
     cases.extend(text_dense.iter().map(|c| text_dense_case(*c, 50)));
     cases.extend(worst_cases(args.quick));
 

@@ -7,6 +7,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::json_fields::{self, field, int32, string};
+
 /// The kinds whose backends [`extract`] reads.
 pub const ROUTE_KINDS: &[&str] = &["Ingress", "HTTPRoute", "GRPCRoute"];
 
@@ -39,6 +41,13 @@ pub struct BackendRef {
 /// the wrong type, by its path (`spec.rules[0].http is not an object`).
 pub fn extract(kind: &str, object: &Value, namespace: &str) -> Result<Vec<BackendRef>, String> {
     let mut refs = Vec::new();
+    let Some(object) = object.as_object() else {
+        // `null`: nothing to route; anything else is no route object
+        return match object {
+            Value::Null => Ok(refs),
+            _ => Err("the object is not a JSON object".to_string()),
+        };
+    };
     let Some(spec) = object_at(object, "spec", "")? else {
         return Ok(refs);
     };
@@ -74,7 +83,7 @@ pub fn extract(kind: &str, object: &Value, namespace: &str) -> Result<Vec<Backen
 
 /// `backend.service` of an Ingress path or default backend.
 fn ingress_backend(
-    backend: &Value,
+    backend: &Map<String, Value>,
     at: &str,
     namespace: &str,
     refs: &mut Vec<BackendRef>,
@@ -83,23 +92,27 @@ fn ingress_backend(
         return Ok(());
     };
     let at = format!("{at}.service");
-    let Some(name) = string_at(service, "name", &format!("{at}."))? else {
+    let prefix = format!("{at}.");
+    let Some(name) = within(&prefix, string(service, "name"))? else {
         return Ok(());
     };
-    let port = match object_at(service, "port", &format!("{at}."))? {
+    let port = match object_at(service, "port", &prefix)? {
         None => BackendPort::Unset,
-        Some(port) => match (
-            int_at(port, "number", &format!("{at}.port."))?,
-            string_at(port, "name", &format!("{at}.port."))?,
-        ) {
-            (Some(number), _) => BackendPort::Number(number),
-            (None, Some(name)) => BackendPort::Name(name.to_string()),
-            (None, None) => BackendPort::Unset,
-        },
+        Some(port) => {
+            let prefix = format!("{at}.port.");
+            match (
+                within(&prefix, int32(port, "number"))?,
+                within(&prefix, string(port, "name"))?,
+            ) {
+                (Some(number), _) => BackendPort::Number(number),
+                (None, Some(name)) => BackendPort::Name(name),
+                (None, None) => BackendPort::Unset,
+            }
+        }
     };
     refs.push(BackendRef {
         field: at,
-        service: name.to_string(),
+        service: name,
         namespace: namespace.to_string(),
         port,
     });
@@ -109,28 +122,28 @@ fn ingress_backend(
 /// A Gateway API `BackendObjectReference`, when it names a Service (group
 /// `""` and kind `Service` are the defaults).
 fn route_backend(
-    backend: &Value,
+    backend: &Map<String, Value>,
     at: &str,
     namespace: &str,
     refs: &mut Vec<BackendRef>,
 ) -> Result<(), String> {
     let prefix = format!("{at}.");
-    let group = string_at(backend, "group", &prefix)?.unwrap_or("");
-    let kind = string_at(backend, "kind", &prefix)?.unwrap_or("Service");
-    if !group.is_empty() || kind != "Service" {
+    let group = within(&prefix, string(backend, "group"))?.unwrap_or_default();
+    let kind = within(&prefix, string(backend, "kind"))?;
+    if !group.is_empty() || kind.is_some_and(|k| k != "Service") {
         return Ok(());
     }
-    let Some(name) = string_at(backend, "name", &prefix)? else {
+    let Some(name) = within(&prefix, string(backend, "name"))? else {
         return Ok(());
     };
-    let port = int_at(backend, "port", &prefix)?.map_or(BackendPort::Unset, BackendPort::Number);
+    let port =
+        within(&prefix, int32(backend, "port"))?.map_or(BackendPort::Unset, BackendPort::Number);
     refs.push(BackendRef {
         field: at.to_string(),
-        service: name.to_string(),
-        namespace: string_at(backend, "namespace", &prefix)?
+        service: name,
+        namespace: within(&prefix, string(backend, "namespace"))?
             .filter(|ns| !ns.is_empty())
-            .unwrap_or(namespace)
-            .to_string(),
+            .unwrap_or_else(|| namespace.to_string()),
         port,
     });
     Ok(())
@@ -138,7 +151,7 @@ fn route_backend(
 
 /// The `filters[].requestMirror.backendRef`s of a rule or a backendRef.
 fn mirrors(
-    holder: &Value,
+    holder: &Map<String, Value>,
     at: &str,
     namespace: &str,
     refs: &mut Vec<BackendRef>,
@@ -155,64 +168,43 @@ fn mirrors(
     Ok(())
 }
 
-/// Object field `key` of `value` (absent or `null`: `None`); `prefix` is
-/// the path of `value` for errors.
-fn object_at<'v>(value: &'v Value, key: &str, prefix: &str) -> Result<Option<&'v Value>, String> {
-    match field(value, key, prefix)? {
-        None => Ok(None),
-        Some(v) if v.is_object() => Ok(Some(v)),
-        Some(_) => Err(format!("{prefix}{key} is not an object")),
-    }
+/// A `json_fields` reading of a field of the object at path `prefix`, its
+/// error prefixed with that path.
+fn within<T>(prefix: &str, read: Result<T, String>) -> Result<T, String> {
+    read.map_err(|e| format!("{prefix}{e}"))
 }
 
-/// The objects of list field `key`, with their index.
-fn objects_at<'v>(
-    value: &'v Value,
+/// Object field `key` (absent or `null`: `None`).
+fn object_at<'v>(
+    m: &'v Map<String, Value>,
     key: &str,
     prefix: &str,
-) -> Result<Vec<(usize, &'v Value)>, String> {
-    match field(value, key, prefix)? {
+) -> Result<Option<&'v Map<String, Value>>, String> {
+    within(prefix, json_fields::object(m, key))
+}
+
+/// One item of a list of objects, with its index.
+type Indexed<'v> = (usize, &'v Map<String, Value>);
+
+/// The objects of list field `key`, with their index (absent: none).
+fn objects_at<'v>(
+    m: &'v Map<String, Value>,
+    key: &str,
+    prefix: &str,
+) -> Result<Vec<Indexed<'v>>, String> {
+    match field(m, key) {
         None => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
             .enumerate()
             .map(|(i, item)| {
-                if item.is_object() {
-                    Ok((i, item))
-                } else {
-                    Err(format!("{prefix}{key}[{i}] is not an object"))
-                }
+                item.as_object()
+                    .map(|o| (i, o))
+                    .ok_or_else(|| format!("{prefix}{key}[{i}] is not an object"))
             })
             .collect(),
         Some(_) => Err(format!("{prefix}{key} is not a list")),
     }
-}
-
-fn string_at<'v>(value: &'v Value, key: &str, prefix: &str) -> Result<Option<&'v str>, String> {
-    match field(value, key, prefix)? {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(format!("{prefix}{key} is not a string")),
-    }
-}
-
-fn int_at(value: &Value, key: &str, prefix: &str) -> Result<Option<i32>, String> {
-    match field(value, key, prefix)? {
-        None => Ok(None),
-        Some(v) => v
-            .as_i64()
-            .and_then(|n| i32::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| format!("{prefix}{key} is not a 32-bit integer")),
-    }
-}
-
-/// Field `key` of object `value`, unless absent or `null`.
-fn field<'v>(value: &'v Value, key: &str, prefix: &str) -> Result<Option<&'v Value>, String> {
-    let map: &Map<String, Value> = value
-        .as_object()
-        .ok_or_else(|| format!("{} is not an object", prefix.trim_end_matches('.')))?;
-    Ok(map.get(key).filter(|v| !v.is_null()))
 }
 
 #[cfg(test)]

@@ -116,6 +116,27 @@ fn review(kind: &str, group: &str, version: &str, resource: &str, object: Value)
     })
 }
 
+/// The AdmissionReview of Deployment `bench/bench-deploy` whose Pod
+/// template has `pod_spec`.
+fn deployment_review(pod_spec: Value) -> Value {
+    review(
+        "Deployment",
+        "apps",
+        "v1",
+        "deployments",
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "bench-deploy", "namespace": "bench"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "bench"}},
+                "template": {"metadata": {"labels": {"app": "bench"}}, "spec": pod_spec},
+            },
+        }),
+    )
+}
+
 /// A ConfigMap with about `size` bytes of data and one URL per
 /// `bytes_per_url` bytes.
 fn configmap_case(size: usize, namespaces: usize, bytes_per_url: usize) -> Case {
@@ -194,28 +215,10 @@ fn deployment_case(containers: usize) -> Case {
         .collect();
     Case {
         name: format!("deployment {containers} ctr"),
-        request: review(
-            "Deployment",
-            "apps",
-            "v1",
-            "deployments",
-            json!({
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": "bench-deploy", "namespace": "bench"},
-                "spec": {
-                    "replicas": 1,
-                    "selector": {"matchLabels": {"app": "bench"}},
-                    "template": {
-                        "metadata": {"labels": {"app": "bench"}},
-                        "spec": {
-                            "containers": cs,
-                            "volumes": [{"name": "kubeconfig", "secret": {"secretName": "kubeconfig"}}],
-                        },
-                    },
-                },
-            }),
-        ),
+        request: deployment_review(json!({
+            "containers": cs,
+            "volumes": [{"name": "kubeconfig", "secret": {"secretName": "kubeconfig"}}],
+        })),
         cluster: ClusterState::new(),
         count: containers,
         configmap_bytes: None,
@@ -265,28 +268,11 @@ fn workload_case(containers: usize) -> Case {
         .collect();
     Case {
         name: format!("workload {containers} ctr"),
-        request: review(
-            "Deployment",
-            "apps",
-            "v1",
-            "deployments",
-            json!({
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": "bench-deploy", "namespace": "bench"},
-                "spec": {
-                    "selector": {"matchLabels": {"app": "bench"}},
-                    "template": {
-                        "metadata": {"labels": {"app": "bench"}},
-                        "spec": {
-                            "serviceAccountName": "bench-sa",
-                            "containers": cs,
-                            "volumes": [{"name": "kubeconfig", "secret": {"secretName": "kubeconfig"}}],
-                        },
-                    },
-                },
-            }),
-        ),
+        request: deployment_review(json!({
+            "serviceAccountName": "bench-sa",
+            "containers": cs,
+            "volumes": [{"name": "kubeconfig", "secret": {"secretName": "kubeconfig"}}],
+        })),
         cluster,
         count: containers,
         configmap_bytes: None,
@@ -333,24 +319,7 @@ fn text_dense_case(containers: usize, per_container: usize) -> Case {
         .collect();
     Case {
         name: format!("env+args {containers}x{per_container}"),
-        request: review(
-            "Deployment",
-            "apps",
-            "v1",
-            "deployments",
-            json!({
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": "bench-deploy", "namespace": "bench"},
-                "spec": {
-                    "selector": {"matchLabels": {"app": "bench"}},
-                    "template": {
-                        "metadata": {"labels": {"app": "bench"}},
-                        "spec": {"containers": cs},
-                    },
-                },
-            }),
-        ),
+        request: deployment_review(json!({"containers": cs})),
         cluster,
         count: containers,
         configmap_bytes: None,

@@ -296,11 +296,12 @@ settings_refused() {
   says 'ServiceAccount "data-storage-sa" does not exist in namespace "kubernaut-system"'
 }
 
-@test "workload: a missing Secret is rejected with checkSecretReferences" {
+@test "workload: a missing Secret is a warning that the Pods wait, with checkSecretReferences" {
   replay workload/datastorage-secret-missing.yml --settings-path test_data/settings_secret_references.json \
     --request-path test_data/deployment_kubeconfig_removed.json
-  denied
-  says 'volumes[1].secret: Secret "datastorage-secret" does not exist in namespace "kubernaut-system"'
+  allowed
+  jq -e '(.warnings | length) == 1 and (.warnings[0] | contains("volumes[1].secret: Secret \"datastorage-secret\" does not exist in namespace \"kubernaut-system\" yet: the Pods wait"))' \
+    <<<"${output}" >/dev/null
 }
 
 @test "workload: Secrets are not looked up without checkSecretReferences" {

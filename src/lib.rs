@@ -17,6 +17,7 @@ pub mod admission;
 pub mod backend_refs;
 pub mod env_expansion;
 pub mod host_call;
+pub mod ignore_annotation;
 pub mod json_fields;
 pub mod kubeconfig_check;
 pub mod messages;

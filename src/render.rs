@@ -8,9 +8,10 @@ use crate::kubeconfig_check;
 use crate::messages;
 use crate::route_check;
 use crate::service_check::{self, Severity};
-use crate::settings::{Action, Compiled, OnLookupError, Settings};
+use crate::settings::{Action, Compiled, MissingSecrets, OnLookupError, Settings};
 use crate::verdict::Verdict;
 use crate::workload_check::{self, Unverified};
+use crate::workload_refs::ObjectKind;
 
 /// Splits worded reference `problems` and `lookup_errors` into reasons to
 /// reject and warnings, as `action` and `onLookupError` say.
@@ -109,11 +110,23 @@ pub fn workload(
     // Service findings in the order of the request: consumed keys, then
     // the containers' texts; an absent Service only ever warns.
     let mut absent = Vec::new();
-    let mut problems: Vec<String> = report
-        .findings
-        .iter()
-        .map(|f| messages::workload::finding(f, workload, namespace))
-        .collect();
+    // A missing Secret only warns with `missingSecrets: warn` (the
+    // default): the Pods wait for it.
+    let mut waiting = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    for f in &report.findings {
+        match f {
+            workload_check::Finding::Missing { reference }
+                if reference.kind == ObjectKind::Secret
+                    && settings.missing_secrets == MissingSecrets::Warn =>
+            {
+                waiting.push(messages::workload::waiting_secret(
+                    reference, workload, namespace,
+                ));
+            }
+            f => problems.push(messages::workload::finding(f, workload, namespace)),
+        }
+    }
     let services = report
         .key_findings
         .iter()
@@ -171,5 +184,6 @@ pub fn workload(
     );
     warnings.extend(reference_warnings);
     warnings.extend(absent);
+    warnings.extend(waiting);
     Verdict::from_parts(reasons, warnings, report.mutated)
 }

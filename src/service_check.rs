@@ -154,8 +154,11 @@ pub fn scan_value<'t>(
         .map(|reference| KeyedRef {
             key,
             origin,
+            // a short name (`checkShortNames`) that resembles no Service is
+            // as often an example or external host (a UI link such as
+            // Argo Workflows' `http://workflows?…`) as a typo
+            tolerant: reference.form != Form::Qualified,
             reference,
-            tolerant: false,
         })
         .collect()
 }
@@ -636,28 +639,56 @@ mod tests {
         }
     }
 
+    /// Short names: a missing Service with a close name is a typo and
+    /// rejected; one that resembles no Service of the namespace is as often
+    /// an example or external host, and only warned.
     #[rstest]
     #[case::short_same_namespace(
-        "http://datastorage:8080",
-        Some("names Service \"datastorage\" in namespace \"kubernaut-system\"")
+        "http://datastorag-service:8081",
+        Some("names Service \"datastorag-service\" in namespace \"kubernaut-system\""),
+        None
     )]
-    #[case::short_ok("http://data-storage-service:8081", None)]
-    #[case::short_other_namespace("http://prometheus.monitoring:9090", None)]
+    #[case::short_absent_warns(
+        "http://zipkin:9411",
+        None,
+        Some("names Service \"zipkin\" in namespace \"kubernaut-system\", which does not exist")
+    )]
+    #[case::short_ok("http://data-storage-service:8081", None, None)]
+    #[case::short_other_namespace("http://prometheus.monitoring:9090", None, None)]
     #[case::short_other_namespace_missing(
+        "http://prometheu.monitoring:9090",
+        Some("names Service \"prometheu\" in namespace \"monitoring\""),
+        None
+    )]
+    #[case::short_other_namespace_absent(
         "http://grafana.monitoring:3000",
+        None,
         Some("names Service \"grafana\" in namespace \"monitoring\"")
     )]
-    #[case::external_looking_namespace_without_services("https://flagd.dev/schema", None)]
-    #[case::tld("https://grafana.net", None)]
-    fn short_names(#[case] text: &str, #[case] expected: Option<&str>) {
+    #[case::external_looking_namespace_without_services("https://flagd.dev/schema", None, None)]
+    #[case::tld("https://grafana.net", None, None)]
+    fn short_names(
+        #[case] text: &str,
+        #[case] rejected: Option<&str>,
+        #[case] warned: Option<&str>,
+    ) {
         let settings = Settings {
             check_short_names: true,
             ..Default::default()
         };
         let v = run(json!({"k": text}), &settings, &cluster());
-        match expected {
-            Some(part) => assert!(message(&v).contains(part), "{}", message(&v)),
-            None => assert!(matches!(v, Verdict::Accept { .. }), "{text}: {v:?}"),
+        match (rejected, warned, &v) {
+            (Some(part), _, _) => assert!(message(&v).contains(part), "{}", message(&v)),
+            (None, None, Verdict::Accept { warnings }) => {
+                assert!(warnings.is_empty(), "{warnings:?}")
+            }
+            (None, Some(part), Verdict::Accept { warnings }) => {
+                assert!(
+                    warnings.len() == 1 && warnings[0].contains(part),
+                    "{warnings:?}"
+                )
+            }
+            _ => panic!("{text}: {v:?}"),
         }
     }
 

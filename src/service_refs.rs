@@ -654,7 +654,9 @@ fn scan_url<'t>(
     let authority = &text[authority_start..j];
     let host_start = authority_start + authority.rfind('@').map_or(0, |at| at + 1);
     let (host, port, host_port_end) = split_host_port(text, host_start, j);
-    if !host.bytes().any(is_placeholder_byte) {
+    // A URL filled in by a template (`…?namespace=${metadata.namespace}`,
+    // a link an application renders) is not a connection made as written.
+    if !host.bytes().any(is_placeholder_byte) && !rest_has_placeholder(b, j) {
         let port = match port {
             Port::Unknown if host_port_end == j || b[host_port_end] != b':' => {
                 scheme_default_port(scheme)
@@ -675,6 +677,30 @@ fn scan_url<'t>(
         }
     }
     j
+}
+
+/// Whether the rest of a URL, from `from` (the end of its authority) to
+/// the first blank, comma, quote, angle bracket or the next `://` (where a
+/// reference ends in config text), holds a
+/// template placeholder: `${…}`, `$(…)`, `{{…}}` or `%(…)`. Stopping at
+/// the next `://` keeps the whole scan linear: no byte is read here for
+/// two URLs.
+fn rest_has_placeholder(b: &[u8], from: usize) -> bool {
+    let mut k = from;
+    while k + 1 < b.len() {
+        match (b[k], b[k + 1]) {
+            (c, _)
+                if c.is_ascii_whitespace()
+                    || matches!(c, b'"' | b'\'' | b'<' | b'>' | b'`' | b',') =>
+            {
+                return false;
+            }
+            (b':', b'/') if b.get(k + 2) == Some(&b'/') => return false,
+            (b'$', b'{' | b'(') | (b'{', b'{') | (b'%', b'(') => return true,
+            _ => k += 1,
+        }
+    }
+    false
 }
 
 /// Splits `text[from..to]` into host and port; returns where host[:port] ends.
@@ -1035,6 +1061,22 @@ mod tests {
     #[case::non_ascii_apart("ü http://api.shop.svc:80", one("api", "shop", Explicit(80)))]
     #[case::placeholder_domain("redis.db.svc.${DOMAIN}", vec![])]
     #[case::placeholder_port("http://a.b.svc:${PORT}/x", one("a", "b", Unknown))]
+    // a URL a template fills in is not judged; the same URL resolved is
+    #[case::placeholder_in_query("http://logging.b.svc:80/?ns=${metadata.namespace}&pod=${metadata.name}", vec![])]
+    #[case::helm_placeholder_in_path("http://api.b.svc:80/{{ .Values.path }}", vec![])]
+    #[case::placeholder_resolved(
+        "http://logging.b.svc:80/?ns=argo&pod=w-1",
+        one("logging", "b", Explicit(80))
+    )]
+    #[case::placeholder_of_the_next_url(
+        "http://a.b.svc:80/ok http://c.d.svc:81/${x}",
+        one("a", "b", Explicit(80))
+    )]
+    #[case::placeholder_after_a_comma("http://a.b.svc:80/db,$(X)", one("a", "b", Explicit(80)))]
+    #[case::placeholder_after_a_nested_url(
+        "http://a.b.svc:80/?to=http://c.d.svc:81/${x}",
+        one("a", "b", Explicit(80))
+    )]
     #[case::ipv6("http://[::1]:8080", vec![])]
     #[case::bind_address("0.0.0.0:4317", vec![])]
     #[case::metric_name("vllm:num_requests_running", vec![])]

@@ -29,6 +29,20 @@ pub enum OnLookupError {
     Allow,
 }
 
+/// What to do with a workload that names a Secret that does not exist
+/// (`missingSecrets`).
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingSecrets {
+    /// Accept with a warning: the kubelet retries a missing Secret until it
+    /// exists, and certificate generators and operators write theirs after
+    /// the workloads that mount them are admitted.
+    #[default]
+    Warn,
+    /// As `action` says (deny by default).
+    Deny,
+}
+
 /// The policy's settings, as written in a ClusterAdmissionPolicy `spec.settings`.
 /// Read by [`Settings::from_value`]; serialized (camelCase) as written.
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
@@ -75,6 +89,8 @@ pub struct Settings {
     pub check_workload_references: bool,
     /// Also check that the Secrets a workload names exist (names only).
     pub check_secret_references: bool,
+    /// A missing Secret warns (default) or follows `action`.
+    pub missing_secrets: MissingSecrets,
     /// Check that the Services that Ingress and Gateway API route backends
     /// name exist, with the port.
     pub check_routes: bool,
@@ -107,6 +123,7 @@ impl Default for Settings {
             max_namespaces_per_request: DEFAULT_MAX_NAMESPACES,
             check_workload_references: false,
             check_secret_references: false,
+            missing_secrets: MissingSecrets::Warn,
             check_routes: true,
         }
     }
@@ -190,6 +207,14 @@ impl Settings {
                 .unwrap_or(d.check_workload_references),
             check_secret_references: flag(at("checkSecretReferences"))?
                 .unwrap_or(d.check_secret_references),
+            missing_secrets: variant(
+                at("missingSecrets"),
+                &[
+                    ("warn", MissingSecrets::Warn),
+                    ("deny", MissingSecrets::Deny),
+                ],
+            )?
+            .unwrap_or(d.missing_secrets),
             check_routes: flag(at("checkRoutes"))?.unwrap_or(d.check_routes),
         })
     }
@@ -406,6 +431,7 @@ pub const FIELDS: &[&str] = &[
     "maxNamespacesPerRequest",
     "checkWorkloadReferences",
     "checkSecretReferences",
+    "missingSecrets",
     "checkRoutes",
 ];
 
@@ -659,7 +685,7 @@ mod tests {
             "clusterDomain":"corp.internal","additionalClusterDomains":["x.y"],"checkShortNames":true,
             "checkPorts":false,"ignoredHosts":["h"],"ignoredKeys":["k"],"ignoredVariables":["V"],
             "onLookupError":"allow","maxNamespacesPerRequest":3,"checkWorkloadReferences":true,"checkSecretReferences":true,
-            "checkRoutes":false}"#;
+            "missingSecrets":"deny","checkRoutes":false}"#;
         let s = Settings::from_json(raw).unwrap();
         assert_eq!(
             serde_json::to_value(&s).unwrap(),

@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use crate::env_expansion::{self, ConfigMapState, EffectiveValue};
+use crate::ignore_annotation::IgnoreList;
 use crate::kubeconfig_check;
 use crate::object_lookup::{ConfigMapData, ObjectSource, slot};
 use crate::service_check::{self, KeyedRef};
@@ -154,11 +155,19 @@ pub fn check(
 ) -> Result<Report, String> {
     let settings = &compiled.settings;
     let spec = workload::read_pod_spec(request.kind, request.object)?;
-    let (references, kubeconfig_sources) = if settings.check_workload_references {
+    let (mut references, kubeconfig_sources) = if settings.check_workload_references {
         references_to_check(request, &spec, compiled)
     } else {
         (Vec::new(), Vec::new())
     };
+    // What the workload's owners opted out of is never looked up.
+    let ignore = match workload::pod_spec_pointer(request.kind) {
+        Some(pointer) if settings.check_workload_references => {
+            IgnoreList::of(request.object, pointer)?
+        }
+        _ => IgnoreList::default(),
+    };
+    references.retain(|r| !ignore.ignores_reference(r));
     let mut looked_up = LookedUp::read(
         &references,
         &kubeconfig_sources,
@@ -238,6 +247,7 @@ pub fn check(
                 already_there.is_empty() || !already_there.contains(&text_ref_id(&k.reference))
             }),
     );
+    refs.retain(|k| !ignore.ignores_service(&k.reference.service, &k.reference.namespace));
     // A Pod's /etc/hosts answers its hostAliases before cluster DNS.
     if !spec.host_aliases.is_empty() {
         refs.retain(|k| {
@@ -883,7 +893,7 @@ mod tests {
         crate::render::workload(report, &workload, request.namespace, compiled)
     }
     use crate::fake_cluster::FakeCluster;
-    use crate::settings::{OnLookupError, Settings};
+    use crate::settings::{MissingSecrets, OnLookupError, Settings};
     use rstest::rstest;
     use serde_json::json;
 
@@ -919,6 +929,90 @@ mod tests {
             check_secret_references: true,
             ..on()
         }
+    }
+
+    fn secrets_deny() -> Settings {
+        Settings {
+            missing_secrets: MissingSecrets::Deny,
+            ..secrets_on()
+        }
+    }
+
+    /// Secrets that installs write at run time, in the shapes of the real
+    /// installs that name them (Argo CD's redis password, Contour's and
+    /// ingress-nginx's certificates, MetalLB's memberlist key): a warning
+    /// that the Pods wait (`missingSecrets: warn`, the default), a
+    /// rejection with `missingSecrets: deny`.
+    #[rstest]
+    #[case::argo_cd_env_secret_key_ref(app(json!({"env": [{"name": "REDIS_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "argocd-redis", "key": "auth"}}}]})), json!({}),
+        r#"container "app" (Deployment shop/web), env[0].valueFrom.secretKeyRef: Secret "argocd-redis" does not exist in namespace "shop" yet: the container waits (CreateContainerConfigError, retried) until it exists"#)]
+    #[case::contour_certgen_volume(app(json!({})), json!({"volumes": [{"name": "contourcert", "secret": {"secretName": "contourcert"}}]}),
+        r#"Deployment shop/web, volumes[0].secret: Secret "contourcert" does not exist in namespace "shop" yet: the Pods wait in ContainerCreating until it exists"#)]
+    #[case::ingress_nginx_admission_volume(app(json!({})), json!({"volumes": [{"name": "webhook-cert", "secret": {"secretName": "ingress-nginx-admission"}}]}),
+        r#"Secret "ingress-nginx-admission" does not exist in namespace "shop" yet: the Pods wait in ContainerCreating"#)]
+    #[case::metallb_memberlist_volume(app(json!({})), json!({"volumes": [{"name": "memberlist", "secret": {"secretName": "memberlist", "defaultMode": 420}}]}),
+        r#"Secret "memberlist" does not exist in namespace "shop" yet"#)]
+    #[case::image_pull_secret(app(json!({})), json!({"imagePullSecrets": [{"name": "regcred"}]}),
+        r#"Deployment shop/web, imagePullSecrets[0]: Secret "regcred" does not exist in namespace "shop" yet: the kubelet pulls without it until it exists"#)]
+    fn secrets_made_at_run_time(
+        #[case] container: Value,
+        #[case] pod: Value,
+        #[case] warning: &str,
+    ) {
+        let object = deployment(container, pod);
+        let warned = run(&object, None, &secrets_on(), &shop());
+        match &warned {
+            Verdict::Accept { warnings } if warnings.len() == 1 => {
+                assert!(warnings[0].contains(warning), "{}", warnings[0]);
+                assert!(warnings[0].ends_with("if nothing writes it at run time, create it or mark the reference optional: true"));
+            }
+            other => panic!("expected one warning, got {other:?}"),
+        }
+        let denied = run(&object, None, &secrets_deny(), &shop());
+        assert!(
+            matches!(&denied, Verdict::Reject { message, .. } if message.contains("does not exist in namespace \"shop\":")),
+            "{denied:?}"
+        );
+    }
+
+    /// The opt-out annotation (`dangling-references.kubewarden.io/ignore`)
+    /// on the workload or its Pod template: what it names is neither
+    /// looked up nor reported; what it does not name still is; a malformed
+    /// one is a 400.
+    #[rstest]
+    #[case::opted_out("/metadata", "secret/regcred, service/apii", None, &[])]
+    #[case::in_the_pod_template("/spec/template/metadata", "secret/regcred, service/apii", None, &[])]
+    #[case::service_of_that_namespace("/metadata", "secret/regcred, service/shop/apii", None, &[])]
+    #[case::service_of_another_namespace("/metadata", "secret/regcred, service/other/apii",
+        Some(r#"env[0].value (variable "API_ADDR"): "apii:8080" names Service "apii" in namespace "shop""#), &["list Service shop"])]
+    #[case::another_secret("/metadata", "secret/regcreds, service/apii",
+        Some(r#"Secret "regcred" does not exist in namespace "shop""#), &["list Secret shop"])]
+    #[case::malformed("/metadata", "secrets/regcred",
+        Some(r#"Deployment shop/web: annotation dangling-references.kubewarden.io/ignore: "secrets/regcred" has an unknown kind"#), &[])]
+    fn opt_out_annotation(
+        #[case] at: &str,
+        #[case] annotation: &str,
+        #[case] rejection: Option<&str>,
+        #[case] calls: &[&str],
+    ) {
+        let mut object = deployment(
+            app(json!({"env": [{"name": "API_ADDR", "value": "apii:8080"}]})),
+            json!({"imagePullSecrets": [{"name": "regcred"}]}),
+        );
+        object["spec"]["template"]["metadata"] = json!({});
+        let metadata = object.pointer_mut(at).unwrap_or_else(|| panic!("{at}"));
+        metadata["annotations"] = json!({crate::ignore_annotation::ANNOTATION: annotation});
+        let cluster = shop();
+        let verdict = run(&object, None, &secrets_deny(), &cluster);
+        match (rejection, &verdict) {
+            (None, Verdict::Accept { warnings }) => assert!(warnings.is_empty(), "{warnings:?}"),
+            (Some(part), Verdict::Reject { message, .. }) => {
+                assert!(message.contains(part), "{message}")
+            }
+            _ => panic!("expected {rejection:?}, got {verdict:?}"),
+        }
+        assert_eq!(cluster.calls(), calls);
     }
 
     /// The shop namespace: Service api:8080, ConfigMap app-config with a
@@ -1031,7 +1125,7 @@ mod tests {
         &["get ServiceAccount shop/deployer"])]
     #[case::existing_service_account(app(json!({})), json!({"serviceAccountName": "builder"}), on(), None, &["get ServiceAccount shop/builder"])]
     #[case::default_service_account(app(json!({})), json!({"serviceAccountName": "default"}), on(), None, &[])]
-    #[case::missing_secret(app(json!({})), json!({"imagePullSecrets": [{"name": "regcred"}]}), secrets_on(),
+    #[case::missing_secret(app(json!({})), json!({"imagePullSecrets": [{"name": "regcred"}]}), secrets_deny(),
         Some(r#"Deployment shop/web, imagePullSecrets[0]: Secret "regcred" does not exist in namespace "shop""#),
         &["list Secret shop"])]
     #[case::secrets_not_checked_by_default(app(json!({})), json!({"imagePullSecrets": [{"name": "regcred"}]}), on(), None, &[])]

@@ -223,7 +223,8 @@ const CASES: &[Case] = &[
     accept("short_names_off", "configmap_short_names.json"),
     reject("short_names_on", "configmap_short_names.json",
         r#"key "audit_url": "http://datastorage:8080" names Service "datastorage" in namespace "kubernaut-system", which does not exist; did you mean "data-storage-service"?"#)
-        .settings("settings_short_names.json").replay(S8080),
+        .settings("settings_short_names.json").replay(S8080)
+        .warnings(&[r#"key "holmesgpt_url": "http://holmesgpt-service:8090" names Service "holmesgpt-service" in namespace "kubernaut-system", which does not exist: the Pods' connections to it will fail"#]),
     // The host cannot list the Services.
     reject("host_error", "configmap_service_exists.json",
         r#"ConfigMap kubernaut-system/gateway-config: cannot verify the Services referenced in namespace "kubernaut-system" (http://data-storage-service.kubernaut-system.svc.cluster.local:8080, redis-master.kubernaut-system.svc.cluster.local:6379)"#)
@@ -364,9 +365,13 @@ const CASES: &[Case] = &[
         .settings(WORKLOAD).session("workload/datastorage-sa-missing.yml", DATASTORAGE),
     accept("secrets_exist", "deployment_kubeconfig_removed.json")
         .settings(SECRETS).session("workload/datastorage-secrets.yml", DATASTORAGE_SECRETS),
-    reject("secret_missing", "deployment_kubeconfig_removed.json",
-        r#"Deployment kubernaut-system/datastorage, volumes[1].secret: Secret "datastorage-secret" does not exist in namespace "kubernaut-system": the volume cannot be mounted"#)
+    accept("secret_missing_waits", "deployment_kubeconfig_removed.json")
+        .warnings(&[r#"Deployment kubernaut-system/datastorage, volumes[1].secret: Secret "datastorage-secret" does not exist in namespace "kubernaut-system" yet: the Pods wait in ContainerCreating until it exists"#])
         .settings(SECRETS).session("workload/datastorage-secret-missing.yml", DATASTORAGE_SECRETS),
+    reject("secret_missing_denied", "deployment_kubeconfig_removed.json",
+        r#"Deployment kubernaut-system/datastorage, volumes[1].secret: Secret "datastorage-secret" does not exist in namespace "kubernaut-system": the volume cannot be mounted"#)
+        .settings(r#"{"checkWorkloadReferences": true, "checkSecretReferences": true, "missingSecrets": "deny"}"#)
+        .session("workload/datastorage-secret-missing.yml", DATASTORAGE_SECRETS),
     reject("job_service_account_missing", "job_service_account_missing.json",
         r#"Job kubernaut-system/datastorage-migrate, serviceAccountName: ServiceAccount "datastorage-migrator" does not exist in namespace "kubernaut-system""#)
         .settings(WORKLOAD)
@@ -1082,7 +1087,9 @@ fn host_errors_are_verdicts() {
 #[test]
 fn workload_references_against_a_cluster() {
     let review = read_json("deployment_gateway_consumes_config.json");
-    let settings = settings_value(SECRETS);
+    let mut settings = settings_value(SECRETS);
+    // a missing Secret rejects, as every other missing object here
+    settings["missingSecrets"] = json!("deny");
     let config = json!({"config.yaml": "data_storage_url: http://data-storage-service.kubernaut-system.svc.cluster.local:8080\n"});
     let full = || {
         let mut cluster = ClusterState::new();

@@ -66,6 +66,25 @@ fn consequence(reference: &Reference) -> &'static str {
     }
 }
 
+/// The warning for a Secret that does not exist yet (`missingSecrets:
+/// warn`): the kubelet retries a missing Secret until it exists, so the
+/// Pods wait, which is what a Secret written at run time (by a Job, an
+/// operator, cert-manager) relies on.
+pub fn waiting_secret(reference: &Reference, workload: &str, namespace: &str) -> String {
+    let wait = match &reference.usage {
+        Usage::ImagePull => {
+            "the kubelet pulls without it until it exists (images of a private registry fail with ImagePullBackOff and are retried)"
+        }
+        Usage::Volume { .. } => "the Pods wait in ContainerCreating until it exists",
+        _ => "the container waits (CreateContainerConfigError, retried) until it exists",
+    };
+    format!(
+        "{}: Secret {:?} does not exist in namespace {namespace:?} yet: {wait}; if nothing writes it at run time, create it or mark the reference optional: true",
+        site(reference, workload),
+        clip(&reference.name)
+    )
+}
+
 /// The sentence for one missing object or key.
 pub fn finding(finding: &Finding, workload: &str, namespace: &str) -> String {
     match finding {

@@ -10,7 +10,7 @@ extern crate dangling_references as e2e;
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use assert_cmd::Command;
 use assert_cmd::assert::Assert;
@@ -153,15 +153,20 @@ fn without_its_service_the_configmap_fails_with_did_you_mean() {
             .and(contains(format!("    line 15: {DID_YOU_MEAN}\n")))
             .and(contains("1 rejected, 0 with warnings, 1 accepted")),
     );
-    // the workload check sees it too, through the keys the Deployment consumes
+    // the workload check sees it too, through the keys the Deployment
+    // consumes: reported once, on the ConfigMap, which names the Deployment
     scan()
         .args(["-n", "shop", "--settings", r#"{"checkWorkloadReferences": true}"#, "-"])
         .write_stdin(shop_stream(&["configmap", "deployment", "service-headless", "serviceaccount"]))
         .assert()
         .code(1)
-        .stdout(contains("2 rejected").and(contains(
-            r#"container "web" (Deployment shop/web), envFrom[0].configMapRef: ConfigMap "shop-config", key "app.yaml""#,
-        )));
+        .stdout(
+            contains("2 rejected")
+                .and(contains(format!("    line 15: {DID_YOU_MEAN} (consumed by Deployment shop/web)\n")))
+                .and(contains(
+                    r#"    line 41: because of ConfigMap shop/shop-config, key "app.yaml" (read here; reported once, on the ConfigMap)"#,
+                )),
+        );
 }
 
 /// The seed messages by their identity (their full text is asserted in the
@@ -366,7 +371,7 @@ fn json_output() {
     assert_eq!(object["hostCalls"], 1);
     assert_eq!(
         object["problems"],
-        json!([{"message": DID_YOU_MEAN, "line": 15}])
+        json!([{"message": DID_YOU_MEAN, "line": 15, "column": 14}])
     );
     assert_eq!(report["errors"], json!([]));
     // the Service, not checked by the policy, with the warning of scan's own
@@ -439,7 +444,7 @@ fn sarif_output_points_at_file_and_line() {
     assert_eq!(results[0]["message"]["text"], DID_YOU_MEAN);
     assert_eq!(
         results[0]["locations"][0]["physicalLocation"],
-        json!({"artifactLocation": {"uri": "shop.yaml"}, "region": {"startLine": 15}})
+        json!({"artifactLocation": {"uri": "shop.yaml"}, "region": {"startLine": 15, "startColumn": 14}})
     );
     // scan's own rule, at the Service's selector
     assert_eq!(results[1]["ruleId"], "service-selects-no-pods");
@@ -453,7 +458,7 @@ fn sarif_output_points_at_file_and_line() {
     );
     assert_eq!(
         results[1]["locations"][0]["physicalLocation"],
-        json!({"artifactLocation": {"uri": "shop.yaml"}, "region": {"startLine": 27}})
+        json!({"artifactLocation": {"uri": "shop.yaml"}, "region": {"startLine": 27, "startColumn": 3}})
     );
     assert!(rules.contains(&"service-selects-no-pods"), "{rules:?}");
     assert_eq!(results[2]["ruleId"], "invalid-input");
@@ -487,7 +492,7 @@ fn sarif_output_points_at_file_and_line() {
         .code(1);
     assert_eq!(
         stdout_json(&assert)["runs"][0]["results"][0]["locations"][0]["physicalLocation"],
-        json!({"artifactLocation": {"uri": "stdin"}, "region": {"startLine": 14}})
+        json!({"artifactLocation": {"uri": "stdin"}, "region": {"startLine": 14, "startColumn": 14}})
     );
 }
 
@@ -612,7 +617,8 @@ fn unreadable_documents_are_reported_and_the_others_checked() {
         .collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors[0].starts_with("2 18 invalid YAML: "), "{errors:?}");
-    assert!(errors[0].contains("line 22"), "{errors:?}");
+    // the parser's position of the unclosed `[` (line 21 of the file)
+    assert!(errors[0].contains("line 21"), "{errors:?}");
     assert_eq!(
         errors[1],
         "3 23 not a Kubernetes object (a sequence): expected a mapping with apiVersion, kind and metadata"
@@ -1100,4 +1106,254 @@ fn route_backends_must_name_a_service_and_its_port() {
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// Every kind of finding is at the line and column of the field that holds
+/// it, in the text, the JSON and the SARIF, in a multi-document file where
+/// each value also occurs earlier (test_data/scan/positions/set.yaml).
+#[test]
+fn findings_are_at_their_fields() {
+    const SETTINGS: &str = r#"{"checkWorkloadReferences": true, "checkSecretReferences": true}"#;
+    // (the start of the message, line, column)
+    let table: &[(&str, usize, usize)] = &[
+        // the MetalLB shape: a port named memberlist-tcp 16 lines before
+        (
+            "DaemonSet shop/speaker, volumes[0].secret: Secret \"memberlist\" does not exist",
+            38,
+            23,
+        ),
+        (
+            "container \"speaker\" (DaemonSet shop/speaker), env[0].valueFrom.configMapKeyRef: ConfigMap \"settings\" has no key \"level\"",
+            29,
+            20,
+        ),
+        (
+            "container \"speaker\" (DaemonSet shop/speaker), env[1].value (variable \"CART_ADDR\"): \"http://cart.shop.svc:7070\"",
+            31,
+            18,
+        ),
+        (
+            "container \"speaker\" (DaemonSet shop/speaker), args[1]: \"http://payments.shop.svc:80\"",
+            34,
+            11,
+        ),
+        // a container named like the ServiceAccount, three lines before
+        (
+            "CronJob shop/report, serviceAccountName: ServiceAccount \"reporter\" does not exist",
+            56,
+            31,
+        ),
+        // inside the block scalar, not at the comment above it
+        (
+            "ConfigMap shop/settings, key \"app.yaml\": \"http://search.shop.svc:9200\"",
+            69,
+            13,
+        ),
+        (
+            "Ingress shop/web, spec.rules[0].http.paths[0].backend.service: Service \"storefront\" does not exist",
+            84,
+            27,
+        ),
+        (
+            "container \"tool\" (Pod shop/tool): KUBECONFIG path \"/home/me/.kube/config\"",
+            99,
+            14,
+        ),
+    ];
+    let file = data("scan/positions/set.yaml");
+    let run = |format: &str| {
+        scan()
+            .args(["--settings", SETTINGS, "-o", format])
+            .arg(&file)
+            .assert()
+            .code(1)
+    };
+    let report = stdout_json(&run("json"));
+    let findings: Vec<(String, Value, Value)> = report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|o| {
+            o["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .chain(o["warnings"].as_array().unwrap())
+        })
+        .map(|f| {
+            (
+                f["message"].as_str().unwrap().to_owned(),
+                f["line"].clone(),
+                f["column"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(findings.len(), table.len(), "{findings:#?}");
+    let sarif = stdout_json(&run("sarif"));
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let text = String::from_utf8(run("text").get_output().stdout.clone()).unwrap();
+    for (start, line, column) in table {
+        let found = findings
+            .iter()
+            .find(|(m, _, _)| m.starts_with(start))
+            .unwrap_or_else(|| panic!("no finding {start}: {findings:#?}"));
+        assert_eq!(
+            (&found.1, &found.2),
+            (&json!(line), &json!(column)),
+            "{start}"
+        );
+        let result = results
+            .iter()
+            .find(|r| r["message"]["text"].as_str().unwrap().starts_with(start))
+            .unwrap_or_else(|| panic!("no SARIF result {start}"));
+        assert_eq!(
+            result["locations"][0]["physicalLocation"]["region"],
+            json!({"startLine": line, "startColumn": column}),
+            "{start}"
+        );
+        assert!(
+            text.contains(&format!("line {line}: {start}")),
+            "{start}\n{text}"
+        );
+    }
+}
+
+/// Hostile YAML (an alias bomb, nesting 10,000 deep) is refused as an
+/// unreadable document, quickly, and the other documents are checked on.
+#[test]
+fn hostile_yaml_is_refused_quickly() {
+    let mut bomb = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\nx:\n  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for (i, prev) in ('b'..='i').zip('a'..='h') {
+        bomb.push_str(&format!(
+            "  {i}: &{i} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+        ));
+    }
+    let deep = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: deep}}\nx: {}1{}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let dir = temp_dir();
+    let file = dir.join("hostile.yaml");
+    std::fs::write(
+        &file,
+        format!("{bomb}---\n{deep}---\n{}", read("scan/shop/configmap.yaml")),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let assert = scan()
+        .args(["-n", "shop", "-o", "json"])
+        .arg(&file)
+        .assert()
+        .code(2);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let report = stdout_json(&assert);
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{report:#}");
+    for (e, document) in errors.iter().zip([1, 2]) {
+        assert_eq!(e["document"], document);
+        assert!(
+            e["message"].as_str().unwrap().starts_with("invalid YAML: "),
+            "{e}"
+        );
+    }
+    assert_eq!(report["objects"].as_array().unwrap().len(), 1, "{report:#}");
+}
+
+/// A fault of a ConfigMap consumed by three workloads is reported once by
+/// `scan`, on the ConfigMap, with the three consumers; each workload is
+/// still rejected (one line pointing at the ConfigMap), and each is rejected
+/// by the compiled policy at admission, where it is its own request
+/// (test_data/scan/consumed/set.yaml).
+#[test]
+fn a_configmap_fault_is_reported_once() {
+    use dangling_references::scan::{
+        ManifestSet, ModelCluster, Snapshot, Source, evaluate, load_policy,
+    };
+    const SETTINGS: &str = r#"{"checkWorkloadReferences": true}"#;
+    const FAULT: &str = "ConfigMap shop/urls, key \"API_URL\": \"http://gone.shop.svc:8080\" names Service \"gone\"";
+    const CONSUMERS: &str =
+        " (consumed by Deployment shop/web, Deployment shop/worker, Deployment shop/cron)";
+    let file = data("scan/consumed/set.yaml");
+    let report = stdout_json(
+        &scan()
+            .args(["--settings", SETTINGS, "-o", "json"])
+            .arg(&file)
+            .assert()
+            .code(1),
+    );
+    assert_eq!(report["summary"]["rejected"], 4, "{report:#}");
+    let objects = report["objects"].as_array().unwrap();
+    let config_map = &objects[0]["problems"];
+    assert_eq!(config_map.as_array().unwrap().len(), 1, "{report:#}");
+    let message = config_map[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(FAULT) && message.ends_with(CONSUMERS),
+        "{message}"
+    );
+    for (workload, line) in objects[1..].iter().zip([31, 50, 69]) {
+        assert_eq!(workload["verdict"], "rejected");
+        assert_eq!(
+            workload["problems"],
+            json!([{
+                "message": "because of ConfigMap shop/urls, key \"API_URL\" (read here; reported once, on the ConfigMap)",
+                "line": line, "column": 19, "reportedOn": "ConfigMap shop/urls"
+            }]),
+            "{report:#}"
+        );
+    }
+    // the text and SARIF name the fault once too
+    let text = scan()
+        .args(["--settings", SETTINGS])
+        .arg(&file)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(
+        String::from_utf8(text)
+            .unwrap()
+            .matches("names Service")
+            .count(),
+        1
+    );
+    let sarif = stdout_json(
+        &scan()
+            .args(["--settings", SETTINGS, "-o", "sarif"])
+            .arg(&file)
+            .assert()
+            .code(1),
+    );
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{sarif:#}");
+    assert!(
+        results[0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .ends_with(CONSUMERS)
+    );
+
+    // at admission, the compiled policy rejects each workload for the key
+    let set = ManifestSet::parse(
+        &[Source::new("set.yaml", read("scan/consumed/set.yaml"))],
+        "shop",
+    );
+    let model = Arc::new(ModelCluster::new(&set, &Snapshot::new()));
+    let policy = load_policy(policy(), None).unwrap();
+    let settings: Value = serde_json::from_str(SETTINGS).unwrap();
+    let outcomes = evaluate(&policy, &set, &model, &settings, 2, None);
+    assert_eq!(outcomes.len(), 4);
+    for (i, outcome) in &outcomes[1..] {
+        let response = &outcome.as_ref().unwrap().response;
+        assert!(!response.accepted, "{}", set.objects[*i].name);
+        assert!(
+            response.message.as_deref().unwrap().contains(
+                "envFrom[0].configMapRef: ConfigMap \"urls\", key \"API_URL\": \"http://gone.shop.svc:8080\" names Service \"gone\""
+            ),
+            "{response:?}"
+        );
+    }
 }

@@ -11,12 +11,12 @@ use std::fmt;
 use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{Result, anyhow, bail};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::yaml::{self, Place, Seg, Tree};
 use crate::cluster::is_cluster_scoped;
 
 /// The name `-` (stdin) is reported under.
@@ -226,41 +226,94 @@ impl Text {
     }
 }
 
-/// The text an object was read from, to find lines in.
+/// A position in a source: 1-based line and column (in characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+}
+
+/// The text an object was read from, and the positions of its nodes.
 #[derive(Debug, Clone)]
 pub struct Span {
     text: Text,
-    /// Byte range of the document (or item) in `text`.
+    /// Byte range of the document in `text`.
     range: Range<usize>,
+    /// The path of the object in its document (`items[i]` of a List).
+    base: Vec<Seg>,
+    /// The positions of the document's nodes, parsed once when first
+    /// needed (shared by the items of a List).
+    tree: Arc<OnceLock<Option<Tree>>>,
 }
 
 impl Span {
-    /// The 1-based line of the first occurrence of one of `needles` (tried
-    /// in order) inside the span, searching from `from` (an offset into the
-    /// span) first and then from its start.
-    pub fn find_line(&self, needles: &[String], from: usize) -> Option<usize> {
-        let region = &self.text.text[self.range.clone()];
-        let from = floor_char_boundary(region, from.min(region.len()));
-        for needle in needles.iter().filter(|n| !n.is_empty()) {
-            let found = region[from..]
-                .find(needle.as_str())
-                .map(|i| i + from)
-                .or_else(|| region.find(needle.as_str()));
-            if let Some(offset) = found {
-                return Some(self.text.line_of(self.range.start + offset));
-            }
+    fn new(text: Text, range: Range<usize>) -> Self {
+        Span {
+            text,
+            range,
+            base: Vec::new(),
+            tree: Arc::new(OnceLock::new()),
         }
-        None
     }
 
-    /// The offset into the span of the first occurrence of `needle`.
-    pub fn offset_of(&self, needle: &str) -> Option<usize> {
-        self.text().find(needle)
-    }
-
-    /// The span's text.
+    /// The span's text (the whole document, for an item of a List).
     pub fn text(&self) -> &str {
         &self.text.text[self.range.clone()]
+    }
+
+    fn tree(&self) -> Option<&Tree> {
+        self.tree
+            .get_or_init(|| {
+                let text = self.text();
+                if text.lines().any(|l| l.starts_with('%')) {
+                    // directives are not part of the document; blanked, so
+                    // that offsets stay those of the text
+                    let blanked: String = text
+                        .split_inclusive('\n')
+                        .map(|l| {
+                            if l.starts_with('%') {
+                                let body = l.trim_end_matches(['\n', '\r']);
+                                format!("{}{}", " ".repeat(body.len()), &l[body.len()..])
+                            } else {
+                                l.to_owned()
+                            }
+                        })
+                        .collect();
+                    Tree::parse(&blanked)
+                } else {
+                    Tree::parse(text)
+                }
+            })
+            .as_ref()
+    }
+
+    /// Where the node at `path` (below the object) is, in the span's text.
+    pub fn place(&self, path: &[Seg]) -> Option<Place> {
+        let full: Vec<Seg> = self.base.iter().chain(path).cloned().collect();
+        self.tree()?.place(&full)
+    }
+
+    /// The position in the file of byte `offset` of the span's text.
+    pub fn position(&self, offset: usize) -> Position {
+        let at = self.range.start + offset.min(self.range.len());
+        let line = self.text.line_of(at);
+        let line_start = if line == 1 {
+            0
+        } else {
+            self.text.newlines[line - 2] + 1
+        };
+        let at = floor_char_boundary(&self.text.text, at);
+        Position {
+            line,
+            column: self.text.text[line_start..at].chars().count() + 1,
+        }
+    }
+
+    /// The position of the node at `path` (below the object).
+    pub fn position_of(&self, path: &[Seg]) -> Option<Position> {
+        self.place(path).map(|p| self.position(p.start))
     }
 }
 
@@ -341,10 +394,7 @@ impl ManifestSet {
                         message,
                     }),
                     Ok(value) => {
-                        let span = Span {
-                            text: text.clone(),
-                            range: doc.range.clone(),
-                        };
+                        let span = Span::new(text.clone(), doc.range.clone());
                         set.add_document(value, doc.origin, span, default_ns, &mut first_seen);
                     }
                 }
@@ -376,22 +426,13 @@ impl ManifestSet {
         let Some(Value::Array(items)) = list.remove("items") else {
             unreachable!("checked above")
         };
-        // items are looked for in order, each from where the last one was
-        let mut from = 0;
         for (i, item) in items.into_iter().enumerate() {
             let mut item_origin = origin.clone();
             item_origin.item = Some(i + 1);
             let mut item_span = span.clone();
-            if let Some(name) = item.pointer("/metadata/name").and_then(Value::as_str) {
-                let quoted = [format!("\"{name}\""), name.to_owned()];
-                if let Some(offset) = quoted
-                    .iter()
-                    .find_map(|q| span.text()[from..].find(q.as_str()).map(|o| o + from))
-                {
-                    from = offset;
-                    item_origin.line = Some(span.text.line_of(span.range.start + offset));
-                    item_span.range = span.range.start + offset..span.range.end;
-                }
+            item_span.base = vec![Seg::key("items"), Seg::Index(i)];
+            if let Some(at) = item_span.position_of(&[]) {
+                item_origin.line = Some(at.line);
             }
             self.add_object(item, item_origin, item_span, namespace, first_seen);
         }
@@ -715,10 +756,7 @@ fn yaml_documents(source: &Source, lines: &Text) -> Vec<Document> {
         } else {
             chunk.to_owned()
         };
-        let value = match serde_yaml::Deserializer::from_str(&body).next() {
-            None => Ok(Value::Null),
-            Some(de) => Value::deserialize(de).map_err(|e| yaml_error(&e, chunk_line)),
-        };
+        let value = yaml::value(&body).map_err(|e| yaml_error(&e, chunk_line));
         if matches!(value, Ok(Value::Null)) {
             continue;
         }
@@ -736,9 +774,9 @@ fn yaml_documents(source: &Source, lines: &Text) -> Vec<Document> {
     docs
 }
 
-/// serde_yaml's message with its positions made relative to the file.
-fn yaml_error(e: &serde_yaml::Error, chunk_line: usize) -> String {
-    let message = shift_lines(&e.to_string(), chunk_line - 1);
+/// The parser's message with its positions made relative to the file.
+fn yaml_error(e: &str, chunk_line: usize) -> String {
+    let message = shift_lines(e, chunk_line - 1);
     format!("invalid YAML: {}", message.replace('\n', " "))
 }
 
@@ -851,14 +889,35 @@ mod tests {
     }
 
     #[test]
-    fn span_finds_values() {
-        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  x: |\n    url: http://api.shop.svc:8080\n";
+    fn positions_of_fields() {
+        let text = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  x: |\n    url: http://api.shop.svc:8080\n";
         let set = parse("c.yaml", text);
         let span = &set.objects[0].span;
         assert_eq!(
-            span.find_line(&["http://api.shop.svc:8080".to_owned()], 0),
-            Some(6)
+            span.position_of(&[Seg::key("data"), Seg::key("x")]),
+            Some(Position { line: 7, column: 5 })
         );
-        assert_eq!(span.find_line(&["nothing".to_owned()], 0), None);
+        assert_eq!(
+            span.position_of(&[Seg::key("metadata"), Seg::key("name")]),
+            Some(Position {
+                line: 4,
+                column: 18
+            })
+        );
+        assert_eq!(span.position_of(&[Seg::key("nothing")]), None);
+        let list = parse(
+            "l.yaml",
+            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: b\n",
+        );
+        assert_eq!(list.objects[1].origin.line, Some(7));
+        assert_eq!(
+            list.objects[1]
+                .span
+                .position_of(&[Seg::key("metadata"), Seg::key("name")]),
+            Some(Position {
+                line: 10,
+                column: 11
+            })
+        );
     }
 }

@@ -22,9 +22,11 @@
 //! [`evaluate`]).
 
 pub mod input;
+pub mod locate;
 pub mod model;
 pub mod report;
 pub mod selectors;
+pub mod yaml;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;

@@ -90,12 +90,8 @@ impl Snapshot {
             serde_json::from_str(text)
                 .map_err(|e| anyhow!("snapshot {name} is not valid JSON: {e}"))?
         } else {
-            serde_yaml::from_str(text).map_err(|e| {
-                anyhow!(
-                    "snapshot {name} is neither JSON nor YAML: {}",
-                    e.to_string().replace('\n', " ")
-                )
-            })?
+            super::yaml::value(text)
+                .map_err(|e| anyhow!("snapshot {name} is neither JSON nor YAML: {e}"))?
         };
         let hint =
             "expected the output of `kubectl get services,configmaps,serviceaccounts -A -o json`";

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 use serde_sarif::sarif;
 
-use super::input::{InputError, ManifestObject, ManifestSet, Origin, STDIN_NAME};
+use super::input::{InputError, ManifestObject, ManifestSet, Origin, Position, STDIN_NAME};
 use super::selectors;
 use crate::Evaluation;
 
@@ -43,12 +43,19 @@ impl Verdict {
 pub struct Finding {
     /// The policy's text (or that of a rule of `scan`'s own).
     pub message: String,
-    /// The line of the offending value, when it can be found in the file.
+    /// The line of the field that holds the offending value (of the object
+    /// when the message names no field).
     pub line: Option<usize>,
+    /// The column (1-based, in characters) of that field.
+    pub column: Option<usize>,
     /// The SARIF rule, for a finding of a rule of `scan`'s own (see
     /// [`super::selectors`]); `None` for the policy's, whose rule is told
     /// from the message.
     pub rule: Option<&'static str>,
+    /// For a workload, the ConfigMap (`ConfigMap ns/name`) whose findings,
+    /// about keys the workload consumes, are reported once, on the
+    /// ConfigMap: this finding only points at it (and is no SARIF result).
+    pub reported_on: Option<String>,
 }
 
 /// The outcome for one checked object, or the warnings of `scan`'s own
@@ -120,10 +127,11 @@ impl Report {
         outcomes: &[(usize, Result<Evaluation, String>)],
         warn_only: bool,
     ) -> Report {
-        let checked = outcomes
+        let mut checked = outcomes
             .iter()
             .map(|(i, outcome)| object_report(&set.objects[*i], outcome))
             .collect::<Vec<_>>();
+        report_consumed_keys_once(&mut checked);
         Report {
             files: set.files.clone(),
             documents: set.documents,
@@ -314,7 +322,14 @@ impl Report {
     pub fn json(&self) -> Value {
         let findings = |fs: &[Finding]| -> Value {
             fs.iter()
-                .map(|f| json!({"message": f.message, "line": f.line}))
+                .map(|f| {
+                    let mut finding =
+                        json!({"message": f.message, "line": f.line, "column": f.column});
+                    if let Some(on) = &f.reported_on {
+                        finding["reportedOn"] = json!(on);
+                    }
+                    finding
+                })
                 .collect()
         };
         json!({
@@ -371,13 +386,14 @@ impl Report {
                 }
             };
             for (findings, warning) in [(&o.problems, false), (&o.warnings, true)] {
-                for f in findings {
+                // the fault is a result of the ConfigMap, which names this object
+                for f in findings.iter().filter(|f| f.reported_on.is_none()) {
                     results.push(sarif_result(
                         f.rule.unwrap_or_else(|| rule_for(&o.kind, &f.message)),
                         level(warning),
                         f.message.clone(),
                         &o.origin,
-                        f.line,
+                        f.line.map(|l| (l, f.column)),
                         o.helm_source.as_deref(),
                         Some(o),
                     ));
@@ -508,21 +524,27 @@ fn sarif_result(
     level: sarif::ResultLevel,
     text: String,
     origin: &Origin,
-    line: Option<usize>,
+    line: Option<(usize, Option<usize>)>,
     helm_source: Option<&str>,
     object: Option<&ObjectReport>,
 ) -> sarif::Result {
     // stdin has no file to annotate; `helm template` names the template
     let (uri, region) = match (origin.file.as_str(), helm_source) {
         (STDIN_NAME, Some(source)) => (source.to_owned(), None),
-        (STDIN_NAME, None) => ("stdin".to_owned(), line.or(origin.line)),
-        (file, _) => (sarif_uri(file), line.or(origin.line)),
+        (STDIN_NAME, None) => ("stdin".to_owned(), line.or(origin.line.map(|l| (l, None)))),
+        (file, _) => (sarif_uri(file), line.or(origin.line.map(|l| (l, None)))),
     };
     let artifact = sarif::ArtifactLocation::builder().uri(uri).build();
     let physical = match region {
-        Some(l) => sarif::PhysicalLocation::builder()
+        Some((l, column)) => sarif::PhysicalLocation::builder()
             .artifact_location(artifact)
-            .region(sarif::Region::builder().start_line(l as i64).build())
+            .region(match column {
+                Some(c) => sarif::Region::builder()
+                    .start_line(l as i64)
+                    .start_column(c as i64)
+                    .build(),
+                None => sarif::Region::builder().start_line(l as i64).build(),
+            })
             .build(),
         None => sarif::PhysicalLocation::builder()
             .artifact_location(artifact)
@@ -648,10 +670,15 @@ fn object_report(object: &ManifestObject, outcome: &Result<Evaluation, String>) 
     };
     report.host_calls = evaluation.kubernetes_calls().count();
     let response = &evaluation.response;
-    let locate = |message: &str| Finding {
-        message: message.to_owned(),
-        line: locate(object, message),
-        rule: None,
+    let locate = |message: &str| {
+        let at = super::locate::position(object, message).or_else(|| object_position(object));
+        Finding {
+            message: message.to_owned(),
+            line: at.map(|p| p.line),
+            column: at.map(|p| p.column),
+            rule: None,
+            reported_on: None,
+        }
     };
     if !response.accepted {
         let message = response
@@ -677,6 +704,119 @@ fn object_report(object: &ManifestObject, outcome: &Result<Evaluation, String>) 
         Verdict::Warned
     };
     report
+}
+
+/// A workload's finding about a ConfigMap key it consumes
+/// (`container "app" (Deployment ns/web), envFrom[1].configMapRef:
+/// ConfigMap "cfg", key "k": "http://…" names Service …`): the ConfigMap's
+/// name, the key's part (`"k"`) and the message the ConfigMap's own check
+/// gives for the same fault (`ConfigMap ns/cfg, key "k": "http://…" names
+/// Service …`).
+fn consumed_key_finding(message: &str, namespace: &str) -> Option<(String, String, String)> {
+    const MARK: &str = ": ConfigMap \"";
+    let at = message.find(MARK)?;
+    let (name, rest) = super::locate::debug_string(&message[at + MARK.len() - 1..])?;
+    let tail = rest.strip_prefix(", key ")?;
+    let (key, after) = super::locate::debug_string(tail)?;
+    after.strip_prefix(": ")?;
+    let quoted_key = &tail[..tail.len() - after.len()];
+    Some((
+        name.clone(),
+        quoted_key.to_owned(),
+        format!("ConfigMap {namespace}/{name}, key {tail}"),
+    ))
+    .filter(|_| !key.is_empty() || quoted_key == "\"\"")
+}
+
+/// One report per fault: a workload's finding about a ConfigMap key it
+/// consumes that the ConfigMap's own report has too is dropped from the
+/// workload; the ConfigMap's finding lists the workloads that consume it
+/// (`… (consumed by Deployment ns/a, Deployment ns/b)`), and each workload
+/// keeps its verdict and one line per ConfigMap pointing at it. Findings
+/// the ConfigMap does not have (a ConfigMap of a snapshot, another
+/// setting) stay on the workload.
+fn report_consumed_keys_once(checked: &mut [ObjectReport]) {
+    /// (ConfigMap name, its keys, the first copy's line and column, a
+    /// problem among the copies)
+    type Pointer = (String, Vec<String>, Option<usize>, Option<usize>, bool);
+    // the ConfigMaps' findings: message -> (report, problem?, index)
+    let mut on_config_maps: HashMap<String, (usize, bool, usize)> = HashMap::new();
+    for (r, o) in checked.iter().enumerate() {
+        if o.kind != "ConfigMap" {
+            continue;
+        }
+        for (problem, list) in [(true, &o.problems), (false, &o.warnings)] {
+            for (i, f) in list.iter().enumerate() {
+                on_config_maps.insert(f.message.clone(), (r, problem, i));
+            }
+        }
+    }
+    if on_config_maps.is_empty() {
+        return;
+    }
+    let mut consumers: BTreeMap<(usize, bool, usize), Vec<String>> = BTreeMap::new();
+    for o in checked.iter_mut().filter(|o| o.kind != "ConfigMap") {
+        let namespace = o.namespace.clone().unwrap_or_default();
+        let identity = o.display_name();
+        let mut pointers: Vec<Pointer> = Vec::new();
+        for problem in [true, false] {
+            let list = if problem {
+                &mut o.problems
+            } else {
+                &mut o.warnings
+            };
+            list.retain(|f| {
+                let Some((name, key, message)) = consumed_key_finding(&f.message, &namespace)
+                else {
+                    return true;
+                };
+                let Some(&at) = on_config_maps.get(&message) else {
+                    return true;
+                };
+                let names = consumers.entry(at).or_default();
+                if !names.contains(&identity) {
+                    names.push(identity.clone());
+                }
+                match pointers.iter_mut().find(|p| p.0 == name) {
+                    Some(p) => {
+                        if !p.1.contains(&key) {
+                            p.1.push(key);
+                        }
+                        p.4 |= problem;
+                    }
+                    None => pointers.push((name, vec![key], f.line, f.column, problem)),
+                }
+                false
+            });
+        }
+        for (name, keys, line, column, problem) in pointers {
+            let finding = Finding {
+                message: format!(
+                    "because of ConfigMap {namespace}/{name}, key{} {} (read here; reported once, on the ConfigMap)",
+                    plural(keys.len()),
+                    keys.join(", ")
+                ),
+                line,
+                column,
+                rule: None,
+                reported_on: Some(format!("ConfigMap {namespace}/{name}")),
+            };
+            if problem {
+                o.problems.push(finding);
+            } else {
+                o.warnings.push(finding);
+            }
+        }
+    }
+    for ((r, problem, i), names) in consumers {
+        let o = &mut checked[r];
+        let list = if problem {
+            &mut o.problems
+        } else {
+            &mut o.warnings
+        };
+        let _ = write!(list[i].message, " (consumed by {})", names.join(", "));
+    }
 }
 
 /// The `# Source:` comment of `helm template` in the object's document.
@@ -727,89 +867,12 @@ pub fn split_problems(message: &str, object: &ManifestObject) -> Vec<String> {
     problems
 }
 
-/// The quoted strings of a message (`"…"`, backslash escapes undone),
-/// each with the text just before it.
-fn quoted(message: &str) -> Vec<(String, &str)> {
-    let mut out = Vec::new();
-    let bytes = message.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'"' {
-            i += 1;
-            continue;
-        }
-        let start = i + 1;
-        let mut j = start;
-        let mut value = String::new();
-        let mut closed = false;
-        while j < bytes.len() {
-            match bytes[j] {
-                b'\\' if j + 1 < bytes.len() => {
-                    value.push(bytes[j + 1] as char);
-                    j += 2;
-                }
-                b'"' => {
-                    closed = true;
-                    break;
-                }
-                _ => {
-                    let ch = message[j..].chars().next().expect("inside the string");
-                    value.push(ch);
-                    j += ch.len_utf8();
-                }
-            }
-        }
-        if !closed {
-            break;
-        }
-        out.push((value, &message[..i]));
-        i = j + 1;
-    }
-    out
-}
-
-/// The line of the value a finding is about: the longest quoted string of
-/// the message found in the object's text that is not the object's own
-/// name or namespace, a container name, a suggestion or a list of what
-/// exists, searched from the container the finding names.
-fn locate(object: &ManifestObject, message: &str) -> Option<usize> {
-    let strings = quoted(message);
-    let container = strings
-        .iter()
-        .find(|(_, before)| before.ends_with("container "))
-        .map(|(v, _)| v.clone());
-    let from = container
-        .as_deref()
-        .and_then(|c| {
-            object
-                .span
-                .offset_of(&format!("name: {c}"))
-                .or_else(|| object.span.offset_of(&format!("\"name\": \"{c}\"")))
-        })
-        .unwrap_or(0);
-    let mut candidates: Vec<String> = strings
-        .into_iter()
-        .filter(|(value, before)| {
-            let skip_context = [
-                "container ",
-                "namespace ",
-                "mean ",
-                "(it has ",
-                "it has ",
-                ", ",
-            ]
-            .iter()
-            .any(|c| before.ends_with(c));
-            !skip_context
-                && value.len() > 1
-                && Some(value) != container.as_ref()
-                && *value != object.name
-                && Some(value) != object.namespace.as_ref()
-        })
-        .map(|(v, _)| v)
-        .collect();
-    candidates.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    object.span.find_line(&candidates, from)
+/// Where the object itself is: its first field, else the line it starts on.
+pub(crate) fn object_position(object: &ManifestObject) -> Option<Position> {
+    object
+        .span
+        .position_of(&[])
+        .or(object.origin.line.map(|line| Position { line, column: 1 }))
 }
 
 #[cfg(test)]
@@ -834,16 +897,10 @@ mod tests {
         assert!(problems[0].ends_with("optional: true"));
         assert!(problems[1].starts_with("container \"side\""));
         assert_eq!(problems[3], "and 2 more problem(s)");
-        assert_eq!(locate(&o, &problems[0]), Some(12));
-        assert_eq!(locate(&o, &problems[1]), Some(16));
-        assert_eq!(locate(&o, &problems[3]), None);
-    }
-
-    #[test]
-    fn quoted_strings() {
-        let q = quoted(r#"key "a\"b": "http://x" names Service "x""#);
-        let values: Vec<&str> = q.iter().map(|(v, _)| v.as_str()).collect();
-        assert_eq!(values, ["a\"b", "http://x", "x"]);
+        let line = |p: &str| super::super::locate::position(&o, p).map(|p| (p.line, p.column));
+        assert_eq!(line(&problems[0]), Some((12, 19)));
+        assert_eq!(line(&problems[1]), Some((16, 18)));
+        assert_eq!(line(&problems[3]), None);
     }
 
     #[test]

@@ -26,6 +26,7 @@ use serde_json::Value;
 use super::input::{ManifestObject, ManifestSet};
 use super::model::Snapshot;
 use super::report::Finding;
+use super::yaml::Seg;
 
 /// The SARIF rule of the warning.
 pub const RULE: &str = "service-selects-no-pods";
@@ -338,20 +339,18 @@ pub fn warnings(set: &ManifestSet, snapshot: &Snapshot) -> Vec<(usize, Finding)>
             here
         };
         if let Some(message) = warning(service, &selector, templates, with_snapshot) {
-            let spec = service
+            let at = service
                 .span
-                .offset_of("\nspec:")
-                .or_else(|| service.span.offset_of("\"spec\""))
-                .unwrap_or(0);
-            let line = service
-                .span
-                .find_line(&["selector:".to_owned(), "\"selector\"".to_owned()], spec);
+                .position_of(&[Seg::key("spec"), Seg::key("selector")])
+                .or_else(|| super::report::object_position(service));
             found.push((
                 i,
                 Finding {
                     message,
-                    line,
+                    line: at.map(|p| p.line),
+                    column: at.map(|p| p.column),
                     rule: Some(RULE),
+                    reported_on: None,
                 },
             ));
         }

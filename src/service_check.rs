@@ -18,11 +18,15 @@ use crate::service_refs::{
 use crate::settings::Compiled;
 use crate::suggest::closest;
 
-/// At most this many missing Services get a "did you mean" suggestion per
-/// request: each costs a comparison with every Service of its namespace,
-/// and only the problems a message spells out (`messages::MAX_LISTED`, a
-/// test keeps the two equal) need one.
-pub const MAX_SUGGESTED: usize = 20;
+/// At most this many distinct missing Service names are compared with the
+/// Services of their namespace per request (each comparison costs one
+/// edit distance per Service there; a name written many times is compared
+/// once). The comparison gives the "did you mean" of a message (which
+/// lists at most `messages::MAX_LISTED` problems: a test keeps this
+/// bound above it) and tells a typo from a name that resembles nothing
+/// (a tolerant reference to it only warns). Past the bound a missing
+/// Service is taken for a typo, as it cannot be told apart.
+pub const MAX_SUGGESTED: usize = 64;
 
 /// A reference found in one scanned text: `key` of the ConfigMap, and
 /// `origin`, the caller's index of where that text is consumed.
@@ -77,6 +81,8 @@ pub struct Finding<'t> {
     pub written: Cow<'t, str>,
     pub service: Cow<'t, str>,
     pub namespace: Cow<'t, str>,
+    /// How the reference was written.
+    pub form: Form,
     pub problem: Problem,
     pub severity: Severity,
 }
@@ -91,6 +97,7 @@ impl Finding<'_> {
             written: Cow::Owned(self.written.into_owned()),
             service: Cow::Owned(self.service.into_owned()),
             namespace: Cow::Owned(self.namespace.into_owned()),
+            form: self.form,
             problem: self.problem,
             severity: self.severity,
         }
@@ -300,6 +307,7 @@ pub fn judge<'t>(
                     Problem::ForeignZone {
                         zone: zone.to_string(),
                     },
+                    false,
                 ));
             }
             continue;
@@ -348,10 +356,12 @@ pub fn judge<'t>(
     report
 }
 
-fn finding<'t>(r: &KeyedRef<'t>, problem: Problem) -> Finding<'t> {
-    let absent = matches!(problem, Problem::Missing { suggestion: None });
+/// The finding of `problem` with `r`; `resembles_none`: the Service is
+/// missing and was compared with those of its namespace, with no close
+/// name (only then can a tolerant reference be [`Severity::Absent`]).
+fn finding<'t>(r: &KeyedRef<'t>, problem: Problem, resembles_none: bool) -> Finding<'t> {
     Finding {
-        severity: if r.tolerant && absent {
+        severity: if r.tolerant && resembles_none {
             Severity::Absent
         } else {
             Severity::Broken
@@ -361,6 +371,7 @@ fn finding<'t>(r: &KeyedRef<'t>, problem: Problem) -> Finding<'t> {
         written: r.reference.written.clone(),
         service: r.reference.service.clone(),
         namespace: r.reference.namespace.clone(),
+        form: r.reference.form,
         problem,
     }
 }
@@ -375,6 +386,8 @@ fn problems_in_namespace<'t, 's>(
 ) {
     let by_name: HashMap<&str, &ServiceInfo> =
         services.iter().map(|s| (s.name.as_str(), s)).collect();
+    // Missing names already compared, with their suggestion.
+    let mut compared: Vec<(&str, Option<String>)> = Vec::new();
     for r in refs.iter().copied() {
         let reference = &r.reference;
         // A `scheme://a.b` short name in a namespace without Services is much
@@ -394,27 +407,39 @@ fn problems_in_namespace<'t, 's>(
         if !seen.insert((r.origin, r.key, reference.written.as_ref())) {
             continue;
         }
-        let problem = match problem {
-            Problem::Missing { .. } if *suggestions_left > 0 => {
-                *suggestions_left -= 1;
-                // Listing the port beats merely accepting it (headless).
-                let serves = |s: &ServiceInfo| {
-                    reference
-                        .port
-                        .number()
-                        .is_some_and(|p| s.ports.contains(&i32::from(p)))
+        let (problem, resembles_none) = match problem {
+            Problem::Missing { .. } => {
+                let name = reference.service.as_ref();
+                let compared = match compared.iter().find(|(n, _)| *n == name) {
+                    Some((_, suggestion)) => Some(suggestion.clone()),
+                    None if *suggestions_left > 0 => {
+                        *suggestions_left -= 1;
+                        // Listing the port beats merely accepting it (headless).
+                        let serves = |s: &ServiceInfo| {
+                            reference
+                                .port
+                                .number()
+                                .is_some_and(|p| s.ports.contains(&i32::from(p)))
+                        };
+                        let suggestion =
+                            closest(name, services.iter().map(|s| (s.name.as_str(), serves(s))))
+                                .map(str::to_string);
+                        compared.push((name, suggestion.clone()));
+                        Some(suggestion)
+                    }
+                    None => None,
                 };
-                Problem::Missing {
-                    suggestion: closest(
-                        &reference.service,
-                        services.iter().map(|s| (s.name.as_str(), serves(s))),
-                    )
-                    .map(str::to_string),
-                }
+                let resembles_none = matches!(compared, Some(None));
+                (
+                    Problem::Missing {
+                        suggestion: compared.flatten(),
+                    },
+                    resembles_none,
+                )
             }
-            other => other,
+            other => (other, false),
         };
-        findings.push(finding(r, problem));
+        findings.push(finding(r, problem, resembles_none));
     }
 }
 
@@ -460,7 +485,7 @@ mod tests {
 
     #[test]
     fn suggestions_cover_every_listed_problem() {
-        assert_eq!(MAX_SUGGESTED, crate::messages::MAX_LISTED);
+        assert!(MAX_SUGGESTED >= crate::messages::MAX_LISTED);
     }
 
     /// The check and its rendering, as the router runs them.

@@ -60,6 +60,41 @@ pub trait ServiceSource {
     fn services_in(&self, namespace: &str) -> Result<Vec<ServiceInfo>, String>;
 }
 
+/// A [`ServiceSource`] that asks the one it wraps at most once per
+/// namespace, so that a check that needs a namespace's Services twice
+/// (the judge, then a second reading of a name) still makes one host call.
+pub struct OncePerNamespace<'s> {
+    inner: &'s dyn ServiceSource,
+    /// What each namespace asked so far answered (a handful per request).
+    answers: std::cell::RefCell<Vec<(String, Listing)>>,
+}
+
+/// The host's answer to a Service listing.
+type Listing = Result<Vec<ServiceInfo>, String>;
+
+impl<'s> OncePerNamespace<'s> {
+    /// Wraps `inner`.
+    pub fn new(inner: &'s dyn ServiceSource) -> Self {
+        OncePerNamespace {
+            inner,
+            answers: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl ServiceSource for OncePerNamespace<'_> {
+    fn services_in(&self, namespace: &str) -> Result<Vec<ServiceInfo>, String> {
+        if let Some((_, answer)) = self.answers.borrow().iter().find(|(ns, _)| ns == namespace) {
+            return answer.clone();
+        }
+        let answer = self.inner.services_in(namespace);
+        self.answers
+            .borrow_mut()
+            .push((namespace.to_string(), answer.clone()));
+        answer
+    }
+}
+
 /// The fields of a Service the check reads, in the order the host
 /// receives them. One fixed set for every call: policy-server keeps one
 /// watch cache per kind, namespace and mask set.

@@ -194,6 +194,18 @@ const COMMON_TLDS: &[&str] = &[
     "cc",
     "ly",
     "gg",
+    // generic top-level domains common in URLs of docs and tools
+    "dev",
+    "app",
+    "cloud",
+    "tech",
+    "site",
+    "online",
+    "page",
+    "run",
+    "so",
+    "to",
+    "ws",
     "internal",
     "local",
     "localhost",
@@ -337,6 +349,22 @@ pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
     refs
 }
 
+/// Ports below 1024 that Services commonly listen on (IANA's well-known
+/// ports of network services). A bare `name:number` with another number
+/// below 1024 is as often a version (`postgres:15`), a count
+/// (`web:2,worker:1`), a flag (`cart:1`) or a user and group
+/// (`redis:999`) as an address, so it is not read as one.
+const WELL_KNOWN_PORTS: &[u16] = &[
+    21, 22, 23, 25, 53, 80, 88, 110, 111, 119, 123, 143, 161, 162, 179, 389, 443, 445, 465, 514,
+    515, 587, 631, 636, 853, 873, 989, 990, 993, 995,
+];
+
+/// Whether `port` can be read as a Service's port in a bare `name:port`:
+/// 1024 and above, or a well-known service port.
+fn is_service_port(port: u16) -> bool {
+    port >= 1024 || WELL_KNOWN_PORTS.contains(&port)
+}
+
 /// The references of a value that is exactly `host:port`, or a
 /// comma-separated list of such (`cartservice:7070`,
 /// `kafka-0.kafka:9092, kafka-1.kafka:9092`), as a container sees it: the
@@ -347,7 +375,8 @@ pub fn scan<'t>(text: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
 /// IP addresses, listen addresses (`0.0.0.0:8080`, `:8080`), names of
 /// three labels or more (public names; `.svc` names are found by [`scan`]),
 /// `<a>.<tld>` with a common top-level domain (`example.com:443`), and
-/// names that are not DNS labels (placeholders). Linear in `value`.
+/// names that are not DNS labels (placeholders), and ports below 1024
+/// other than the well-known ones ([`WELL_KNOWN_PORTS`]). Linear in `value`.
 pub fn bare_host_ports<'t>(value: &'t str, options: &ScanOptions) -> Vec<ServiceRef<'t>> {
     let mut refs = Vec::new();
     for item in value.trim().split(',') {
@@ -356,7 +385,13 @@ pub fn bare_host_ports<'t>(value: &'t str, options: &ScanOptions) -> Vec<Service
             return Vec::new();
         };
         let port = match port.parse::<u16>() {
-            Ok(p) if p > 0 && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) => p,
+            Ok(p)
+                if is_service_port(p)
+                    && port.len() <= 5
+                    && port.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                p
+            }
             _ => return Vec::new(),
         };
         if !host.bytes().all(is_host_byte) {
@@ -1104,6 +1139,8 @@ mod tests {
     #[case::external_tld("https://grafana.net", vec![])]
     #[case::three_labels("http://metadata.google.internal/x", vec![])]
     #[case::non_network_scheme("hf://ggml-org/gpt-oss-20b-GGUF", vec![])]
+    #[case::generic_tlds("https://web.dev/ https://expo.app http://docs.page:80", vec![])]
+    #[case::two_labels_not_a_tld("https://web.shop/", one("web", "shop", SchemeDefault(443)))]
     #[case::no_scheme("prometheus:9090", vec![])]
     #[case::ini_interpolation("%(protocol)s://%(domain)s:%(http_port)s/grafana", vec![])]
     #[case::env_interpolation("http://${env:MY_POD_IP}:4317", vec![])]

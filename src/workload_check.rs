@@ -19,8 +19,11 @@ use crate::env_expansion::{self, ConfigMapState, EffectiveValue};
 use crate::ignore_annotation::IgnoreList;
 use crate::kubeconfig_check;
 use crate::object_lookup::{ConfigMapData, ObjectSource, slot};
+use crate::service_check::Problem;
 use crate::service_check::{self, KeyedRef};
+use crate::service_lookup::OncePerNamespace;
 use crate::service_lookup::ServiceSource;
+use crate::service_refs::Form;
 use crate::service_refs::{Port, Record, ScanOptions, ServiceRef, Zone};
 use crate::settings::Compiled;
 use crate::workload::{self, ContainerKind, PodSpecView};
@@ -259,7 +262,23 @@ pub fn check(
             })
         });
     }
-    let services_report = service_check::judge(refs, compiled, services);
+    let services = OncePerNamespace::new(services);
+    let mut services_report = service_check::judge(refs, compiled, &services);
+    // `a.b:port` is first `a.b.<namespace>.svc`: Pod `a` behind a headless
+    // Service `b` of the workload's own namespace (a StatefulSet's Pod),
+    // before it is Service `a` of namespace `b`.
+    if services_report
+        .findings
+        .iter()
+        .any(|f| f.form == Form::BareWithNamespace && matches!(f.problem, Problem::Missing { .. }))
+        && let Ok(own) = services.services_in(request.namespace)
+    {
+        services_report.findings.retain(|f| {
+            !(f.form == Form::BareWithNamespace
+                && matches!(f.problem, Problem::Missing { .. })
+                && own.iter().any(|s| s.headless && s.name == f.namespace))
+        });
+    }
     for f in services_report.findings {
         match consumed.get(f.origin) {
             Some(c) => report.key_findings.push(KeyFinding {
@@ -419,7 +438,9 @@ fn container_texts(
                     Some((flag, _)) if value.starts_with('-') => (Some(flag), flag.len() + 1),
                     _ => (previous_flag, 0),
                 };
-                let bare_from = (!flag.is_some_and(names_an_image)).then_some(bare_from);
+                // A bare `host:port` only as a flag's value: a positional
+                // `name:number` is as often `chown redis:999 /data`.
+                let bare_from = flag.filter(|f| !names_an_image(f)).map(|_| bare_from);
                 previous_flag =
                     (item.starts_with('-') && !item.contains('=')).then_some(item.as_str());
                 texts.push(Text {
@@ -1164,7 +1185,7 @@ mod tests {
 
     /// `shop` with Service `api` (8080) and `payments` with `ledger` (9000).
     fn services_cluster() -> FakeCluster {
-        shop()
+        let mut cluster = shop()
             .service("payments", "ledger", &[9000])
             .config_map("shop", "addrs", &[("API_ADDR", "apii:8080")])
             .config_map(
@@ -1172,7 +1193,17 @@ mod tests {
                 "addr-list",
                 &[("BROKERS", "api:8080, ledger.payments:9000\n")],
             )
-            .config_map("shop", "absent-addr", &[("ZIPKIN_ADDR", "zipkin:9411")])
+            .config_map("shop", "absent-addr", &[("ZIPKIN_ADDR", "zipkin:9411")]);
+        // a StatefulSet's governing Service: its Pods are redis-0.redis
+        cluster.add_service(
+            "shop",
+            crate::service_lookup::ServiceInfo {
+                name: "redis".into(),
+                headless: true,
+                ..Default::default()
+            },
+        );
+        cluster
     }
 
     fn env(vars: &[(&str, &str)]) -> Value {
@@ -1247,6 +1278,23 @@ mod tests {
     #[case::not_ignored_variable(env(&[("CART_ADDR", "apii:8080")]), json!({}), ignoring_variables(),
         Expect::Reject(r#""apii:8080" names Service "apii""#))]
     #[case::image_tag(env(&[("SIDECAR_IMAGE", "api:15")]), json!({}), on(), Expect::Accept)]
+    // `name:number` below 1024 that no Service listens on: a version, a
+    // count, a flag, a user and group; a well-known port is an address
+    // `redis-0.redis:6379` is first Pod redis-0 of the headless Service
+    // redis of the workload's namespace
+    #[case::pod_of_own_headless_service(env(&[("REDIS", "redis-0.redis:6379"), ("REPLICAS", "redis-0.redis:6379,redis-1.redis:6379")]), json!({}), on(), Expect::Accept)]
+    #[case::pod_of_a_missing_headless_service(env(&[("CACHE", "cache-0.cachee:6379")]), json!({}), on(),
+        Expect::Warn(r#""cache-0.cachee:6379" names Service "cache-0" in namespace "cachee", which does not exist"#))]
+    // however many optional Services come first, a typo is still one
+    #[case::typo_after_many_absent(
+        env(&(0..30).map(|i| (format!("OPT{i:02}"), format!("http://optional-{i:02}:80"))).chain([("API_ADDR".to_string(), "apii:8080".to_string())])
+            .collect::<Vec<_>>().iter().map(|(n, v)| (n.as_str(), v.as_str())).collect::<Vec<_>>()),
+        json!({}), on(),
+        Expect::Reject(r#"env[30].value (variable "API_ADDR"): "apii:8080" names Service "apii" in namespace "shop", which does not exist; did you mean "api"?"#))]
+    #[case::small_numbers(env(&[("DB_ENGINE", "api:15"), ("SCALE", "api:2,web:1"), ("FEATURES", "apii:1")]), json!({}), on(), Expect::Accept)]
+    #[case::well_known_port(env(&[("API_ADDR", "api:80")]), json!({}), on(),
+        Expect::Reject(r#""api:80" names Service "api" in namespace "shop", but port 80 is not exposed"#))]
+    #[case::positional_item(app(json!({"command": ["chown", "-R", "api:1000", "/data"], "args": ["wait-for", "apii:8080"]})), json!({}), on(), Expect::Accept)]
     #[case::off_by_default(env(&[("API_ADDR", "apii:8080")]), json!({}), Settings::default(), Expect::Accept)]
     // args and command.
     #[case::flag_equals(app(json!({"args": ["--backend=api:8080"]})), json!({}), on(), Expect::Accept)]

@@ -485,7 +485,7 @@ mod tests {
 
     #[test]
     fn suggestions_cover_every_listed_problem() {
-        assert!(MAX_SUGGESTED >= crate::messages::MAX_LISTED);
+        const { assert!(MAX_SUGGESTED >= crate::messages::MAX_LISTED) };
     }
 
     /// The check and its rendering, as the router runs them.

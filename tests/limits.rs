@@ -8,6 +8,7 @@ use dangling_references_policy::host_call::{MAX_HOST_ERROR, summarize_host_error
 use dangling_references_policy::messages::MAX_LISTED;
 use dangling_references_policy::messages::MAX_QUOTED;
 use dangling_references_policy::mounts;
+use dangling_references_policy::service_check::MAX_SUGGESTED;
 use dangling_references_policy::service_refs::{MAX_DNS_NAME, MAX_SCHEME};
 use dangling_references_policy::settings::DEFAULT_MAX_NAMESPACES;
 use dangling_references_policy::test_support::FakeHost;
@@ -39,6 +40,42 @@ fn bounds_are_pinned() {
     assert_eq!(
         MAX_SCANNED_BYTES, 2_097_152,
         "bytes of env values, args and command scanned per workload"
+    );
+    assert_eq!(
+        MAX_SUGGESTED, 64,
+        "distinct missing Service names compared for a close name"
+    );
+}
+
+/// Up to `MAX_SUGGESTED` distinct missing names are compared with the
+/// namespace's Services: each resembles none, so each is only a warning;
+/// past the bound a missing Service cannot be told from a typo and is
+/// rejected as `action` says.
+#[test]
+fn missing_names_compared() {
+    let host = FakeHost::new().service("shop", "api", &[8080]);
+    let env = |n: usize| -> Value {
+        (0..n)
+            .map(|i| json!({"name": format!("OPT_{i}"), "value": format!("http://optional-{i:03}:80")}))
+            .collect()
+    };
+    let on = json!({"checkWorkloadReferences": true});
+    let at = respond(
+        &deployment(json!({"containers": [{"name": "app", "env": env(MAX_SUGGESTED)}]})),
+        &on,
+        &host,
+    );
+    assert_eq!(at["accepted"], json!(true), "{at}");
+    let past = respond(
+        &deployment(json!({"containers": [{"name": "app", "env": env(MAX_SUGGESTED + 1)}]})),
+        &on,
+        &host,
+    );
+    assert!(
+        message(&past).contains(&format!(
+            r#"env[{MAX_SUGGESTED}].value (variable "OPT_{MAX_SUGGESTED}"): "http://optional-{MAX_SUGGESTED:03}:80" names Service "optional-{MAX_SUGGESTED:03}" in namespace "shop", which does not exist"#
+        )),
+        "{past}"
     );
 }
 

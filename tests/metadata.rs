@@ -5,12 +5,25 @@
 use dangling_references_policy::backend_refs::ROUTE_KINDS;
 use dangling_references_policy::settings::Settings;
 use dangling_references_policy::workload::WORKLOAD_KINDS;
-use serde_yaml::Value;
+use serde_json::Value;
 
 fn yaml(file: &str) -> Value {
     let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    from_yaml(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// YAML read as serde_yaml 0.9 read it: YAML 1.2 booleans only, numbers
+/// with leading zeros or underscores as strings, `<<` an ordinary key, the
+/// last of duplicate keys.
+fn from_yaml(text: &str) -> Result<Value, serde_saphyr::Error> {
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    options.leading_zero_numbers_as_strings = true;
+    options.underscored_numbers_as_strings = true;
+    options.merge_keys = serde_saphyr::MergeKeyPolicy::AsOrdinary;
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    serde_saphyr::from_str_with_options(text, options)
 }
 
 fn text(file: &str) -> String {
@@ -72,10 +85,10 @@ fn metadata_matches_cargo() {
 fn metadata_rules_cover_exactly_the_checked_kinds() {
     let metadata = yaml("policy-metadata.yml");
     let mut resources: Vec<String> = metadata["rules"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
-        .flat_map(|rule| rule["resources"].as_sequence().unwrap().iter())
+        .flat_map(|rule| rule["resources"].as_array().unwrap().iter())
         .map(|r| str_of(r, "resource").to_string())
         .collect();
     resources.sort();
@@ -111,7 +124,7 @@ fn metadata_rules_cover_exactly_the_checked_kinds() {
     }
     assert_eq!(
         metadata["contextAwareResources"],
-        serde_yaml::from_str::<Value>(
+        from_yaml(
             "[{apiVersion: v1, kind: Service}, {apiVersion: v1, kind: ConfigMap},
               {apiVersion: v1, kind: ServiceAccount}, {apiVersion: v1, kind: Secret}]"
         )
@@ -119,10 +132,7 @@ fn metadata_rules_cover_exactly_the_checked_kinds() {
     );
     assert_eq!(
         metadata["hostCapabilities"],
-        serde_yaml::from_str::<Value>(
-            "[kubernetes/get_resource, kubernetes/list_resources_by_namespace]"
-        )
-        .unwrap()
+        from_yaml("[kubernetes/get_resource, kubernetes/list_resources_by_namespace]").unwrap()
     );
 }
 
@@ -157,7 +167,7 @@ fn artifacthub_package_matches_metadata() {
         pkg["containersImages"][0]["image"],
         Value::from(format!("{oci}:v{version}"))
     );
-    let links = pkg["links"].as_sequence().unwrap();
+    let links = pkg["links"].as_array().unwrap();
     assert!(str_of(&links[0]["url"], "policy link").contains(&format!("/v{version}/")));
     assert_eq!(
         links[1]["url"],
@@ -168,7 +178,7 @@ fn artifacthub_package_matches_metadata() {
         .split(',')
         .map(Value::from)
         .collect();
-    assert_eq!(pkg["keywords"], Value::Sequence(keywords));
+    assert_eq!(pkg["keywords"], Value::Array(keywords));
 
     let annotations = &pkg["annotations"];
     let mutating = metadata["mutating"].as_bool().unwrap();
@@ -180,8 +190,7 @@ fn artifacthub_package_matches_metadata() {
         annotations["kubewarden/resources"],
         Value::from(annotation(&metadata, "io.artifacthub.resources"))
     );
-    let embedded =
-        |key: &str| -> Value { serde_yaml::from_str(str_of(&annotations[key], key)).unwrap() };
+    let embedded = |key: &str| -> Value { from_yaml(str_of(&annotations[key], key)).unwrap() };
     assert_eq!(embedded("kubewarden/rules"), metadata["rules"]);
     // kwctl keeps contextAwareResources in a set, so it writes them sorted.
     assert_eq!(
@@ -191,19 +200,17 @@ fn artifacthub_package_matches_metadata() {
     let maintainers: Vec<Value> = authors(annotation(&metadata, "io.kubewarden.policy.author"))
         .unwrap()
         .into_iter()
-        .map(|(name, email)| {
-            serde_yaml::from_str(&format!("{{name: {name:?}, email: {email:?}}}")).unwrap()
-        })
+        .map(|(name, email)| from_yaml(&format!("{{name: {name:?}, email: {email:?}}}")).unwrap())
         .collect();
-    assert_eq!(pkg["maintainers"], Value::Sequence(maintainers));
+    assert_eq!(pkg["maintainers"], Value::Array(maintainers));
 }
 
 fn sorted(v: &Value) -> Vec<String> {
     let mut items: Vec<String> = v
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
-        .map(|i| serde_yaml::to_string(i).unwrap())
+        .map(|i| i.to_string())
         .collect();
     items.sort();
     items

@@ -99,8 +99,10 @@ impl ClusterState {
     /// of any of these.
     pub fn from_yaml_str(text: &str) -> Result<Self> {
         let mut s = Self::new();
-        for doc in serde_yaml::Deserializer::from_str(text) {
-            let v: Value = serde::Deserialize::deserialize(doc).context("invalid YAML document")?;
+        let options = crate::scan::yaml::compat_options(serde_saphyr::DuplicateKeyPolicy::LastWins);
+        let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options)
+            .context("invalid YAML document")?;
+        for v in docs {
             s.add_any(v)?;
         }
         Ok(s)

@@ -124,11 +124,13 @@ impl ReplaySession {
     /// which only fails (panics) when it reaches a bad entry while
     /// replaying, every entry is checked here.
     pub fn from_yaml_str(text: &str) -> Result<Self> {
-        let raw: Vec<RawExchange> =
-            serde_yaml::from_str(text).context("the session is not a list of `type: Exchange`")?;
+        let options = || crate::scan::yaml::compat_options(serde_saphyr::DuplicateKeyPolicy::Error);
+        let raw: Vec<RawExchange> = serde_saphyr::from_str_with_options(text, options())
+            .context("the session is not a list of `type: Exchange`")?;
         let mut exchanges = Vec::with_capacity(raw.len());
         for (i, ex) in raw.into_iter().enumerate() {
-            let request: KubernetesRequest = serde_yaml::from_str(&ex.request).with_context(|| {
+            let request: KubernetesRequest = serde_saphyr::from_str_with_options(&ex.request, options())
+                .with_context(|| {
                 format!(
                     "exchange #{i}: cannot parse the recorded request {:?} as one of \
                      !KubernetesListResourceNamespace, !KubernetesListResourceAll, !KubernetesGetResource",
@@ -146,6 +148,13 @@ impl ReplaySession {
 
     /// Serialises all the exchanges of the session (consumed or not) in the
     /// format kwctl writes (`field_masks: null` included).
+    ///
+    /// Still written with `serde_yaml` (kwctl's own serialiser), byte for
+    /// byte what kwctl records: serde-saphyr 2.2 writes the same `request`
+    /// blocks and tags, but double-quotes the `payload`/`message` strings
+    /// that serde_yaml (libyaml) single-quotes (25 of the 26 sessions of
+    /// test_data/sessions differ), and has no option for libyaml's choice
+    /// of scalar style. Reading is serde-saphyr's (see `from_yaml_str`).
     pub fn to_yaml(&self) -> Result<String> {
         let raw = self
             .exchanges

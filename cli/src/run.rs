@@ -107,8 +107,9 @@ pub fn read_settings(arg: Option<&str>) -> Result<Value> {
         (arg.to_owned(), "inline settings".to_owned())
     };
     // YAML is a superset of JSON
-    let value: Value =
-        serde_yaml::from_str(&text).with_context(|| format!("Cannot parse {what}"))?;
+    let options = crate::scan::yaml::compat_options(serde_saphyr::DuplicateKeyPolicy::LastWins);
+    let value: Value = serde_saphyr::from_str_with_options(&text, options)
+        .with_context(|| format!("Cannot parse {what}"))?;
     normalize_settings(&value)?;
     Ok(value)
 }

@@ -18,6 +18,13 @@ use predicates::prelude::*;
 use predicates::str::contains;
 use serde_json::{Value, json};
 
+/// A YAML document as a JSON value, read the way the CLI reads cluster files.
+fn yaml(text: &str) -> Value {
+    let options =
+        dangling_references::scan::yaml::compat_options(serde_saphyr::DuplicateKeyPolicy::LastWins);
+    serde_saphyr::from_str_with_options(text, options).unwrap()
+}
+
 fn policy() -> &'static Path {
     static POLICY: OnceLock<PathBuf> = OnceLock::new();
     POLICY
@@ -288,7 +295,7 @@ fn folders_are_read_recursively_and_json_files_too() {
     )
     .unwrap();
     // the Service as JSON, in a folder further down
-    let service: Value = serde_yaml::from_str(&read("scan/shop/service.yaml")).unwrap();
+    let service: Value = yaml(&read("scan/shop/service.yaml"));
     std::fs::write(
         dir.join("chart/templates/nested/service.json"),
         service.to_string(),
@@ -312,7 +319,7 @@ fn folders_are_read_recursively_and_json_files_too() {
 fn json_streams_lists_and_several_inputs() {
     let dir = temp_dir();
     // `kubectl get services -o json`: a ServiceList
-    let service: Value = serde_yaml::from_str(&read("scan/shop/service.yaml")).unwrap();
+    let service: Value = yaml(&read("scan/shop/service.yaml"));
     let list =
         json!({"apiVersion": "v1", "kind": "ServiceList", "metadata": {}, "items": [service]});
     std::fs::write(
@@ -321,7 +328,7 @@ fn json_streams_lists_and_several_inputs() {
     )
     .unwrap();
     // two JSON values in one file, and a file named without extension
-    let configmap: Value = serde_yaml::from_str(&read("scan/shop/configmap.yaml")).unwrap();
+    let configmap: Value = yaml(&read("scan/shop/configmap.yaml"));
     let mut other = configmap.clone();
     other["metadata"]["name"] = json!("other-config");
     std::fs::write(dir.join("configmaps"), format!("{configmap}\n{other}\n")).unwrap();

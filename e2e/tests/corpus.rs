@@ -108,9 +108,9 @@ fn source(dir: &Path, path: &Path) -> Source {
         .replace('\\', "/");
     let text = std::fs::read_to_string(path).unwrap();
     let mut file_namespace = None;
-    for document in serde_yaml::Deserializer::from_str(&text) {
-        let value =
-            Value::deserialize(document).unwrap_or_else(|e| panic!("{rel} is not valid YAML: {e}"));
+    let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(&text, yaml_options())
+        .unwrap_or_else(|e| panic!("{rel} is not valid YAML: {e}"));
+    for value in documents {
         if let Some(ns) = value["metadata"]["namespace"].as_str() {
             file_namespace = Some(ns.to_string());
             break;
@@ -280,10 +280,17 @@ struct Explanation {
     differs: Option<String>,
 }
 
+/// How the corpus and its explanations are read: as the CLI reads cluster
+/// files (`scan::yaml::compat_options`).
+fn yaml_options() -> serde_saphyr::Options {
+    scan::yaml::compat_options(serde_saphyr::DuplicateKeyPolicy::LastWins)
+}
+
 fn explanations() -> BTreeMap<String, Explanation> {
     let path = repository_root().join("e2e/corpus-explanations.yml");
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    serde_saphyr::from_str_with_options(&text, yaml_options())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn verdict_word(accepted: bool) -> &'static str {

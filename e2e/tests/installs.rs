@@ -213,7 +213,7 @@ fn every_warning_must_be_reviewed() {
                        "message": message, "reason": reason})
             })
             .collect();
-        serde_yaml::to_string(&list).unwrap()
+        serde_saphyr::to_string(&list).unwrap()
     };
     copy.warnings(&entries("the test broke the Service name"));
     let out = copy.run();

@@ -32,6 +32,23 @@ pub fn options() -> serde_saphyr::Options {
     options
 }
 
+/// The options of [`options`], made to read plain values the way the
+/// `serde_yaml` 0.9 that the other readers of the project (settings of
+/// `run`, cluster files, replay sessions, e2e) used did: only YAML 1.2
+/// booleans (`yes`, `on` stay strings), numbers with leading zeros or
+/// underscores stay strings, `<<` is an ordinary key; `duplicate_keys`
+/// as given (`LastWins` for JSON values, `Error` for typed structs, where
+/// serde refuses a duplicate field anyway).
+pub fn compat_options(duplicate_keys: serde_saphyr::DuplicateKeyPolicy) -> serde_saphyr::Options {
+    let mut options = options();
+    options.strict_booleans = true;
+    options.leading_zero_numbers_as_strings = true;
+    options.underscored_numbers_as_strings = true;
+    options.merge_keys = serde_saphyr::MergeKeyPolicy::AsOrdinary;
+    options.duplicate_keys = duplicate_keys;
+    options
+}
+
 /// One YAML document as a JSON value, or the parser's message (on one line,
 /// its positions those of `text`).
 pub fn value(text: &str) -> Result<Value, String> {
@@ -232,6 +249,20 @@ fn char_to_byte(text: &str, chars: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compat_options_read_plain_values_as_serde_yaml_did() {
+        let value: Value = serde_saphyr::from_str_with_options(
+            "a: yes\nb: 0755\nc: 1_000\nd: true\ne: 12\n<<: {f: 1}\nd: false\n",
+            compat_options(serde_saphyr::DuplicateKeyPolicy::LastWins),
+        )
+        .unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"a": "yes", "b": "0755", "c": "1_000", "d": false, "e": 12,
+                               "<<": {"f": 1}})
+        );
+    }
 
     fn at(text: &str, path: &[Seg]) -> Option<(usize, usize)> {
         let tree = Tree::parse(text).expect("parses");

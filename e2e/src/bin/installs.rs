@@ -446,8 +446,11 @@ fn row(run: &Run, status: &str) -> String {
 fn read_warnings(path: &Path) -> Result<Vec<ReviewedWarning>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the warnings file {}", path.display()))?;
-    let warnings: Option<Vec<ReviewedWarning>> = serde_yaml::from_str(&text)
-        .with_context(|| format!("{} is not a list of reviewed warnings", path.display()))?;
+    let warnings: Option<Vec<ReviewedWarning>> = serde_saphyr::from_str_with_options(
+        &text,
+        dangling_references::scan::yaml::compat_options(serde_saphyr::DuplicateKeyPolicy::Error),
+    )
+    .with_context(|| format!("{} is not a list of reviewed warnings", path.display()))?;
     let warnings = warnings.unwrap_or_default();
     if let Some(w) = warnings.iter().find(|w| w.reason.trim().is_empty()) {
         bail!(

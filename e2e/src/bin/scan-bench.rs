@@ -148,7 +148,7 @@ fn generate(objects: usize, namespaces: usize) -> String {
         out.push_str(&format!(
             "---\n# Source: platform/templates/object-{i}.yaml\n"
         ));
-        out.push_str(&serde_yaml::to_string(d).expect("a Value serialises"));
+        out.push_str(&serde_saphyr::to_string(d).expect("a Value serialises"));
     }
     out
 }

@@ -366,6 +366,18 @@ teardown() {
   says 'Service "api" in namespace "shop" has no port 9090 (it exposes 8080)'
 }
 
+@test "route: an Ingress backend on an ExternalName Service accepts any port" {
+  replay services/shop-api-legacy-external-name.yml --request-path test_data/ingress_backend_external_name.json
+  allowed
+  no_warnings
+}
+
+@test "route: an HTTPRoute backendRef to a Service of another namespace is judged there" {
+  replay services/backend-grpc-9090.yml --request-path test_data/httproute_backend_cross_namespace.json
+  allowed
+  no_warnings
+}
+
 @test "the module pushed to a registry on loopback runs from registry://" {
   command -v docker-registry >/dev/null 2>&1 ||
     skip "docker-registry is not installed (apt-get install docker-registry): no OCI registry to push to"

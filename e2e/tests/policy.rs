@@ -302,6 +302,26 @@ const CASES: &[Case] = &[
         r#"HTTPRoute shop/web, spec.rules[0].backendRefs[0]: Service "api" in namespace "shop" has no port 9090 (it exposes 8080)"#)
         .session(SHOP_API, SHOP_SERVICES),
     accept("grpcroute_backend_exists", "grpcroute_backend_exists.json").session(SHOP_API, SHOP_SERVICES),
+    reject("ingress_backend_wrong_port_number", "ingress_backend_wrong_port_number.json",
+        r#"Ingress shop/web, spec.rules[0].http.paths[0].backend.service: Service "api" in namespace "shop" has no port 9090 (it exposes 8080); requests routed to this backend get 503"#)
+        .session(SHOP_API, SHOP_SERVICES),
+    reject("ingress_backend_wrong_port_name", "ingress_backend_wrong_port_name.json",
+        r#"Service "api" in namespace "shop" has no port named "grpc" (its named ports: "http")"#)
+        .session(SHOP_API, SHOP_SERVICES),
+    reject("ingress_default_backend_missing", "ingress_default_backend_missing.json",
+        r#"Ingress shop/web, spec.defaultBackend.service: Service "default-http-backend" does not exist in namespace "shop""#)
+        .session(SHOP_API, SHOP_SERVICES),
+    accept("ingress_backend_external_name", "ingress_backend_external_name.json")
+        .session("services/shop-api-legacy-external-name.yml", SHOP_SERVICES),
+    reject("httproute_backend_missing", "httproute_backend_missing.json",
+        r#"HTTPRoute shop/web, spec.rules[0].backendRefs[0]: Service "apii" does not exist in namespace "shop"; did you mean "api"?"#)
+        .session(SHOP_API, SHOP_SERVICES),
+    accept("httproute_backend_cross_namespace", "httproute_backend_cross_namespace.json")
+        .session("services/backend-grpc-9090.yml", &[Call::Services("backend")]),
+    accept("httproute_backend_other_kind", "httproute_backend_other_kind.json"),
+    reject("grpcroute_backend_missing", "grpcroute_backend_missing.json",
+        r#"GRPCRoute shop/web, spec.rules[0].backendRefs[0]: Service "grcp" does not exist in namespace "backend""#)
+        .session("services/backend-grpc-9090.yml", &[Call::Services("backend")]),
     // What a Pod template names (checkWorkloadReferences).
     accept("workload_references_off_by_default", "deployment_gateway_consumes_config.json"),
     reject("consumed_config_names_missing_service", "deployment_gateway_consumes_config.json", SEED_CONSUMED)

@@ -346,6 +346,8 @@ settings_refused() {
   denied
   says 'env[3].value (variable "CART_SERVICE_ADDR"): "cartservce:7070" names Service "cartservce" in namespace "shop", which does not exist' \
     'did you mean "cartservice"?'
+  jq -e '(.warnings | length) == 1 and (.warnings[0] | contains("(variable \"AI_SERVICE_URL\"): \"http://ai-service:5001\" names Service \"ai-service\""))' \
+    <<<"${output}" >/dev/null
 }
 
 # --- The module from an OCI registry -----------------------------------------

@@ -336,6 +336,14 @@ const CASES: &[Case] = &[
         .settings(WORKLOAD).session("workload/shop-frontend-services.yml", SHOP_SERVICES)
         .warnings(&[r#"container "server" (Deployment shop/frontend), env[5].value (variable "AI_SERVICE_URL"): "http://ai-service:5001" names Service "ai-service" in namespace "shop", which does not exist: the Pods' connections to it will fail"#]),
     accept("env_service_references_off_by_default", "deployment_env_service_typo.json"),
+    reject("args_service_typo", "deployment_args_service_typo.json",
+        r#"container "server" (Deployment shop/frontend), args[2]: "cartservce:7070" names Service "cartservce" in namespace "shop", which does not exist; did you mean "cartservice"?"#)
+        .settings(WORKLOAD).session("workload/shop-frontend-services.yml", SHOP_SERVICES),
+    reject("command_service_wrong_port", "deployment_command_service_wrong_port.json",
+        r#"container "server" (Deployment shop/frontend), command[2]: "http://checkoutservice:5051" names Service "checkoutservice" in namespace "shop", but port 5051 is not exposed"#)
+        .settings(WORKLOAD).session("workload/shop-frontend-services.yml", SHOP_SERVICES),
+    accept("env_qualified_name_and_host_alias", "deployment_env_qualified_and_host_alias.json")
+        .settings(WORKLOAD).session("workload/shop-frontend-services.yml", SHOP_SERVICES),
     accept("every_lookup_in_order", "deployment_gateway_consumes_config.json")
         .settings(SECRETS)
         .session("workload/gateway-every-lookup.yml", &[

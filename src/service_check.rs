@@ -143,27 +143,37 @@ pub fn scan_options<'a>(compiled: &'a Compiled, namespace: &'a str) -> ScanOptio
     }
 }
 
-/// The references of one text, unless the key is documentation
-/// (`ignoredKeys`) or the text a Grafana dashboard.
+/// The references of one ConfigMap value, unless the key is documentation
+/// (`ignoredKeys`) or the text a Grafana dashboard; with `bare` (a key a
+/// workload consumes, where the namespace is certain) also a whole value
+/// that is `host:port` or a list of such ([`bare_host_ports`]).
 pub fn scan_value<'t>(
     key: &'t str,
     text: &'t str,
     origin: usize,
+    bare: bool,
     compiled: &Compiled,
     options: &ScanOptions,
 ) -> Vec<KeyedRef<'t>> {
     if compiled.is_ignored_key(key) || is_grafana_dashboard(text) {
         return Vec::new();
     }
+    let bare_refs = if bare {
+        bare_host_ports(text, options)
+    } else {
+        Vec::new()
+    };
     scan(text, options)
         .into_iter()
+        .chain(bare_refs)
         .filter(|r| !is_builtin(r))
         .map(|reference| KeyedRef {
             key,
             origin,
-            // a short name (`checkShortNames`) that resembles no Service is
-            // as often an example or external host (a UI link such as
-            // Argo Workflows' `http://workflows?…`) as a typo
+            // A short name (`checkShortNames`) or a bare `host:port` that
+            // resembles no Service is as often an example, an external
+            // host (a UI link such as Argo Workflows' `http://workflows?…`)
+            // or an optional component as a typo.
             tolerant: reference.form != Form::Qualified,
             reference,
         })
@@ -198,29 +208,6 @@ pub fn scan_text<'t>(
         .collect()
 }
 
-/// The bare `host:port` references of a consumed ConfigMap value (see
-/// [`bare_host_ports`]), tolerant, unless the key is documentation.
-pub fn scan_bare_value<'t>(
-    key: &'t str,
-    text: &'t str,
-    origin: usize,
-    compiled: &Compiled,
-    options: &ScanOptions,
-) -> Vec<KeyedRef<'t>> {
-    if compiled.is_ignored_key(key) {
-        return Vec::new();
-    }
-    bare_host_ports(text, options)
-        .into_iter()
-        .map(|reference| KeyedRef {
-            key,
-            origin,
-            reference,
-            tolerant: true,
-        })
-        .collect()
-}
-
 /// The ConfigMap's `data`, or why it cannot be read.
 fn data_of(object: &Value) -> Result<Option<&Map<String, Value>>, String> {
     // `null` carries nothing to check; a string or a list is no ConfigMap.
@@ -241,7 +228,7 @@ fn scan_data<'t>(
 ) -> Vec<KeyedRef<'t>> {
     data.iter()
         .filter_map(|(key, value)| value.as_str().map(|text| (key, text)))
-        .flat_map(|(key, text)| scan_value(key, text, 0, compiled, options))
+        .flat_map(|(key, text)| scan_value(key, text, 0, false, compiled, options))
         .collect()
 }
 

@@ -199,11 +199,7 @@ pub fn check(
         .iter()
         .enumerate()
         .flat_map(|(origin, c)| {
-            service_check::scan_value(c.key, c.value, origin, compiled, &options)
-                .into_iter()
-                .chain(service_check::scan_bare_value(
-                    c.key, c.value, origin, compiled, &options,
-                ))
+            service_check::scan_value(c.key, c.value, origin, true, compiled, &options)
         })
         .collect();
     let texts = if settings.check_workload_references {
@@ -997,6 +993,18 @@ mod tests {
         );
     }
 
+    /// Accepted without warnings (`None`), or rejected with a message that
+    /// contains `rejection`.
+    fn assert_verdict(rejection: Option<&str>, verdict: &Verdict) {
+        match (rejection, verdict) {
+            (None, Verdict::Accept { warnings }) => assert!(warnings.is_empty(), "{warnings:?}"),
+            (Some(part), Verdict::Reject { message, .. }) => {
+                assert!(message.contains(part), "{message}")
+            }
+            _ => panic!("expected {rejection:?}, got {verdict:?}"),
+        }
+    }
+
     /// The opt-out annotation (`dangling-references.kubewarden.io/ignore`)
     /// on the workload or its Pod template: what it names is neither
     /// looked up nor reported; what it does not name still is; a malformed
@@ -1026,13 +1034,7 @@ mod tests {
         metadata["annotations"] = json!({crate::ignore_annotation::ANNOTATION: annotation});
         let cluster = shop();
         let verdict = run(&object, None, &secrets_deny(), &cluster);
-        match (rejection, &verdict) {
-            (None, Verdict::Accept { warnings }) => assert!(warnings.is_empty(), "{warnings:?}"),
-            (Some(part), Verdict::Reject { message, .. }) => {
-                assert!(message.contains(part), "{message}")
-            }
-            _ => panic!("expected {rejection:?}, got {verdict:?}"),
-        }
+        assert_verdict(rejection, &verdict);
         assert_eq!(cluster.calls(), calls);
     }
 
@@ -1163,13 +1165,7 @@ mod tests {
     ) {
         let cluster = shop();
         let verdict = run(&deployment(container, pod), None, &settings, &cluster);
-        match (rejection, &verdict) {
-            (None, Verdict::Accept { warnings }) => assert!(warnings.is_empty(), "{warnings:?}"),
-            (Some(part), Verdict::Reject { message, .. }) => {
-                assert!(message.contains(part), "{message}")
-            }
-            _ => panic!("expected {rejection:?}, got {verdict:?}"),
-        }
+        assert_verdict(rejection, &verdict);
         assert_eq!(cluster.calls(), calls);
     }
 

@@ -1787,15 +1787,8 @@ fn deployment_shape(n: usize, check_workload: bool) -> (Value, Value, ClusterSta
             c
         })
         .collect();
-    let review = json!({
-        "uid": "d", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-        "operation": "CREATE", "namespace": "team-a", "name": "d", "userInfo": {},
-        "object": {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "d", "namespace": "team-a"},
-            "spec": {"template": {"spec": {"containers": containers,
-                "volumes": [{"name": "kubeconfig", "secret": {"secretName": "kubeconfig"}}]}}}},
-    });
+    let review = team_a_deployment(json!({"containers": containers,
+        "volumes": [{"name": "kubeconfig", "secret": {"secretName": "kubeconfig"}}]}));
     let objects = (0..8).map(|i| {
         json!({"apiVersion": "v1", "kind": "ConfigMap",
                "metadata": {"name": format!("cfg-{i}"), "namespace": "team-a"},
@@ -1845,14 +1838,7 @@ fn text_dense_shape(n: usize, args: bool) -> (Value, Value, ClusterState) {
             .map(|i| json!({"name": format!("V_{i}"), "value": forms(i)}))
             .collect();
     }
-    let review = json!({
-        "uid": "d", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-        "operation": "CREATE", "namespace": "team-a", "name": "d", "userInfo": {},
-        "object": {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "d", "namespace": "team-a"},
-            "spec": {"template": {"spec": {"containers": [container]}}}},
-    });
+    let review = team_a_deployment(json!({"containers": [container]}));
     let mut cluster = ClusterState::new();
     for i in 0..8 {
         cluster.add_service("team-a", &format!("svc-{i}"), &[8080]);
@@ -2067,6 +2053,19 @@ fn pod_review(env: Value, mounts: Value) -> Value {
 }
 
 /// A ConfigMap `<namespace>/app-config`.
+/// The CREATE request of Deployment `team-a/d` whose Pod template has
+/// `pod_spec`.
+fn team_a_deployment(pod_spec: Value) -> Value {
+    json!({
+        "uid": "d", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+        "operation": "CREATE", "namespace": "team-a", "name": "d", "userInfo": {},
+        "object": {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "namespace": "team-a"},
+            "spec": {"template": {"spec": pod_spec}}},
+    })
+}
+
 fn configmap_review(namespace: &str, data: Value) -> Value {
     json!({
         "uid": "cm", "kind": {"group": "", "version": "v1", "kind": "ConfigMap"},

@@ -92,6 +92,10 @@ run-examples: policy.wasm cli
 	@echo "== scan test_data/scan/boutique with the workload check (a typo in CART_SERVICE_ADDR: exit 1 expected)"
 	@$(CLI) scan --policy policy.wasm --namespace boutique --settings '{"checkWorkloadReferences": true}' \
 	  test_data/scan/boutique || test $$? -eq 1
+	@echo "== scan test_data/scan/webhook-service-missing (a misspelt webhook Service: exit 1 expected)"
+	@$(CLI) scan --policy policy.wasm test_data/scan/webhook-service-missing || test $$? -eq 1
+	@echo "== scan test_data/scan/servicemonitor-selects-nothing (two ServiceMonitors that scrape nothing: warnings)"
+	@$(CLI) scan --policy policy.wasm test_data/scan/servicemonitor-selects-nothing
 	@echo "== scan test_data/scan/seed.yaml against test_data/scan/cluster-snapshot.json (exit 1 expected)"
 	@$(CLI) scan --policy policy.wasm --snapshot test_data/scan/cluster-snapshot.json \
 	  --secret-names test_data/scan/secret-names.txt test_data/scan/seed.yaml || test $$? -eq 1

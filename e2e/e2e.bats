@@ -59,6 +59,12 @@ says() {
   done
 }
 no_warnings() { [ "$(jq -c .warnings <<<"${output}")" = null ]; }
+# Exactly one warning per argument, in order, each containing it.
+warns() {
+  jq -e '(.warnings | length) == ($ARGS.positional | length)
+    and ([.warnings, $ARGS.positional] | transpose | all(. as [$warning, $part] | $warning | contains($part)))' \
+    --args "$@" <<<"${output}" >/dev/null
+}
 
 # check_removal FIXTURE ENV_POINTER WARNING_START: with
 # removeOffendingVariables the request is accepted with a JSONPatch that,
@@ -348,6 +354,183 @@ settings_refused() {
     'did you mean "cartservice"?'
   jq -e '(.warnings | length) == 1 and (.warnings[0] | contains("(variable \"AI_SERVICE_URL\"): \"http://ai-service:5001\" names Service \"ai-service\""))' \
     <<<"${output}" >/dev/null
+}
+
+# --- Every replay session: the reference graph (test_data/sessions/graph/) ----
+
+@test "graph: a ValidatingWebhookConfiguration whose Service exists is accepted" {
+  replay graph/cert-manager-webhook.yml --request-path test_data/validatingwebhook_service_exists.json
+  allowed
+  no_warnings
+}
+
+@test "graph: a ValidatingWebhookConfiguration naming a missing Service is rejected with a suggestion" {
+  replay graph/cert-manager-webhook.yml --request-path test_data/validatingwebhook_service_missing.json
+  denied
+  says 'ValidatingWebhookConfiguration cert-manager-webhook, webhooks[0].clientConfig.service: Service "cert-manager-webhok" does not exist in namespace "cert-manager" (did you mean "cert-manager-webhook"?)' \
+    'the API server cannot call the webhook'
+}
+
+@test "graph: a MutatingWebhookConfiguration calling a port the Service does not expose is rejected" {
+  replay graph/cert-manager-webhook.yml --request-path test_data/mutatingwebhook_service_wrong_port.json
+  denied
+  says 'Service "cert-manager-webhook" in namespace "cert-manager" has no port 10250 (it exposes 443, 9402)'
+}
+
+@test "graph: an APIService whose Service exists is accepted" {
+  replay graph/kube-system-metrics-server.yml --request-path test_data/apiservice_service_exists.json
+  allowed
+  no_warnings
+}
+
+@test "graph: an APIService naming a missing Service is rejected" {
+  replay graph/kube-system-metrics-server.yml --request-path test_data/apiservice_service_missing.json
+  denied
+  says 'APIService v1beta1.metrics.k8s.io, spec.service: Service "metric-server" does not exist in namespace "kube-system" (did you mean "metrics-server"?)' \
+    'the aggregated API is unavailable'
+}
+
+@test "graph: a CRD whose conversion webhook Service exists is accepted" {
+  replay graph/widget-system-webhook.yml --request-path test_data/crd_conversion_service_exists.json
+  allowed
+  no_warnings
+}
+
+@test "graph: a CRD whose conversion webhook Service is missing is rejected" {
+  replay graph/widget-system-webhook.yml --request-path test_data/crd_conversion_service_missing.json
+  denied
+  says 'spec.conversion.webhook.clientConfig.service: Service "webhook-service" does not exist in namespace "widget-system" (did you mean "widget-webhook-service"?)'
+}
+
+@test "graph: a Deployment whose PersistentVolumeClaim exists is accepted" {
+  replay graph/shop-claims.yml --settings-path test_data/settings_workload_references.json \
+    --request-path test_data/deployment_claim_exists.json
+  allowed
+  no_warnings
+}
+
+@test "graph: a Deployment naming a missing PersistentVolumeClaim is rejected" {
+  replay graph/shop-claims.yml --settings-path test_data/settings_workload_references.json \
+    --request-path test_data/deployment_claim_missing.json
+  denied
+  says 'volumes[0].persistentVolumeClaim.claimName: PersistentVolumeClaim "media-upload" does not exist in namespace "shop" (did you mean "media-uploads"?)' \
+    'its Pods stay Pending until the claim exists'
+}
+
+@test "graph: a probe on a declared named port is accepted without a host call" {
+  evaluate --settings-path test_data/settings_workload_references.json \
+    --request-path test_data/deployment_probe_port_declared.json
+  allowed
+  no_warnings
+}
+
+@test "graph: a probe on an undeclared named port is rejected without a host call" {
+  evaluate --settings-path test_data/settings_workload_references.json \
+    --request-path test_data/deployment_probe_port_undeclared.json
+  denied
+  says 'readinessProbe.httpGet.port: container "api" has no port named "health" (it declares "http", "metrics")' \
+    'the kubelet cannot run the probe, so it always fails'
+}
+
+@test "graph: a StatefulSet whose governing Service exists is accepted" {
+  replay graph/shop-postgres-services.yml --settings-path test_data/settings_workload_references.json \
+    --request-path test_data/statefulset_governing_service_exists.json
+  allowed
+  no_warnings
+}
+
+@test "graph: a missing governing Service is a warning, or a rejection with missingGoverningServices deny" {
+  replay graph/shop-postgres-services.yml --settings-path test_data/settings_workload_references.json \
+    --request-path test_data/statefulset_governing_service_missing.json
+  allowed
+  warns 'StatefulSet shop/postgres, spec.serviceName: Service "postgresql-headless" does not exist in namespace "shop" (did you mean "postgres-headless"?)'
+  replay graph/shop-postgres-services.yml \
+    --settings-json '{"checkWorkloadReferences": true, "missingGoverningServices": "deny"}' \
+    --request-path test_data/statefulset_governing_service_missing.json
+  denied
+  says 'spec.serviceName: Service "postgresql-headless" does not exist in namespace "shop"'
+}
+
+@test "graph: an HPA whose scale target exists is accepted" {
+  replay graph/shop-deployments.yml --request-path test_data/hpa_target_exists.json
+  allowed
+  no_warnings
+}
+
+@test "graph: a missing HPA scale target is a warning, or a rejection with missingScaleTargets deny" {
+  replay graph/shop-deployments.yml --request-path test_data/hpa_target_missing.json
+  allowed
+  warns 'HorizontalPodAutoscaler shop/storefront, spec.scaleTargetRef: Deployment "store-front" does not exist in namespace "shop" (did you mean "storefront"?)'
+  replay graph/shop-deployments.yml --settings-json '{"missingScaleTargets": "deny"}' \
+    --request-path test_data/hpa_target_missing.json
+  denied
+  says 'spec.scaleTargetRef: Deployment "store-front" does not exist in namespace "shop"'
+}
+
+@test "graph: an HPA scaling a StatefulSet that exists is accepted" {
+  replay graph/shop-statefulsets.yml --request-path test_data/hpa_statefulset_target_exists.json
+  allowed
+  no_warnings
+}
+
+@test "graph: a StatefulSet's Services, then its claims, are listed once each" {
+  replay graph/shop-postgres-services-and-claims.yml --settings-path test_data/settings_workload_references.json \
+    --request-path test_data/statefulset_governing_service_and_claim_missing.json
+  denied
+  says 'StatefulSet shop/postgres, spec.template.spec.volumes[0].persistentVolumeClaim.claimName: PersistentVolumeClaim "postgres-backups" does not exist in namespace "shop"'
+  no_warnings
+}
+
+@test "graph: a RoleBinding whose Role and ServiceAccount exist is accepted" {
+  replay graph/shop-rbac.yml --request-path test_data/rolebinding_role_exists.json
+  allowed
+  no_warnings
+}
+
+@test "graph: a RoleBinding to a missing Role is a warning, or a rejection with missingBindingReferences deny" {
+  replay graph/shop-rbac.yml --request-path test_data/rolebinding_role_missing.json
+  allowed
+  warns 'RoleBinding shop/api-config-reader, roleRef: Role "configmap-reader" does not exist in namespace "shop" (did you mean "config-reader"?)'
+  replay graph/shop-rbac.yml --settings-json '{"missingBindingReferences": "deny"}' \
+    --request-path test_data/rolebinding_role_missing.json
+  denied
+  says 'roleRef: Role "configmap-reader" does not exist in namespace "shop"'
+}
+
+@test "graph: a ClusterRoleBinding whose ClusterRole (list_resources_all) and ServiceAccounts exist is accepted" {
+  replay graph/ci-ops-deployers.yml --request-path test_data/clusterrolebinding_role_exists.json
+  allowed
+  no_warnings
+}
+
+@test "graph: a ClusterRoleBinding to a missing ClusterRole is a warning" {
+  replay graph/ci-ops-deployers.yml --request-path test_data/clusterrolebinding_role_missing.json
+  allowed
+  warns 'ClusterRoleBinding deployers, roleRef: ClusterRole "deployment-managers" does not exist (did you mean "deployment-manager"?)'
+}
+
+@test "graph: a missing ServiceAccount subject is rejected with missingBindingReferences deny" {
+  replay graph/ci-ops-deployers.yml --settings-json '{"missingBindingReferences": "deny"}' \
+    --request-path test_data/clusterrolebinding_subject_missing.json
+  denied
+  says 'ClusterRoleBinding deployers, subjects[1]: ServiceAccount "gitlab-runner" does not exist in namespace "ci"' \
+    'the binding grants that ServiceAccount nothing until it exists'
+}
+
+@test "graph: ClusterRoles the host may not list only warn for a binding" {
+  replay graph/ci-ops-deployers-cluster-roles-forbidden.yml --request-path test_data/clusterrolebinding_role_exists.json
+  allowed
+  warns 'ClusterRoleBinding deployers: cannot verify the ClusterRoles it references: error invoking host capability kubernetes.list_resources_all'
+}
+
+@test "graph: built-in roles and the default ServiceAccount are accepted without a host call" {
+  evaluate --request-path test_data/rolebinding_built_in_role.json
+  allowed
+  no_warnings
+  evaluate --settings-json '{"missingBindingReferences": "deny"}' \
+    --request-path test_data/clusterrolebinding_system_role.json
+  allowed
+  no_warnings
 }
 
 # --- The module from an OCI registry -----------------------------------------

@@ -28,7 +28,15 @@ write_policies() {
     - {apiVersion: v1, kind: Service}
     - {apiVersion: v1, kind: ConfigMap}
     - {apiVersion: v1, kind: ServiceAccount}
-  hostCapabilities: [kubernetes/get_resource, kubernetes/list_resources_by_namespace]'
+    - {apiVersion: v1, kind: Secret}
+    - {apiVersion: v1, kind: PersistentVolumeClaim}
+    - {apiVersion: v1, kind: ReplicationController}
+    - {apiVersion: apps/v1, kind: Deployment}
+    - {apiVersion: apps/v1, kind: StatefulSet}
+    - {apiVersion: apps/v1, kind: ReplicaSet}
+    - {apiVersion: rbac.authorization.k8s.io/v1, kind: Role}
+    - {apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole}
+  hostCapabilities: [kubernetes/get_resource, kubernetes/list_resources_by_namespace, kubernetes/list_resources_all]'
   cat <<EOF
 protect:
   module: ${module}
@@ -294,6 +302,24 @@ patched_is() {
   clean_texts
   # first, and then what could not be verified
   message_starts_ends "${SEED_MESSAGE}" "; Deployment kubernaut-system/datastorage: cannot verify ServiceAccount \"data-storage-sa\" in namespace \"kubernaut-system\": ${GET_DOWN}; Deployment kubernaut-system/datastorage: cannot verify ConfigMap \"datastorage-config\" in namespace \"kubernaut-system\": ${GET_DOWN}"
+}
+
+@test "client down: a webhook configuration is rejected saying its Services cannot be verified" {
+  review protect validatingwebhook_service_exists.json
+  denied
+  clean_texts
+  message_is "ValidatingWebhookConfiguration cert-manager-webhook: cannot verify the Services it references in namespace \"cert-manager\": ${HOST_DOWN}"
+}
+
+@test "client down: a ClusterRoleBinding is accepted with a warning per lookup, list_resources_all included" {
+  review protect clusterrolebinding_role_exists.json
+  allowed
+  no_patch
+  clean_texts
+  # in the order of the binding's fields: roleRef, subjects[0] (ops), subjects[1] (ci)
+  warnings_are "ClusterRoleBinding deployers: cannot verify the ClusterRoles it references: ${HOST_DOWN/list_resources_by_namespace/list_resources_all}" \
+    "ClusterRoleBinding deployers: cannot verify the ServiceAccounts it references in namespace \"ops\": ${HOST_DOWN}" \
+    "ClusterRoleBinding deployers: cannot verify the ServiceAccounts it references in namespace \"ci\": ${HOST_DOWN}"
 }
 
 # --- invalid settings ------------------------------------------------------------

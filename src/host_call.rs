@@ -33,6 +33,19 @@ pub struct ListResourcesByNamespaceRequest<'a> {
     pub field_masks: Option<&'a [&'a str]>,
 }
 
+/// The body of a `kubernetes.list_resources_all` call (cluster-scoped
+/// kinds): on the wire, field for field, the SDK's
+/// `ListAllResourcesRequest`.
+#[derive(Serialize, Debug)]
+pub struct ListAllResourcesRequest<'a> {
+    pub api_version: &'a str,
+    pub kind: &'a str,
+    pub label_selector: Option<&'a str>,
+    pub field_selector: Option<&'a str>,
+    /// Sorted and without duplicates, as the SDK's `BTreeSet` sends them.
+    pub field_masks: Option<&'a [&'a str]>,
+}
+
 /// Sends `request` (one of the request bodies above, as JSON) to the host's
 /// `kubernetes.<operation>`; the answer's bytes, or the host's error as
 /// [`summarize_host_error`] cuts it, prefixed as the SDK words it.

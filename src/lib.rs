@@ -16,6 +16,7 @@ use kubewarden_policy_sdk::wapc_guest::prelude::*;
 pub mod admission;
 pub mod backend_refs;
 pub mod env_expansion;
+pub mod graph;
 pub mod host_call;
 pub mod ignore_annotation;
 pub mod json_fields;
@@ -38,7 +39,7 @@ pub mod workload_refs;
 
 use admission::{AdmissionRequest, Payload};
 use object_lookup::{HostObjects, ObjectSource};
-use service_lookup::{HostServices, ServiceSource};
+use service_lookup::{HostServices, OncePerNamespace, ServiceSource};
 use settings::{Compiled, Settings};
 use verdict::Verdict;
 
@@ -139,19 +140,46 @@ fn route(request: &AdmissionRequest, compiled: &Compiled, host: &Host) -> Verdic
             if !request.sub_resource.is_empty() && request.sub_resource != "ephemeralcontainers" {
                 return Verdict::accept();
             }
+            let only_ephemeral = request.sub_resource == "ephemeralcontainers";
+            // one Service listing per namespace for both checks
+            let services = OncePerNamespace::new(host.services);
             let report = workload_check::check(
                 &workload_check::Request {
                     object: &request.object,
                     old_object: old,
                     kind: k,
                     namespace: &namespace,
-                    only_ephemeral: request.sub_resource == "ephemeralcontainers",
+                    only_ephemeral,
                 },
+                compiled,
+                &services,
+                host.objects,
+            );
+            // `kubectl debug` adds ephemeral containers, which have no
+            // probes: nothing of the graph changes
+            let graph = if only_ephemeral {
+                Ok(graph::Report::default())
+            } else {
+                graph::check(
+                    &graph_request(request, k, old, &namespace),
+                    compiled,
+                    &services,
+                    host.objects,
+                )
+            };
+            render::workload(report, graph, &object, &namespace, compiled)
+        }
+        k if graph::extract::SOURCE_KINDS.contains(&k) => {
+            if !request.sub_resource.is_empty() {
+                return Verdict::accept();
+            }
+            let report = graph::check(
+                &graph_request(request, k, old, &namespace),
                 compiled,
                 host.services,
                 host.objects,
             );
-            render::workload(report, &object, &namespace, compiled)
+            render::graph(report, &object, compiled)
         }
         k if backend_refs::ROUTE_KINDS.contains(&k) => {
             if !request.sub_resource.is_empty() || !compiled.settings.check_routes {
@@ -166,7 +194,23 @@ fn route(request: &AdmissionRequest, compiled: &Compiled, host: &Host) -> Verdic
             other,
             workload::WORKLOAD_KINDS,
             backend_refs::ROUTE_KINDS,
+            graph::extract::SOURCE_KINDS,
         )),
+    }
+}
+
+/// The reference graph's view of the request.
+fn graph_request<'a>(
+    request: &'a AdmissionRequest,
+    kind: &'a str,
+    old_object: Option<&'a serde_json::Value>,
+    namespace: &'a str,
+) -> graph::Request<'a> {
+    graph::Request {
+        kind,
+        object: &request.object,
+        old_object,
+        namespace,
     }
 }
 

@@ -12,7 +12,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::host_call::{self, GetResourceRequest, ListResourcesByNamespaceRequest};
+use crate::host_call::{
+    self, GetResourceRequest, ListAllResourcesRequest, ListResourcesByNamespaceRequest,
+};
 use crate::json_fields::{list, nested, parse_object, string};
 use crate::quote::clip;
 
@@ -95,6 +97,15 @@ pub trait ObjectSource {
     /// The names of the Secrets of `namespace`, sorted (empty when the
     /// namespace does not exist).
     fn secret_names(&self, namespace: &str) -> Result<Vec<String>, String>;
+    /// The names of the `api_version`/`kind` objects of `namespace` (of
+    /// the whole cluster when `namespace` is empty: a cluster-scoped
+    /// kind), sorted; empty when the namespace does not exist.
+    fn object_names(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+    ) -> Result<Vec<String>, String>;
 }
 
 /// Field masks of the ConfigMap GET: its data, never its managed fields.
@@ -128,6 +139,40 @@ pub fn list_secrets_request(namespace: &str) -> ListResourcesByNamespaceRequest<
         label_selector: None,
         field_selector: None,
         field_masks: Some(SECRET_FIELD_MASKS),
+    }
+}
+
+/// Field masks of every listing by name (the reference graph's kinds):
+/// names only, so no content crosses the host boundary.
+pub const NAME_FIELD_MASKS: &[&str] = &["metadata.name"];
+
+/// The host request listing the names of `kind` in `namespace`, exactly as sent.
+pub fn list_names_request<'a>(
+    api_version: &'a str,
+    kind: &'a str,
+    namespace: &'a str,
+) -> ListResourcesByNamespaceRequest<'a> {
+    ListResourcesByNamespaceRequest {
+        api_version,
+        kind,
+        namespace,
+        label_selector: None,
+        field_selector: None,
+        field_masks: Some(NAME_FIELD_MASKS),
+    }
+}
+
+/// The host request listing the names of cluster-scoped `kind`, exactly as sent.
+pub fn list_all_names_request<'a>(
+    api_version: &'a str,
+    kind: &'a str,
+) -> ListAllResourcesRequest<'a> {
+    ListAllResourcesRequest {
+        api_version,
+        kind,
+        label_selector: None,
+        field_selector: None,
+        field_masks: Some(NAME_FIELD_MASKS),
     }
 }
 
@@ -169,6 +214,25 @@ impl ObjectSource for HostObjects {
             "list_resources_by_namespace",
             &list_secrets_request(namespace),
         )?;
+        parse_names(&answer)
+    }
+
+    fn object_names(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+    ) -> Result<Vec<String>, String> {
+        let answer = match namespace {
+            "" => host_call::kubernetes(
+                "list_resources_all",
+                &list_all_names_request(api_version, kind),
+            )?,
+            namespace => host_call::kubernetes(
+                "list_resources_by_namespace",
+                &list_names_request(api_version, kind, namespace),
+            )?,
+        };
         parse_names(&answer)
     }
 }

@@ -4,6 +4,7 @@
 //! `messages`. The checks never import this module nor `messages`, so
 //! data flows one way: request → check → report → verdict.
 
+use crate::graph::{self, Class};
 use crate::kubeconfig_check;
 use crate::messages;
 use crate::route_check;
@@ -98,13 +99,16 @@ pub fn route(
 /// mutated object returned. A Pod template that cannot be read is a 400.
 pub fn workload(
     report: Result<workload_check::Report, String>,
+    graph: Result<graph::Report, String>,
     workload: &str,
     namespace: &str,
     compiled: &Compiled,
 ) -> Verdict {
-    let report = match report {
-        Ok(report) => report,
-        Err(e) => return Verdict::malformed(messages::malformed(workload, &e)),
+    let (report, graph) = match (report, graph) {
+        (Ok(report), Ok(graph)) => (report, graph),
+        (Err(e), _) | (_, Err(e)) => {
+            return Verdict::malformed(messages::malformed(workload, &e));
+        }
     };
     let settings = &compiled.settings;
     // Service findings in the order of the request: consumed keys, then
@@ -150,7 +154,9 @@ pub fn workload(
             Severity::Absent => absent.push(message),
         }
     }
-    let lookup_errors = report
+    let (graph_problems, graph_errors, graph_warnings) = graph_parts(&graph, workload);
+    problems.extend(graph_problems);
+    let mut lookup_errors: Vec<String> = report
         .unverified
         .iter()
         .map(|u| match u {
@@ -159,6 +165,7 @@ pub fn workload(
             Unverified::TooLong(u) => messages::kubeconfig::describe_unresolved(u, workload),
         })
         .collect();
+    lookup_errors.extend(graph_errors);
     let mut warnings: Vec<String> = if settings.warn_on_unresolved_values {
         report
             .unresolved
@@ -185,5 +192,44 @@ pub fn workload(
     warnings.extend(reference_warnings);
     warnings.extend(absent);
     warnings.extend(waiting);
+    warnings.extend(graph_warnings);
     Verdict::from_parts(reasons, warnings, report.mutated)
+}
+
+/// The reference graph's findings and failures of `object`, worded and
+/// sorted: (problems that follow `action`, lookup failures that follow
+/// `onLookupError`, warnings whatever the settings).
+fn graph_parts(report: &graph::Report, object: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let (mut problems, mut errors, mut warnings) = (Vec::new(), Vec::new(), Vec::new());
+    for f in &report.findings {
+        let message = messages::graph::finding(f, object);
+        match f.class {
+            Class::Deny => problems.push(message),
+            Class::Warn => warnings.push(message),
+        }
+    }
+    for f in &report.failures {
+        let message = messages::graph::failure(f, object);
+        match f.class() {
+            Class::Deny => errors.push(message),
+            Class::Warn => warnings.push(message),
+        }
+    }
+    (problems, errors, warnings)
+}
+
+/// The verdict on `object` ("RoleBinding ns/name") from its reference
+/// graph alone: dangling references of the deny class as `action` says,
+/// the rest warned; failed lookups as `onLookupError` says (warned when
+/// they only leave warn-class references unjudged). An object that
+/// cannot be read is a 400.
+pub fn graph(report: Result<graph::Report, String>, object: &str, compiled: &Compiled) -> Verdict {
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => return Verdict::malformed(messages::malformed(object, &e)),
+    };
+    let (problems, errors, mut warnings) = graph_parts(&report, object);
+    let (reasons, settings_warnings) = by_settings(problems, errors, &compiled.settings);
+    warnings.splice(0..0, settings_warnings);
+    Verdict::from_parts(reasons, warnings, None)
 }

@@ -138,7 +138,7 @@ fn problem(
                 };
                 closest(
                     &backend.service,
-                    services.iter().map(|s| (s.name.as_str(), serves(s))),
+                    &mut services.iter().map(|s| (s.name.as_str(), serves(s))),
                 )
                 .map(str::to_string)
             })

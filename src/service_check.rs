@@ -408,9 +408,11 @@ fn problems_in_namespace<'t, 's>(
                                 .number()
                                 .is_some_and(|p| s.ports.contains(&i32::from(p)))
                         };
-                        let suggestion =
-                            closest(name, services.iter().map(|s| (s.name.as_str(), serves(s))))
-                                .map(str::to_string);
+                        let suggestion = closest(
+                            name,
+                            &mut services.iter().map(|s| (s.name.as_str(), serves(s))),
+                        )
+                        .map(str::to_string);
                         compared.push((name, suggestion.clone()));
                         Some(suggestion)
                     }

@@ -43,6 +43,19 @@ pub enum MissingSecrets {
     Deny,
 }
 
+/// What to do with a reference the API server tolerates and an installer
+/// may create next: a StatefulSet's governing Service, an HPA's scale
+/// target, a binding's role or ServiceAccount.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WarnOrDeny {
+    /// Accept with a warning.
+    #[default]
+    Warn,
+    /// As `action` says (deny by default).
+    Deny,
+}
+
 /// The policy's settings, as written in a ClusterAdmissionPolicy `spec.settings`.
 /// Read by [`Settings::from_value`]; serialized (camelCase) as written.
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
@@ -94,6 +107,18 @@ pub struct Settings {
     /// Check that the Services that Ingress and Gateway API route backends
     /// name exist, with the port.
     pub check_routes: bool,
+    /// Check that the Services that webhook configurations, APIServices
+    /// and CRD conversion webhooks call exist, with the port.
+    pub check_webhook_services: bool,
+    /// A StatefulSet whose `serviceName` names no Service warns (default)
+    /// or follows `action` (with `checkWorkloadReferences`).
+    pub missing_governing_services: WarnOrDeny,
+    /// An HPA whose `scaleTargetRef` names no workload warns (default) or
+    /// follows `action`.
+    pub missing_scale_targets: WarnOrDeny,
+    /// A RoleBinding or ClusterRoleBinding whose `roleRef` or ServiceAccount
+    /// subject does not exist warns (default) or follows `action`.
+    pub missing_binding_references: WarnOrDeny,
 }
 
 /// Default for [`Settings::ignored_keys`]: Knative ships every ConfigMap
@@ -125,6 +150,10 @@ impl Default for Settings {
             check_secret_references: false,
             missing_secrets: MissingSecrets::Warn,
             check_routes: true,
+            check_webhook_services: true,
+            missing_governing_services: WarnOrDeny::Warn,
+            missing_scale_targets: WarnOrDeny::Warn,
+            missing_binding_references: WarnOrDeny::Warn,
         }
     }
 }
@@ -216,6 +245,14 @@ impl Settings {
             )?
             .unwrap_or(d.missing_secrets),
             check_routes: flag(at("checkRoutes"))?.unwrap_or(d.check_routes),
+            check_webhook_services: flag(at("checkWebhookServices"))?
+                .unwrap_or(d.check_webhook_services),
+            missing_governing_services: warn_or_deny(at("missingGoverningServices"))?
+                .unwrap_or(d.missing_governing_services),
+            missing_scale_targets: warn_or_deny(at("missingScaleTargets"))?
+                .unwrap_or(d.missing_scale_targets),
+            missing_binding_references: warn_or_deny(at("missingBindingReferences"))?
+                .unwrap_or(d.missing_binding_references),
         })
     }
 
@@ -433,7 +470,18 @@ pub const FIELDS: &[&str] = &[
     "checkSecretReferences",
     "missingSecrets",
     "checkRoutes",
+    "checkWebhookServices",
+    "missingGoverningServices",
+    "missingScaleTargets",
+    "missingBindingReferences",
 ];
+
+fn warn_or_deny(field: Field) -> Result<Option<WarnOrDeny>, String> {
+    variant(
+        field,
+        &[("warn", WarnOrDeny::Warn), ("deny", WarnOrDeny::Deny)],
+    )
+}
 
 /// A settings field: its name, and its value unless absent or `null`.
 type Field<'a> = (&'static str, Option<&'a Value>);
@@ -685,7 +733,8 @@ mod tests {
             "clusterDomain":"corp.internal","additionalClusterDomains":["x.y"],"checkShortNames":true,
             "checkPorts":false,"ignoredHosts":["h"],"ignoredKeys":["k"],"ignoredVariables":["V"],
             "onLookupError":"allow","maxNamespacesPerRequest":3,"checkWorkloadReferences":true,"checkSecretReferences":true,
-            "missingSecrets":"deny","checkRoutes":false}"#;
+            "missingSecrets":"deny","checkRoutes":false,"checkWebhookServices":false,
+            "missingGoverningServices":"deny","missingScaleTargets":"deny","missingBindingReferences":"deny"}"#;
         let s = Settings::from_json(raw).unwrap();
         assert_eq!(
             serde_json::to_value(&s).unwrap(),

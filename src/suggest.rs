@@ -21,13 +21,15 @@ fn essence(name: &str) -> String {
 /// serves the port the reference uses: among similar names, the one that
 /// would actually answer is the better guess (`jaeger:16686` →
 /// `jaeger-query`, not `jaeger-agent`).
+///
+/// The candidates come as a trait object, not a generic iterator: one
+/// copy of the edit-distance code serves every caller in the wasm.
 pub fn closest<'a>(
     missing: &str,
-    candidates: impl IntoIterator<Item = (&'a str, bool)>,
+    candidates: &mut dyn Iterator<Item = (&'a str, bool)>,
 ) -> Option<&'a str> {
     let wanted = essence(missing);
     candidates
-        .into_iter()
         .filter(|(c, _)| *c != missing)
         .filter_map(|(c, serves_port)| {
             let have = essence(c);
@@ -35,6 +37,10 @@ pub fn closest<'a>(
                 1.0
             } else if wanted.len() >= 4
                 && have.len() >= 4
+                // a prefix shared by a whole family of names
+                // (`argocd` in `argocd-application-controller`) is no
+                // likeness: the shorter must be half the longer at least
+                && 2 * wanted.len().min(have.len()) >= wanted.len().max(have.len())
                 && (have.contains(&wanted) || wanted.contains(&have))
             {
                 0.9
@@ -65,6 +71,7 @@ mod tests {
     #[case::postgres_drift("postgresql", &["postgres", "redis"], Some("postgres"))]
     #[case::jaeger_components("jaeger", &["jaeger-query", "jaeger-collector", "jaeger-agent"], Some("jaeger-agent"))]
     #[case::nothing_close("datastorage", &["redis", "gateway"], None)]
+    #[case::family_prefix("argocd-application-controller", &["argocd-server", "argocd-redis"], None)]
     #[case::empty_namespace("datastorage", &[], None)]
     fn suggestions(
         #[case] missing: &str,
@@ -72,7 +79,7 @@ mod tests {
         #[case] expected: Option<&str>,
     ) {
         assert_eq!(
-            closest(missing, existing.iter().map(|s| (*s, false))),
+            closest(missing, &mut existing.iter().map(|s| (*s, false))),
             expected
         );
     }
@@ -86,6 +93,6 @@ mod tests {
         #[case] existing: &[(&str, bool)],
         #[case] expected: Option<&str>,
     ) {
-        assert_eq!(closest(missing, existing.iter().copied()), expected);
+        assert_eq!(closest(missing, &mut existing.iter().copied()), expected);
     }
 }

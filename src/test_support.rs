@@ -26,6 +26,9 @@ pub struct FakeHost {
     pub accounts: BTreeSet<(String, String)>,
     /// Secret names, as (namespace, name).
     pub secrets: BTreeSet<(String, String)>,
+    /// Other objects listed by name, as (kind, namespace, name); the
+    /// namespace is empty for cluster-scoped kinds.
+    pub named: BTreeSet<(String, String, String)>,
     /// Every lookup in these namespaces fails with the error given.
     pub failing: BTreeMap<String, String>,
     /// Every lookup fails with this error.
@@ -42,7 +45,8 @@ pub struct FakeHost {
 /// [`Call`]s.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Call {
-    /// `list Service ns`, `get ConfigMap ns/name`, `get ServiceAccount ns/name`, `list Secret ns`.
+    /// `list Service ns`, `get ConfigMap ns/name`, `get ServiceAccount ns/name`,
+    /// `list Secret ns`, `list PersistentVolumeClaim ns`, `list ClusterRole`.
     pub what: String,
     /// Whether the host answered with an error.
     pub failed: bool,
@@ -140,6 +144,16 @@ impl FakeHost {
         self
     }
 
+    /// Adds an object of `kind` named `name` in `namespace` (`""` for a
+    /// cluster-scoped kind), listed by name (PVCs, workloads, Roles,
+    /// ClusterRoles; ServiceAccounts added with [`FakeHost::account`]
+    /// are listed too).
+    pub fn object(mut self, kind: &str, namespace: &str, name: &str) -> Self {
+        self.named
+            .insert((kind.into(), namespace.into(), name.into()));
+        self
+    }
+
     /// Every lookup in `namespace` fails with `error`.
     pub fn failing_in(mut self, namespace: &str, error: &str) -> Self {
         self.failing.insert(namespace.into(), error.into());
@@ -221,5 +235,34 @@ impl ObjectSource for FakeHost {
             .filter(|(ns, _)| ns == namespace)
             .map(|(_, name)| name.clone())
             .collect())
+    }
+
+    fn object_names(
+        &self,
+        _api_version: &str,
+        kind: &str,
+        ns: &str,
+    ) -> Result<Vec<String>, String> {
+        match ns {
+            "" => self.record(format!("list {kind}"), "")?,
+            ns => self.record(format!("list {kind} {ns}"), ns)?,
+        }
+        let mut names: Vec<String> = self
+            .named
+            .iter()
+            .filter(|(k, n, _)| k == kind && n == ns)
+            .map(|(_, _, name)| name.clone())
+            .collect();
+        if kind == "ServiceAccount" {
+            names.extend(
+                self.accounts
+                    .iter()
+                    .filter(|(n, _)| n == ns)
+                    .map(|(_, name)| name.clone()),
+            );
+        }
+        names.sort_unstable();
+        names.dedup();
+        Ok(names)
     }
 }

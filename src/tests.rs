@@ -113,7 +113,7 @@ fn every_offending_container_is_reported() {
     "Pod n/p: the Pod has no Pod spec at spec")]
 #[case::unsupported_kind(
     br#"{"request":{"operation":"CREATE","kind":{"kind":"Service"},"namespace":"n","object":{"metadata":{"name":"s"}}},"settings":{}}"#.as_slice(),
-    "this policy validates Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, ReplicationController, ConfigMap, Ingress, HTTPRoute and GRPCRoute objects, not Service; check the rules of the policy")]
+    "this policy validates Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, ReplicationController, ConfigMap, Ingress, HTTPRoute, GRPCRoute, ValidatingWebhookConfiguration, MutatingWebhookConfiguration, APIService, CustomResourceDefinition, HorizontalPodAutoscaler, RoleBinding and ClusterRoleBinding objects, not Service; check the rules of the policy")]
 fn malformed_input_gets_a_clear_rejection(#[case] payload: &[u8], #[case] message_part: &str) {
     let response = evaluate(payload, &no_host());
     assert!(!response.accepted);

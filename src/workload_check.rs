@@ -907,7 +907,8 @@ mod tests {
     ) -> Verdict {
         let report = check(request, compiled, services, objects);
         let workload = format!("{} shop/web", request.kind);
-        crate::render::workload(report, &workload, request.namespace, compiled)
+        let graph = Ok(crate::graph::Report::default());
+        crate::render::workload(report, graph, &workload, request.namespace, compiled)
     }
     use crate::fake_cluster::FakeCluster;
     use crate::settings::{MissingSecrets, OnLookupError, Settings};

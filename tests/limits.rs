@@ -4,6 +4,7 @@
 //! holds each bound to the value the README gives.
 
 use dangling_references_policy::env_expansion::MAX_EXPANDED;
+use dangling_references_policy::graph::MAX_REFERENCES;
 use dangling_references_policy::host_call::{MAX_HOST_ERROR, summarize_host_error};
 use dangling_references_policy::messages::MAX_LISTED;
 use dangling_references_policy::messages::MAX_QUOTED;
@@ -40,6 +41,10 @@ fn bounds_are_pinned() {
     assert_eq!(
         MAX_SCANNED_BYTES, 2_097_152,
         "bytes of env values, args and command scanned per workload"
+    );
+    assert_eq!(
+        MAX_REFERENCES, 4096,
+        "references of one object judged by the reference graph"
     );
     assert_eq!(
         MAX_SUGGESTED, 64,

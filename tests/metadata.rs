@@ -3,6 +3,7 @@
 //! Cargo.toml and the code.
 
 use dangling_references_policy::backend_refs::ROUTE_KINDS;
+use dangling_references_policy::graph::extract::SOURCE_KINDS;
 use dangling_references_policy::settings::Settings;
 use dangling_references_policy::workload::WORKLOAD_KINDS;
 use serde_json::Value;
@@ -106,6 +107,11 @@ fn metadata_rules_cover_exactly_the_checked_kinds() {
                 .filter(|k| **k != "Ingress")
                 .map(|k| format!("{}s", k.to_ascii_lowercase())),
         )
+        .chain(SOURCE_KINDS.iter().map(|k| match *k {
+            "HorizontalPodAutoscaler" => "horizontalpodautoscalers".to_string(),
+            "CustomResourceDefinition" => "customresourcedefinitions".to_string(),
+            k => format!("{}s", k.to_ascii_lowercase()),
+        }))
         .collect();
     expected.sort();
     assert_eq!(resources, expected);
@@ -116,6 +122,7 @@ fn metadata_rules_cover_exactly_the_checked_kinds() {
         .iter()
         .chain(["ConfigMap"].iter())
         .chain(ROUTE_KINDS.iter())
+        .chain(SOURCE_KINDS.iter())
     {
         assert!(
             listed.contains(kind),
@@ -126,13 +133,23 @@ fn metadata_rules_cover_exactly_the_checked_kinds() {
         metadata["contextAwareResources"],
         from_yaml(
             "[{apiVersion: v1, kind: Service}, {apiVersion: v1, kind: ConfigMap},
-              {apiVersion: v1, kind: ServiceAccount}, {apiVersion: v1, kind: Secret}]"
+              {apiVersion: v1, kind: ServiceAccount}, {apiVersion: v1, kind: Secret},
+              {apiVersion: v1, kind: PersistentVolumeClaim},
+              {apiVersion: v1, kind: ReplicationController},
+              {apiVersion: apps/v1, kind: Deployment}, {apiVersion: apps/v1, kind: StatefulSet},
+              {apiVersion: apps/v1, kind: ReplicaSet},
+              {apiVersion: rbac.authorization.k8s.io/v1, kind: Role},
+              {apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole}]"
         )
         .unwrap()
     );
     assert_eq!(
         metadata["hostCapabilities"],
-        from_yaml("[kubernetes/get_resource, kubernetes/list_resources_by_namespace]").unwrap()
+        from_yaml(
+            "[kubernetes/get_resource, kubernetes/list_resources_by_namespace,
+              kubernetes/list_resources_all]"
+        )
+        .unwrap()
     );
 }
 

@@ -816,7 +816,7 @@ fn a_call_the_model_cannot_answer_is_an_evaluation_error() {
     // a policy that asks for a kind the model does not hold
     let guest = common::host_call_guest(
         "get_resource",
-        &json!({"api_version": "apps/v1", "kind": "Deployment", "name": "web", "namespace": "shop",
+        &json!({"api_version": "apps/v1", "kind": "DaemonSet", "name": "web", "namespace": "shop",
                 "disable_cache": false, "field_masks": null}),
         common::OnHostError::Accept,
     )
@@ -831,7 +831,7 @@ fn a_call_the_model_cannot_answer_is_an_evaluation_error() {
     assert_eq!(report["objects"][0]["verdict"], "error", "{report:#}");
     assert_eq!(
         report["objects"][0]["error"],
-        "cannot evaluate against the model cluster: cannot get apps/v1/Deployment shop/web: the model cluster holds only v1 Services, ConfigMaps, ServiceAccounts and Secret names"
+        "cannot evaluate against the model cluster: cannot get apps/v1/DaemonSet shop/web: the model cluster holds only v1 Services, ConfigMaps, ServiceAccounts, Secret names, PersistentVolumeClaims and ReplicationControllers, apps/v1 Deployments, StatefulSets and ReplicaSets, and rbac.authorization.k8s.io/v1 Roles and ClusterRoles"
     );
 }
 
@@ -872,7 +872,8 @@ fn a_service_that_selects_no_pod_is_a_warning() {
     let pod = json!({"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "api-7d9f8-x2x9q", "namespace": "shop",
                      "labels": {"app.kubernetes.io/component": "api", "pod-template-hash": "7d9f8"}},
-        "spec": {"containers": [{"name": "api", "image": "registry.example.com/shop/api:1.4.2"}]}});
+        "spec": {"containers": [{"name": "api", "image": "registry.example.com/shop/api:1.4.2",
+                                 "ports": [{"name": "http", "containerPort": 8080}]}]}});
     std::fs::write(
         &pods,
         json!({"apiVersion": "v1", "kind": "List", "items": [pod]}).to_string(),
@@ -1365,4 +1366,277 @@ fn a_configmap_fault_is_reported_once() {
             "{response:?}"
         );
     }
+}
+
+/// The Deployment `api` (Pod labels `app: api`, container ports `http` and
+/// `metrics`) and its Service `api` (labels `app: api`, ports `http` and
+/// `metrics` to the same-named container ports), in namespace shop: what
+/// the cases of [`scan_rules_of_selectors_and_named_ports_warn`] add to.
+const API_SET: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\n\
+    spec:\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    \
+    spec:\n      containers:\n      - name: api\n        image: registry.example.com/shop/api:1.4.2\n        \
+    ports: [{name: http, containerPort: 8080}, {name: metrics, containerPort: 9090}]\n---\n\
+    apiVersion: v1\nkind: Service\nmetadata: {name: api, labels: {app: api}}\n\
+    spec:\n  selector: {app: api}\n  ports: [{name: http, port: 80, targetPort: http}, {name: metrics, port: 9090, targetPort: metrics}]\n---\n";
+
+/// `scan -n shop -o sarif -` on `stream`: the exit code must be 0; the
+/// rule and message of every result.
+fn sarif_warnings(stream: &str, snapshot: Option<&Path>) -> Vec<(String, String)> {
+    let mut cmd = scan();
+    if let Some(snapshot) = snapshot {
+        cmd.arg("--snapshot").arg(snapshot);
+    }
+    let assert = cmd
+        .args(["-n", "shop", "-o", "sarif", "-"])
+        .write_stdin(stream.to_owned())
+        .assert()
+        .code(0);
+    let sarif = stdout_json(&assert);
+    sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["level"], "warning", "{r:#}");
+            (
+                r["ruleId"].as_str().unwrap().to_owned(),
+                r["message"]["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The rules of `scan` alone on selectors and named ports: each an object
+/// added to [`API_SET`] and the rule and start of the warning it gets
+/// (`None`: no warning). Every one is a warning: the exit code is 0.
+#[rstest::rstest]
+#[case::target_port_declared(
+    "apiVersion: v1\nkind: Service\nmetadata: {name: api-web}\nspec: {selector: {app: api}, ports: [{port: 80, targetPort: http}]}\n",
+    None
+)]
+#[case::target_port_not_declared(
+    "apiVersion: v1\nkind: Service\nmetadata: {name: api-web}\nspec: {selector: {app: api}, ports: [{port: 80, targetPort: htp}]}\n",
+    Some(("service-target-port-not-declared", "Service shop/api-web: its spec.ports[0].targetPort \"htp\" is declared by no container of the Pods it selects (Deployment shop/api declares \"http\", \"metrics\"; closest: \"http\")"))
+)]
+#[case::pdb_selects(
+    "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: api}\nspec: {minAvailable: 1, selector: {matchLabels: {app: api}}}\n",
+    None
+)]
+#[case::pdb_selects_nothing(
+    "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: api}\nspec: {minAvailable: 1, selector: {matchLabels: {app: apo}}}\n",
+    Some(("pdb-selects-no-pods", "PodDisruptionBudget shop/api: its spec.selector app=apo selects no Pod of the set in namespace \"shop\" (closest: Deployment shop/api, with app=api): the budget protects no Pod"))
+)]
+#[case::networkpolicy_selects(
+    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: api}\nspec: {podSelector: {matchExpressions: [{key: app, operator: In, values: [api, web]}]}}\n",
+    None
+)]
+#[case::networkpolicy_selects_nothing(
+    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: api}\nspec: {podSelector: {matchLabels: {app: ap}}}\n",
+    Some(("networkpolicy-selects-no-pods", "NetworkPolicy shop/api: its spec.podSelector app=ap selects no Pod of the set in namespace \"shop\" (closest: Deployment shop/api, with app=api): the policy applies to no Pod"))
+)]
+#[case::networkpolicy_peer_selects(
+    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: api}\nspec: {podSelector: {}, ingress: [{from: [{podSelector: {matchLabels: {app: api}}}]}]}\n",
+    None
+)]
+#[case::networkpolicy_peer_selects_nothing(
+    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: api}\nspec: {podSelector: {}, ingress: [{from: [{podSelector: {matchLabels: {app: web}}}]}]}\n",
+    Some(("networkpolicy-peer-selects-no-pods", "NetworkPolicy shop/api: its spec.ingress[0].from[0].podSelector app=web selects no Pod of the set in namespace \"shop\" (closest: Deployment shop/api, with app=api): the rule lets in no Pod"))
+)]
+#[case::servicemonitor_selects(
+    "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: api}\nspec: {selector: {matchLabels: {app: api}}, endpoints: [{port: metrics}]}\n",
+    None
+)]
+#[case::servicemonitor_selects_nothing(
+    "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: api}\nspec: {namespaceSelector: {any: true}, selector: {matchLabels: {app: apii}}, endpoints: [{port: metrics}]}\n",
+    Some(("servicemonitor-selects-no-services", "ServiceMonitor shop/api: its spec.selector app=apii selects no Service of the set in any namespace (closest: Service shop/api, with app=api): Prometheus scrapes nothing for it"))
+)]
+#[case::podmonitor_selects(
+    "apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\nmetadata: {name: api}\nspec: {selector: {matchLabels: {app: api}}, podMetricsEndpoints: [{port: metrics}]}\n",
+    None
+)]
+#[case::podmonitor_selects_nothing(
+    "apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\nmetadata: {name: api}\nspec: {selector: {matchExpressions: [{key: app, operator: DoesNotExist}]}}\n",
+    Some(("podmonitor-selects-no-pods", "PodMonitor shop/api: its spec.selector !app selects no Pod of the set in namespace \"shop\" (closest: Deployment shop/api, with app=api): Prometheus scrapes nothing for it"))
+)]
+#[case::servicemonitor_port_found(
+    "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: api}\nspec: {selector: {matchLabels: {app: api}}, endpoints: [{port: http}, {targetPort: 9090}]}\n",
+    None
+)]
+#[case::servicemonitor_port_not_found(
+    "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: api}\nspec: {selector: {matchLabels: {app: api}}, endpoints: [{port: https}]}\n",
+    Some(("servicemonitor-port-not-found", "ServiceMonitor shop/api: its spec.endpoints[0].port \"https\" is no port name of the Services it selects (Service shop/api has the ports \"http\", \"metrics\"; closest: \"http\")"))
+)]
+fn scan_rules_of_selectors_and_named_ports_warn(
+    #[case] object: &str,
+    #[case] expected: Option<(&str, &str)>,
+) {
+    let found = sarif_warnings(&format!("{API_SET}{object}"), None);
+    match expected {
+        None => assert_eq!(found, [], "{object}"),
+        Some((rule, start)) => {
+            assert_eq!(found.len(), 1, "{found:#?}");
+            assert_eq!(found[0].0, rule);
+            assert!(found[0].1.starts_with(start), "{}", found[0].1);
+        }
+    }
+}
+
+/// `test_data/scan/servicemonitor-selects-nothing`: a ServiceMonitor whose
+/// selector matches no Service, and one whose endpoint port no Service it
+/// selects has; warnings at their lines, the exit code 0.
+#[test]
+fn a_servicemonitor_that_selects_nothing_is_a_warning() {
+    let set = data("scan/servicemonitor-selects-nothing");
+    let assert = scan().arg(&set).arg("-o").arg("sarif").assert().code(0);
+    let sarif = stdout_json(&assert);
+    let results: Vec<(&str, &str, &Value)> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["ruleId"].as_str().unwrap(),
+                r["message"]["text"].as_str().unwrap(),
+                &r["locations"][0]["physicalLocation"]["region"],
+            )
+        })
+        .collect();
+    assert_eq!(results.len(), 2, "{sarif:#}");
+    assert_eq!(results[0].0, "servicemonitor-selects-no-services");
+    assert_eq!(
+        results[0].1,
+        "ServiceMonitor shop/api-typo: its spec.selector app.kubernetes.io/name=apj selects no Service \
+         of the set in namespace \"shop\" (closest: Service shop/api, with app.kubernetes.io/name=api): \
+         Prometheus scrapes nothing for it until Services with these labels exist; correct the \
+         selector or the Service labels, unless something else creates these Services"
+    );
+    assert_eq!(results[0].2["startLine"], 55);
+    assert_eq!(results[1].0, "servicemonitor-port-not-found");
+    assert_eq!(
+        results[1].1,
+        "ServiceMonitor shop/api: its spec.endpoints[0].port \"metric\" is no port name of the \
+         Services it selects (Service shop/api has the ports \"http\", \"metrics\"; closest: \
+         \"metrics\"): Prometheus scrapes nothing on this endpoint; correct the port, or name the \
+         Service's port \"metric\""
+    );
+    assert_eq!(results[1].2["startLine"], 71);
+    // the SARIF rules list every rule of scan's own
+    let rules: Vec<&str> = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    for rule in [
+        "service-selects-no-pods",
+        "service-target-port-not-declared",
+        "pdb-selects-no-pods",
+        "networkpolicy-selects-no-pods",
+        "networkpolicy-peer-selects-no-pods",
+        "servicemonitor-selects-no-services",
+        "podmonitor-selects-no-pods",
+        "servicemonitor-port-not-found",
+    ] {
+        assert!(rules.contains(&rule), "{rule}: {rules:?}");
+    }
+    // as text: under each ServiceMonitor
+    scan().arg(&set).assert().code(0).stdout(
+        contains("  ServiceMonitor shop/api-typo (document 3, line 49): warned\n").and(contains(
+            "  ServiceMonitor shop/api (document 4, line 61): warned\n",
+        )),
+    );
+}
+
+/// The Pods of a snapshot count for named target ports: their containers'
+/// port names, as for the set's templates.
+#[test]
+fn a_snapshots_pods_declare_target_ports() {
+    let dir = temp_dir();
+    let snapshot = |port: &str| {
+        let path = dir.join(format!("pods-{port}.json"));
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web-7d9-x", "namespace": "shop", "labels": {"app": "web", "pod-template-hash": "7d9"}},
+            "spec": {"containers": [{"name": "web", "ports": [{"name": port, "containerPort": 8080}]}]}});
+        std::fs::write(
+            &path,
+            json!({"apiVersion": "v1", "kind": "List", "items": [pod]}).to_string(),
+        )
+        .unwrap();
+        path
+    };
+    let service = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n\
+                   spec: {selector: {app: web}, ports: [{port: 80, targetPort: http}]}\n";
+    assert_eq!(
+        sarif_warnings(service, Some(&snapshot("http"))),
+        Vec::<(String, String)>::new()
+    );
+    let found = sarif_warnings(service, Some(&snapshot("web")));
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].0, "service-target-port-not-declared");
+    assert!(
+        found[0]
+            .1
+            .contains("(Pod shop/web-7d9-x declares \"web\"; closest: \"web\")"),
+        "{}",
+        found[0].1
+    );
+}
+
+/// `--help` gives the one kubectl line that takes a snapshot of every kind
+/// scan reads, as the error on a bad snapshot does.
+#[test]
+fn the_snapshot_help_gives_the_kubectl_line() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dangling-references"))
+        .args(["scan", "--help"])
+        .assert()
+        .code(0);
+    let help = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    let command = dangling_references::scan::model::SNAPSHOT_COMMAND;
+    assert!(help.contains(command), "{command} not in: {help}");
+    for kind in [
+        "pods",
+        "deployments",
+        "persistentvolumeclaims",
+        "roles",
+        "clusterroles",
+        "serviceaccounts",
+        "services",
+    ] {
+        assert!(command.contains(kind), "{kind}");
+    }
+    let dir = temp_dir();
+    std::fs::write(dir.join("bad.json"), "[1]").unwrap();
+    let assert = scan()
+        .arg("--snapshot")
+        .arg(dir.join("bad.json"))
+        .arg(data("scan/shop"))
+        .assert();
+    assert_one_line_error(assert, command);
+}
+
+/// `test_data/scan/webhook-service-missing`: a ValidatingWebhookConfiguration
+/// whose Service is misspelt is rejected at the line of the Service, under
+/// SARIF rule `webhook-service`, with the name that exists; exit code 1.
+#[test]
+fn a_dangling_webhook_service_is_rejected() {
+    let set = data("scan/webhook-service-missing");
+    let assert = scan().arg(&set).arg("-o").arg("sarif").assert().code(1);
+    let sarif = stdout_json(&assert);
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{sarif:#}");
+    assert_eq!(results[0]["ruleId"], "webhook-service");
+    assert_eq!(results[0]["level"], "error");
+    assert_eq!(
+        results[0]["message"]["text"],
+        "ValidatingWebhookConfiguration policy-webhook, webhooks[0].clientConfig.service: Service \
+         \"policy-webhok\" does not exist in namespace \"policy-system\" (did you mean \
+         \"policy-webhook\"?); the API server cannot call the webhook, so every request it \
+         matches fails (or skips the webhook with failurePolicy Ignore); create the Service or \
+         correct the name"
+    );
+    assert_eq!(
+        results[0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+        54
+    );
 }

@@ -1,9 +1,10 @@
 //! The compiled policy (`e2e::policy_wasm()`) end to end on the waPC host
 //! (wapc + wasmtime-provider, as kwctl and policy-server): every fixture of
 //! `test_data/` (the one level where the fixtures run), host calls (Service
-//! lists, and the ConfigMaps, ServiceAccounts and Secret names a workload
-//! names) answered by the recorded sessions of `test_data/sessions/` and
-//! asserted call by call, settings, mutation,
+//! lists, the ConfigMaps, ServiceAccounts and Secret names a workload
+//! names, and the reference graph's name listings, ClusterRoles with
+//! `list_resources_all`) answered by the recorded sessions of
+//! `test_data/sessions/` and asserted call by call, settings, mutation,
 //! host-capability failures, hostile payloads sent straight to the guest,
 //! and the protocol version.
 //!
@@ -155,6 +156,37 @@ const DATASTORAGE_ENV: &[Call] = &[
 ];
 const SEED_CONSUMED: &str = r#"Deployment kubernaut-system/gateway, volumes[0].configMap: ConfigMap "gateway-config", key "config.yaml": "http://datastorage.kubernaut-system.svc.cluster.local:8080" names Service "datastorage" in namespace "kubernaut-system", which does not exist; did you mean "data-storage-service"?"#;
 const FLUENTD_MISSING: &str = r#"ConfigMap shop/config-observability, key "logging.yaml": "http://fluentd.logging.svc.cluster.local:24224" names Service "fluentd" in namespace "logging", which does not exist; create the Service or correct the name"#;
+
+// The reference graph: what webhook configurations, APIServices, CRD
+// conversions, Pod templates, HPAs and RBAC bindings name (sessions of
+// test_data/sessions/graph/).
+const CERT_MANAGER: &str = "graph/cert-manager-webhook.yml";
+const CERT_MANAGER_SERVICES: &[Call] = &[Call::Services("cert-manager")];
+const METRICS_SERVER: &str = "graph/kube-system-metrics-server.yml";
+const KUBE_SYSTEM_SERVICES: &[Call] = &[Call::Services("kube-system")];
+const WIDGET_WEBHOOK: &str = "graph/widget-system-webhook.yml";
+const WIDGET_SYSTEM_SERVICES: &[Call] = &[Call::Services("widget-system")];
+#[rustfmt::skip]
+const SHOP_CLAIMS: &[Call] = &[Call::Names { api_version: "v1", kind: "PersistentVolumeClaim", namespace: "shop" }];
+const POSTGRES_SERVICES: &str = "graph/shop-postgres-services.yml";
+#[rustfmt::skip]
+const SHOP_DEPLOYMENTS: &[Call] = &[Call::Names { api_version: "apps/v1", kind: "Deployment", namespace: "shop" }];
+const SHOP_RBAC: &str = "graph/shop-rbac.yml";
+/// A RoleBinding of shop: its ServiceAccount subjects, then its Role.
+#[rustfmt::skip]
+const SHOP_ACCOUNTS_AND_ROLES: &[Call] = &[
+    Call::Names { api_version: "v1", kind: "ServiceAccount", namespace: "shop" },
+    Call::Names { api_version: "rbac.authorization.k8s.io/v1", kind: "Role", namespace: "shop" },
+];
+const DEPLOYERS: &str = "graph/ci-ops-deployers.yml";
+/// ClusterRoleBinding deployers: ServiceAccounts of ci then ops (namespace
+/// order, not the order of the subjects), then every ClusterRole.
+#[rustfmt::skip]
+const DEPLOYER_LOOKUPS: &[Call] = &[
+    Call::Names { api_version: "v1", kind: "ServiceAccount", namespace: "ci" },
+    Call::Names { api_version: "v1", kind: "ServiceAccount", namespace: "ops" },
+    Call::AllNames { api_version: "rbac.authorization.k8s.io/v1", kind: "ClusterRole" },
+];
 
 #[rustfmt::skip]
 const CASES: &[Case] = &[
@@ -405,6 +437,96 @@ const CASES: &[Case] = &[
         .settings(WORKLOAD)
         .session("workload/datastorage-migrator-missing.yml", &[Call::ServiceAccount(KS, "datastorage-migrator")]),
     accept("default_service_account_not_looked_up", "job_service_account_default.json").settings(WORKLOAD),
+    // The reference graph (sessions of test_data/sessions/graph/). Webhook,
+    // APIService and conversion Services: the Service and its port (443
+    // when left out) must exist.
+    accept("validating_webhook_service_exists", "validatingwebhook_service_exists.json")
+        .session(CERT_MANAGER, CERT_MANAGER_SERVICES),
+    reject("validating_webhook_service_missing", "validatingwebhook_service_missing.json",
+        r#"ValidatingWebhookConfiguration cert-manager-webhook, webhooks[0].clientConfig.service: Service "cert-manager-webhok" does not exist in namespace "cert-manager" (did you mean "cert-manager-webhook"?); the API server cannot call the webhook, so every request it matches fails (or skips the webhook with failurePolicy Ignore); create the Service or correct the name"#)
+        .session(CERT_MANAGER, CERT_MANAGER_SERVICES),
+    accept("validating_webhook_not_checked", "validatingwebhook_service_missing.json")
+        .settings(r#"{"checkWebhookServices": false}"#),
+    accept("mutating_webhook_service_exists", "mutatingwebhook_service_exists.json")
+        .session(CERT_MANAGER, CERT_MANAGER_SERVICES),
+    reject("mutating_webhook_service_wrong_port", "mutatingwebhook_service_wrong_port.json",
+        r#"MutatingWebhookConfiguration cert-manager-webhook, webhooks[0].clientConfig.service: Service "cert-manager-webhook" in namespace "cert-manager" has no port 10250 (it exposes 443, 9402); the API server cannot call the webhook"#)
+        .session(CERT_MANAGER, CERT_MANAGER_SERVICES),
+    accept("apiservice_service_exists", "apiservice_service_exists.json")
+        .session(METRICS_SERVER, KUBE_SYSTEM_SERVICES),
+    reject("apiservice_service_missing", "apiservice_service_missing.json",
+        r#"APIService v1beta1.metrics.k8s.io, spec.service: Service "metric-server" does not exist in namespace "kube-system" (did you mean "metrics-server"?); the aggregated API is unavailable, and API discovery fails for every client; create the Service or correct the name"#)
+        .session(METRICS_SERVER, KUBE_SYSTEM_SERVICES),
+    accept("crd_conversion_service_exists", "crd_conversion_service_exists.json")
+        .session(WIDGET_WEBHOOK, WIDGET_SYSTEM_SERVICES),
+    reject("crd_conversion_service_missing", "crd_conversion_service_missing.json",
+        r#"CustomResourceDefinition widgets.example.com, spec.conversion.webhook.clientConfig.service: Service "webhook-service" does not exist in namespace "widget-system" (did you mean "widget-webhook-service"?); the API server cannot convert the custom resources between versions, so requests for another version fail; create the Service or correct the name"#)
+        .session(WIDGET_WEBHOOK, WIDGET_SYSTEM_SERVICES),
+    // Pod templates (checkWorkloadReferences): claims, named probe ports.
+    accept("claim_exists", "deployment_claim_exists.json")
+        .settings(WORKLOAD).session("graph/shop-claims.yml", SHOP_CLAIMS),
+    reject("claim_missing", "deployment_claim_missing.json",
+        r#"Deployment shop/media, spec.template.spec.volumes[0].persistentVolumeClaim.claimName: PersistentVolumeClaim "media-upload" does not exist in namespace "shop" (did you mean "media-uploads"?); its Pods stay Pending until the claim exists; create the PersistentVolumeClaim or correct the name"#)
+        .settings(WORKLOAD).session("graph/shop-claims.yml", SHOP_CLAIMS),
+    accept("claim_not_checked_by_default", "deployment_claim_missing.json"),
+    accept("probe_port_declared", "deployment_probe_port_declared.json").settings(WORKLOAD),
+    reject("probe_port_undeclared", "deployment_probe_port_undeclared.json",
+        r#"Deployment shop/api, spec.template.spec.containers[0].readinessProbe.httpGet.port: container "api" has no port named "health" (it declares "http", "metrics"); the kubelet cannot run the probe, so it always fails; declare the port or correct the name"#)
+        .settings(WORKLOAD),
+    // Warned unless a setting denies: governing Services, scale targets,
+    // binding roles and subjects.
+    accept("governing_service_exists", "statefulset_governing_service_exists.json")
+        .settings(WORKLOAD).session(POSTGRES_SERVICES, SHOP_SERVICES),
+    accept("governing_service_missing_warns", "statefulset_governing_service_missing.json")
+        .settings(WORKLOAD).session(POSTGRES_SERVICES, SHOP_SERVICES)
+        .warnings(&[r#"StatefulSet shop/postgres, spec.serviceName: Service "postgresql-headless" does not exist in namespace "shop" (did you mean "postgres-headless"?); its Pods run, but their per-Pod DNS names (<pod>.<serviceName>) never resolve; create the Service or correct the name"#]),
+    reject("governing_service_missing_denied", "statefulset_governing_service_missing.json",
+        r#"StatefulSet shop/postgres, spec.serviceName: Service "postgresql-headless" does not exist in namespace "shop""#)
+        .settings(r#"{"checkWorkloadReferences": true, "missingGoverningServices": "deny"}"#)
+        .session(POSTGRES_SERVICES, SHOP_SERVICES),
+    accept("scale_target_exists", "hpa_target_exists.json")
+        .session("graph/shop-deployments.yml", SHOP_DEPLOYMENTS),
+    accept("scale_target_missing_warns", "hpa_target_missing.json")
+        .session("graph/shop-deployments.yml", SHOP_DEPLOYMENTS)
+        .warnings(&[r#"HorizontalPodAutoscaler shop/storefront, spec.scaleTargetRef: Deployment "store-front" does not exist in namespace "shop" (did you mean "storefront"?); the autoscaler cannot read its scale (FailedGetScale) and never scales it; create the Deployment or correct the name"#]),
+    reject("scale_target_missing_denied", "hpa_target_missing.json",
+        r#"HorizontalPodAutoscaler shop/storefront, spec.scaleTargetRef: Deployment "store-front" does not exist in namespace "shop""#)
+        .settings(r#"{"missingScaleTargets": "deny"}"#)
+        .session("graph/shop-deployments.yml", SHOP_DEPLOYMENTS),
+    accept("scale_target_statefulset_exists", "hpa_statefulset_target_exists.json")
+        .session("graph/shop-statefulsets.yml", &[Call::Names { api_version: "apps/v1", kind: "StatefulSet", namespace: "shop" }]),
+    // One pass over both kinds: Services first, then PersistentVolumeClaims.
+    reject("governing_service_and_claim_missing", "statefulset_governing_service_and_claim_missing.json",
+        r#"StatefulSet shop/postgres, spec.template.spec.volumes[0].persistentVolumeClaim.claimName: PersistentVolumeClaim "postgres-backups" does not exist in namespace "shop"; its Pods stay Pending"#)
+        .settings(WORKLOAD)
+        .session("graph/shop-postgres-services-and-claims.yml", &[
+            Call::Services("shop"), Call::Names { api_version: "v1", kind: "PersistentVolumeClaim", namespace: "shop" }]),
+    accept("role_exists", "rolebinding_role_exists.json").session(SHOP_RBAC, SHOP_ACCOUNTS_AND_ROLES),
+    accept("role_missing_warns", "rolebinding_role_missing.json")
+        .session(SHOP_RBAC, SHOP_ACCOUNTS_AND_ROLES)
+        .warnings(&[r#"RoleBinding shop/api-config-reader, roleRef: Role "configmap-reader" does not exist in namespace "shop" (did you mean "config-reader"?); the binding grants nothing until it exists; create the Role or correct the name"#]),
+    reject("role_missing_denied", "rolebinding_role_missing.json",
+        r#"RoleBinding shop/api-config-reader, roleRef: Role "configmap-reader" does not exist in namespace "shop""#)
+        .settings(r#"{"missingBindingReferences": "deny"}"#)
+        .session(SHOP_RBAC, SHOP_ACCOUNTS_AND_ROLES),
+    accept("cluster_role_exists", "clusterrolebinding_role_exists.json").session(DEPLOYERS, DEPLOYER_LOOKUPS),
+    accept("cluster_role_missing_warns", "clusterrolebinding_role_missing.json")
+        .session(DEPLOYERS, DEPLOYER_LOOKUPS)
+        .warnings(&[r#"ClusterRoleBinding deployers, roleRef: ClusterRole "deployment-managers" does not exist (did you mean "deployment-manager"?); the binding grants nothing until it exists; create the ClusterRole or correct the name"#]),
+    accept("subject_missing_warns", "clusterrolebinding_subject_missing.json")
+        .session(DEPLOYERS, DEPLOYER_LOOKUPS)
+        .warnings(&[r#"ClusterRoleBinding deployers, subjects[1]: ServiceAccount "gitlab-runner" does not exist in namespace "ci""#]),
+    reject("subject_missing_denied", "clusterrolebinding_subject_missing.json",
+        r#"ClusterRoleBinding deployers, subjects[1]: ServiceAccount "gitlab-runner" does not exist in namespace "ci" (did you mean "runner"?); the binding grants that ServiceAccount nothing until it exists; create the ServiceAccount or correct the name"#)
+        .settings(r#"{"missingBindingReferences": "deny"}"#)
+        .session(DEPLOYERS, DEPLOYER_LOOKUPS),
+    accept("cluster_roles_unlistable_warns", "clusterrolebinding_role_exists.json")
+        .session("graph/ci-ops-deployers-cluster-roles-forbidden.yml", DEPLOYER_LOOKUPS)
+        .warnings(&[r#"ClusterRoleBinding deployers: cannot verify the ClusterRoles it references: error invoking host capability kubernetes.list_resources_all: Host error: Callback evaluation failure: Cannot list rbac.authorization.k8s.io/v1/ClusterRole: clusterroles.rbac.authorization.k8s.io is forbidden"#]),
+    // What every cluster has is never looked up: NoHost fails any call.
+    accept("built_in_cluster_role_and_default_account", "rolebinding_built_in_role.json"),
+    accept("system_cluster_role", "clusterrolebinding_system_role.json")
+        .settings(r#"{"missingBindingReferences": "deny"}"#),
 ];
 
 /// Every fixture of `test_data/` has at least one row in [`CASES`].

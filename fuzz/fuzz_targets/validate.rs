@@ -1,6 +1,8 @@
 //! `validate` (natively: `evaluate`) on AdmissionRequests for Pods, every
-//! workload kind and ConfigMaps, against a fake host answering Service
-//! lists, ConfigMaps, ServiceAccounts, Secret names and errors. Input that
+//! workload kind, ConfigMaps, routes and the reference graph's kinds
+//! (webhook configurations, bindings, HPAs), against a fake host
+//! answering Service lists, ConfigMaps, ServiceAccounts, Secret names,
+//! name listings and errors. Input that
 //! starts with `{` is a raw `validate` payload (seeds: the test_data
 //! fixtures, which libFuzzer mutates); anything else is decoded with
 //! `arbitrary` into a structured request, settings and cluster.
@@ -45,6 +47,10 @@ enum Kind {
     Service,
     Ingress,
     HttpRoute,
+    WebhookConfiguration,
+    RoleBinding,
+    ClusterRoleBinding,
+    Autoscaler,
 }
 
 impl Kind {
@@ -62,6 +68,10 @@ impl Kind {
             Kind::Service => "Service",
             Kind::Ingress => "Ingress",
             Kind::HttpRoute => "HTTPRoute",
+            Kind::WebhookConfiguration => "ValidatingWebhookConfiguration",
+            Kind::RoleBinding => "RoleBinding",
+            Kind::ClusterRoleBinding => "ClusterRoleBinding",
+            Kind::Autoscaler => "HorizontalPodAutoscaler",
         }
     }
 }
@@ -622,6 +632,68 @@ fn object(kind: Kind, namespace: &str, o: &Object) -> Value {
                 object["spec"]["rules"][0]["backendRefs"] = json!({"a": 1});
             }
         }
+        // The reference graph: the backends' names become webhook
+        // Services, binding subjects and roles, and scale targets.
+        Kind::WebhookConfiguration => {
+            let hooks: Vec<Value> = o
+                .backends
+                .iter()
+                .take(6)
+                .map(|r| {
+                    let mut service = json!({"namespace": r.ns.text(), "name": r.svc.text()});
+                    if let Some(p) = r.port {
+                        service["port"] = json!(p);
+                    }
+                    if r.form % 5 == 4 {
+                        json!({"name": "w.example.com", "clientConfig": {"url": "https://x"}})
+                    } else {
+                        json!({"name": "w.example.com", "clientConfig": {"service": service}})
+                    }
+                })
+                .collect();
+            object["webhooks"] = json!(hooks);
+            if matches!(o.junk, Some(Junk::SpecString)) {
+                object["webhooks"] = json!([{"clientConfig": "x"}]);
+            }
+        }
+        Kind::RoleBinding | Kind::ClusterRoleBinding => {
+            let role = o.backends.first().map(|r| {
+                let kind = if r.upper { "ClusterRole" } else { "Role" };
+                json!({"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": r.svc.text()})
+            });
+            if let Some(role) = role {
+                object["roleRef"] = role;
+            }
+            object["subjects"] = o
+                .backends
+                .iter()
+                .skip(1)
+                .take(6)
+                .map(|r| match r.form % 4 {
+                    0 => json!({"kind": "ServiceAccount", "name": r.svc.text()}),
+                    1 => json!({"kind": "User", "name": r.svc.text()}),
+                    _ => json!({"kind": "ServiceAccount", "name": r.svc.text(), "namespace": r.ns.text()}),
+                })
+                .collect();
+            if matches!(o.junk, Some(Junk::SpecString)) {
+                object["subjects"] = json!("x");
+            }
+        }
+        Kind::Autoscaler => {
+            if let Some(r) = o.backends.first() {
+                let (api_version, target_kind) = [
+                    ("apps/v1", "Deployment"),
+                    ("apps/v1", "StatefulSet"),
+                    ("v1", "ReplicationController"),
+                    ("argoproj.io/v1alpha1", "Rollout"),
+                ][r.form as usize % 4];
+                object["spec"] = json!({"scaleTargetRef":
+                    {"apiVersion": api_version, "kind": target_kind, "name": r.svc.text()}});
+            }
+            if matches!(o.junk, Some(Junk::SpecString)) {
+                object["spec"] = json!({"scaleTargetRef": 1});
+            }
+        }
         _ => {
             let mut spec = json!({
                 "containers": o.containers.iter().take(3).map(container).collect::<Vec<_>>(),
@@ -755,6 +827,15 @@ fn host(h: &HostIn, namespace: &str) -> FakeHost {
     for a in h.accounts.iter().take(3) {
         host.accounts.insert((namespace.to_string(), a.text()));
     }
+    // the reference graph's listings: the same names as roles and workloads
+    for a in h.accounts.iter().take(3) {
+        for kind in ["Role", "Deployment", "StatefulSet", "PersistentVolumeClaim"] {
+            host.named
+                .insert((kind.to_string(), namespace.to_string(), a.text()));
+        }
+        host.named
+            .insert(("ClusterRole".to_string(), String::new(), a.text()));
+    }
     for s in h.secrets.iter().take(3) {
         host.secrets.insert((namespace.to_string(), s.text()));
     }
@@ -780,6 +861,18 @@ fn run(payload: &[u8], host: &FakeHost) -> Value {
 
 /// Checks every invariant of one evaluation of `payload`; returns the
 /// response and the host calls it made.
+/// The kinds only the reference graph judges: their listings are not
+/// Service listings.
+const GRAPH_KINDS: &[&str] = &[
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "APIService",
+    "CustomResourceDefinition",
+    "HorizontalPodAutoscaler",
+    "RoleBinding",
+    "ClusterRoleBinding",
+];
+
 fn check(payload: &[u8], host: &FakeHost) -> (Value, Vec<Call>) {
     let response = run(payload, host);
     let calls = host.calls();
@@ -809,7 +902,11 @@ fn check(payload: &[u8], host: &FakeHost) -> (Value, Vec<Call>) {
             count("list Service") <= s.max_namespaces_per_request,
             "{calls:?}"
         );
-        if !s.check_workload_references {
+        let kind = doc
+            .as_ref()
+            .and_then(|d| d["request"]["kind"]["kind"].as_str())
+            .unwrap_or_default();
+        if !s.check_workload_references && !GRAPH_KINDS.contains(&kind) {
             assert_eq!(count("list Service"), total, "{calls:?}");
         }
     }
@@ -818,9 +915,20 @@ fn check(payload: &[u8], host: &FakeHost) -> (Value, Vec<Call>) {
     if calls.iter().any(|c| c.failed) {
         let s = settings.as_ref().expect("lookups only with valid settings");
         let accepted = response["accepted"] == json!(true);
+        let kind = doc
+            .as_ref()
+            .and_then(|d| d["request"]["kind"]["kind"].as_str())
+            .unwrap_or_default();
         if s.on_lookup_error == dangling_references_policy::settings::OnLookupError::Deny {
+            // a lookup that leaves only warn-class references of the
+            // reference graph unjudged (bindings, scale targets, a
+            // governing Service) warns
+            let warn_class = matches!(
+                kind,
+                "RoleBinding" | "ClusterRoleBinding" | "HorizontalPodAutoscaler" | "StatefulSet"
+            );
             assert!(
-                !accepted,
+                !accepted || (warn_class && response["warnings"].is_array()),
                 "lookup failed, onLookupError deny, accepted: {response}"
             );
         } else {
@@ -958,7 +1066,16 @@ fn structured(input: Input) {
         );
         // ConfigMaps and route objects are judged only by what they name:
         // an edit that adds no name is never rejected for its references.
-        if matches!(kind, "ConfigMap" | "Ingress" | "HTTPRoute") {
+        if matches!(
+            kind,
+            "ConfigMap"
+                | "Ingress"
+                | "HTTPRoute"
+                | "ValidatingWebhookConfiguration"
+                | "RoleBinding"
+                | "ClusterRoleBinding"
+                | "HorizontalPodAutoscaler"
+        ) {
             assert!(
                 response["accepted"] == json!(true)
                     || response["code"] == json!(400)

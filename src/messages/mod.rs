@@ -9,6 +9,7 @@ use serde_json::Value;
 
 pub use crate::quote::{MAX_LISTED, MAX_QUOTED, clip, join_capped};
 
+pub mod graph;
 pub mod kubeconfig;
 pub mod routes;
 pub mod services;
@@ -72,10 +73,16 @@ pub fn no_kind() -> String {
 }
 
 /// The policy's rules send it a kind it does not check.
-pub fn unsupported_kind(kind: &str, workloads: &[&str], routes: &[&str]) -> String {
+pub fn unsupported_kind(
+    kind: &str,
+    workloads: &[&str],
+    routes: &[&str],
+    others: &[&str],
+) -> String {
     let mut kinds: Vec<&str> = workloads.to_vec();
     kinds.push("ConfigMap");
     kinds.extend_from_slice(routes);
+    kinds.extend_from_slice(others);
     let last = kinds.pop().unwrap_or_default();
     format!(
         "this policy validates {} and {last} objects, not {}; check the rules of the policy",

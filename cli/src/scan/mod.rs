@@ -12,9 +12,11 @@
 //!    CREATE AdmissionRequest the API server would send and evaluates it
 //!    with the compiled policy: the module is compiled once, every object
 //!    gets a fresh instance (as policy-server does), on every core.
-//! 4. [`selectors`], a rule of `scan` alone, on the whole set: a Service
-//!    whose selector matches no Pod template of the set (or Pod of the
-//!    snapshot) gets a warning, attached to the Service in the report.
+//! 4. [`selectors`], rules of `scan` alone, on the whole set: a Service,
+//!    PodDisruptionBudget, NetworkPolicy, ServiceMonitor or PodMonitor
+//!    whose selector matches nothing of the set (or of the snapshot), and
+//!    a named port that nothing selected declares, get a warning, attached
+//!    to the object in the report.
 //! 5. [`report`] renders the verdicts as text, JSON or SARIF; the exit code
 //!    is 0 when nothing is rejected, 1 when something is, 2 on errors.
 //!
@@ -61,6 +63,33 @@ const CHECKED_KINDS: &[(&str, &str, &str)] = &[
     ("networking.k8s.io", "Ingress", "ingresses"),
     ("gateway.networking.k8s.io", "HTTPRoute", "httproutes"),
     ("gateway.networking.k8s.io", "GRPCRoute", "grpcroutes"),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+    ),
+    ("apiregistration.k8s.io", "APIService", "apiservices"),
+    (
+        "apiextensions.k8s.io",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+    ),
+    (
+        "autoscaling",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+    ),
+    ("rbac.authorization.k8s.io", "RoleBinding", "rolebindings"),
+    (
+        "rbac.authorization.k8s.io",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+    ),
 ];
 
 /// The resource of an object the policy checks; `None` for the kinds it
@@ -276,11 +305,12 @@ pub struct ScanArgs {
     /// Policy settings, as for `run`: a JSON/YAML file, or inline JSON/YAML.
     #[arg(long, value_name = "FILE|JSON")]
     settings: Option<String>,
-    /// A real cluster's objects: the output of `kubectl get
-    /// services,configmaps,serviceaccounts -A -o json` (repeatable). It may
-    /// include pods and workloads (`kubectl get
-    /// services,configmaps,serviceaccounts,pods,deployments -A -o json`):
-    /// their labels count for the Services of the set that select Pods.
+    /// A real cluster's objects (repeatable): every kind scan reads comes
+    /// from `kubectl get
+    /// services,configmaps,serviceaccounts,persistentvolumeclaims,pods,replicationcontrollers,deployments,statefulsets,replicasets,daemonsets,jobs,cronjobs,roles,clusterroles
+    /// -A -o json > cluster.json`. Any subset of these kinds works too; the
+    /// labels and container ports of its Pods and workloads count for the
+    /// selectors and named ports of the set.
     #[arg(long, value_name = "FILE")]
     snapshot: Vec<PathBuf>,
     /// The names of the cluster's Secrets, one `<namespace> <name>` per

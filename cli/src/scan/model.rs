@@ -4,11 +4,16 @@
 //! cluster holding exactly those objects; a call it cannot answer from them
 //! is an evaluation error, never a guess.
 //!
-//! Modelled: `v1` Services, ConfigMaps, ServiceAccounts and Secrets, the
-//! last by name only (Secret content never enters the model: from the set
-//! and from a snapshot, only names are kept). Built in: the Service
-//! `kubernetes` in `default`, and in every namespace the ServiceAccount
-//! `default` and the ConfigMap `kube-root-ca.crt`.
+//! Modelled ([`MODELLED_KINDS`], with exactly these apiVersions): `v1`
+//! Services, ConfigMaps, ServiceAccounts, Secrets, PersistentVolumeClaims
+//! and ReplicationControllers, `apps/v1` Deployments, StatefulSets and
+//! ReplicaSets, and `rbac.authorization.k8s.io/v1` Roles and ClusterRoles
+//! (cluster-scoped: listed with `list_resources_all`). Secrets are kept by
+//! name only (Secret content never enters the model: from the set and
+//! from a snapshot, only names are kept). Objects of other apiVersions of
+//! these kinds (`extensions/v1beta1` Deployments) are not modelled. Built
+//! in: the Service `kubernetes` in `default`, and in every namespace the
+//! ServiceAccount `default` and the ConfigMap `kube-root-ca.crt`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -22,22 +27,51 @@ use super::selectors::{PodTemplate, pod_templates};
 use crate::cluster::{ClusterState, is_cluster_scoped};
 use crate::host::{GuestCall, HostCapabilities, KubernetesRequest, Refusal, json_answer};
 
-/// The kinds (all `v1`) the model holds.
-pub const MODELLED_KINDS: &[&str] = &["Service", "ConfigMap", "ServiceAccount", "Secret"];
+/// The kinds the model holds, by apiVersion: what the policy's host calls
+/// ask for.
+pub const MODELLED_KINDS: &[(&str, &str)] = &[
+    ("v1", "Service"),
+    ("v1", "ConfigMap"),
+    ("v1", "ServiceAccount"),
+    ("v1", "Secret"),
+    ("v1", "PersistentVolumeClaim"),
+    ("v1", "ReplicationController"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "ReplicaSet"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+];
 
-fn is_modelled(api_version: &str, kind: &str) -> bool {
-    api_version == "v1" && MODELLED_KINDS.contains(&kind)
+/// What the model holds, for the message of a call it cannot answer.
+const MODELLED: &str = "v1 Services, ConfigMaps, ServiceAccounts, Secret names, \
+     PersistentVolumeClaims and ReplicationControllers, apps/v1 Deployments, StatefulSets and \
+     ReplicaSets, and rbac.authorization.k8s.io/v1 Roles and ClusterRoles";
+
+/// Whether the model holds objects of `api_version` and `kind`.
+pub fn is_modelled(api_version: &str, kind: &str) -> bool {
+    MODELLED_KINDS
+        .iter()
+        .any(|(v, k)| *v == api_version && *k == kind)
 }
+
+/// The one command that takes a snapshot of every kind `scan` reads: the
+/// modelled kinds, and the Pods and workloads whose labels and container
+/// ports the rules of [`super::selectors`] read. (Secret names come
+/// apart: `--secret-names`.)
+pub const SNAPSHOT_COMMAND: &str = "kubectl get services,configmaps,serviceaccounts,\
+     persistentvolumeclaims,pods,replicationcontrollers,deployments,statefulsets,replicasets,\
+     daemonsets,jobs,cronjobs,roles,clusterroles -A -o json";
 
 /// A Secret reduced to its name: all the model ever keeps of one.
 fn secret_name_only(namespace: &str, name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}})
 }
 
-/// What is known of a real cluster: its Services, ConfigMaps and
-/// ServiceAccounts (`kubectl get services,configmaps,serviceaccounts -A -o
-/// json`), the names of its Secrets, and the labels of its Pods and Pod
-/// templates (when the snapshot holds Pods or workloads).
+/// What is known of a real cluster: its objects of the modelled kinds
+/// ([`SNAPSHOT_COMMAND`]), the names of its Secrets, and the labels and
+/// container ports of its Pods and Pod templates (when the snapshot holds
+/// Pods or workloads).
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     objects: Vec<Value>,
@@ -80,11 +114,12 @@ impl Snapshot {
         self.add_cluster_text(&name, &text)
     }
 
-    /// Adds the objects of `kubectl get services,configmaps,serviceaccounts
-    /// -A -o json` (or `-o yaml`): a `List` of objects, each with
+    /// Adds the objects of [`SNAPSHOT_COMMAND`] (or of any `kubectl get
+    /// ... -A -o json`, or `-o yaml`): a `List` of objects, each with
     /// `apiVersion`, `kind`, `metadata.name` and, when namespaced,
-    /// `metadata.namespace`. Items of other kinds are skipped, but for the
-    /// labels of Pods and workloads; Secrets keep their names only.
+    /// `metadata.namespace`. Items of kinds the model does not hold are
+    /// skipped, but for the Pod templates of Pods and workloads; Secrets
+    /// keep their names only.
     pub fn add_cluster_text(&mut self, name: &str, text: &str) -> Result<()> {
         let value: Value = if text.trim_start().starts_with('{') {
             serde_json::from_str(text)
@@ -93,8 +128,7 @@ impl Snapshot {
             super::yaml::value(text)
                 .map_err(|e| anyhow!("snapshot {name} is neither JSON nor YAML: {e}"))?
         };
-        let hint =
-            "expected the output of `kubectl get services,configmaps,serviceaccounts -A -o json`";
+        let hint = format!("expected the output of `{SNAPSHOT_COMMAND}`");
         let items = match &value {
             Value::Object(m) if m.get("items").is_some_and(Value::is_array) => {
                 m["items"].as_array().cloned().unwrap_or_default()
@@ -313,7 +347,9 @@ impl ModelCluster {
             } else {
                 o.object.clone()
             };
-            if placement == Placement::WithEvaluatedObject && !o.own_namespace {
+            // a cluster-scoped object (a ClusterRole) is in no namespace
+            let floats = !o.own_namespace && o.namespace.is_some();
+            if placement == Placement::WithEvaluatedObject && floats {
                 floating.push(object);
             } else {
                 cluster.add(object);
@@ -424,8 +460,7 @@ impl ModelCluster {
         };
         if !is_modelled(api_version, kind) {
             return Err(Refusal::Violation(format!(
-                "cannot {what}: the model cluster holds only v1 Services, ConfigMaps, \
-                 ServiceAccounts and Secret names"
+                "cannot {what}: the model cluster holds only {MODELLED}"
             )));
         }
         if kind == "Secret" {
@@ -440,6 +475,22 @@ impl ModelCluster {
         }
         let placed;
         let cluster = match evaluated_namespace {
+            // A cluster-scoped object (a ClusterRoleBinding, a webhook
+            // configuration) names the namespace of what it refers to:
+            // the objects that name none are placed there.
+            Some("") => {
+                let asked = match request {
+                    KubernetesRequest::KubernetesListResourceNamespace { namespace, .. } => {
+                        Some(namespace.as_str())
+                    }
+                    KubernetesRequest::KubernetesGetResource { namespace, .. } => {
+                        namespace.as_deref()
+                    }
+                    KubernetesRequest::KubernetesListResourceAll { .. } => None,
+                };
+                placed = self.cluster_for(Some(asked.unwrap_or_default()));
+                placed.as_ref()
+            }
             Some(ns) => {
                 placed = self.cluster_for(Some(ns));
                 placed.as_ref()
@@ -516,6 +567,7 @@ impl HostCapabilities for ModelHost {
 mod tests {
     use super::super::input::Source;
     use super::*;
+    use rstest::rstest;
 
     fn model(set: &str, snapshot: &Snapshot) -> Arc<ModelCluster> {
         let set = ManifestSet::parse(&[Source::new("set.yaml", set)], "shop");
@@ -606,7 +658,7 @@ mod tests {
         let e = call(
             &mut host,
             "get_resource",
-            &KubernetesRequest::get("apps/v1", "Deployment", Some("shop"), "d"),
+            &KubernetesRequest::get("extensions/v1beta1", "Deployment", Some("shop"), "d"),
         )
         .unwrap_err();
         assert!(e.contains("holds only v1 Services"), "{e}");
@@ -615,6 +667,164 @@ mod tests {
                 .is_err()
         );
         assert_eq!(host.violations().len(), 4);
+    }
+
+    /// The kinds of the policy's workload, RBAC and PVC lookups, from the
+    /// set and from the snapshot: (apiVersion, kind, namespace) of each
+    /// list call and the names it answers.
+    #[rstest]
+    #[case::pvcs("v1", "PersistentVolumeClaim", Some("shop"), &["data", "snap-pvc"])]
+    #[case::replication_controllers("v1", "ReplicationController", Some("shop"), &["rc", "snap-rc"])]
+    #[case::deployments("apps/v1", "Deployment", Some("shop"), &["snap-web", "web"])]
+    #[case::statefulsets("apps/v1", "StatefulSet", Some("shop"), &["db", "snap-db"])]
+    #[case::replicasets("apps/v1", "ReplicaSet", Some("shop"), &["rs", "snap-rs"])]
+    #[case::roles("rbac.authorization.k8s.io/v1", "Role", Some("shop"), &["reader", "snap-role"])]
+    // cluster-scoped: listed in every namespace at once
+    #[case::cluster_roles("rbac.authorization.k8s.io/v1", "ClusterRole", None, &["snap-admin", "viewer"])]
+    #[case::service_accounts("v1", "ServiceAccount", Some("shop"), &["bot", "snap-sa"])]
+    // other apiVersions of these kinds are not modelled: nothing of them
+    fn answers_the_workload_rbac_and_pvc_kinds(
+        #[case] api_version: &str,
+        #[case] kind: &str,
+        #[case] namespace: Option<&str>,
+        #[case] expected: &[&str],
+    ) {
+        let set = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\n---\n\
+            apiVersion: v1\nkind: ReplicationController\nmetadata: {name: rc}\n---\n\
+            apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n---\n\
+            apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: old}\n---\n\
+            apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\n---\n\
+            apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: rs}\n---\n\
+            apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: reader}\n---\n\
+            apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: viewer}\n---\n\
+            apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: bot}\n";
+        let item = |api: &str, kind: &str, name: &str, ns: Option<&str>| {
+            let mut o = json!({"apiVersion": api, "kind": kind, "metadata": {"name": name}});
+            if let Some(ns) = ns {
+                o["metadata"]["namespace"] = json!(ns);
+            }
+            o
+        };
+        let mut snapshot = Snapshot::new();
+        snapshot
+            .add_cluster_text(
+                "c.json",
+                &json!({"kind": "List", "items": [
+                    item("v1", "PersistentVolumeClaim", "snap-pvc", Some("shop")),
+                    item("v1", "ReplicationController", "snap-rc", Some("shop")),
+                    item("apps/v1", "Deployment", "snap-web", Some("shop")),
+                    item("apps/v1", "StatefulSet", "snap-db", Some("shop")),
+                    item("apps/v1", "ReplicaSet", "snap-rs", Some("shop")),
+                    item("rbac.authorization.k8s.io/v1", "Role", "snap-role", Some("shop")),
+                    item("rbac.authorization.k8s.io/v1", "ClusterRole", "snap-admin", None),
+                    item("v1", "ServiceAccount", "snap-sa", Some("shop")),
+                    item("apps/v1", "DaemonSet", "agent", Some("shop")),
+                ]})
+                .to_string(),
+            )
+            .unwrap();
+        // as scan places objects, and as the corpus report does
+        for placement in [Placement::AsRead, Placement::WithEvaluatedObject] {
+            let set = ManifestSet::parse(&[Source::new("set.yaml", set)], "shop");
+            let m = Arc::new(ModelCluster::with_placement(&set, &snapshot, placement));
+            let mut host = m.host(Some("shop"));
+            let request = match namespace {
+                Some(ns) => KubernetesRequest::list_namespace(api_version, kind, ns),
+                None => KubernetesRequest::KubernetesListResourceAll {
+                    api_version: api_version.to_owned(),
+                    kind: kind.to_owned(),
+                    label_selector: None,
+                    field_selector: None,
+                    field_masks: None,
+                },
+            };
+            let op = if namespace.is_some() {
+                "list_resources_by_namespace"
+            } else {
+                "list_resources_all"
+            };
+            let list = call(&mut host, op, &request).unwrap();
+            let mut names: Vec<&str> = list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["metadata"]["name"].as_str().unwrap())
+                .collect();
+            names.sort_unstable();
+            assert_eq!(names, expected, "{placement:?}");
+            let get = call(
+                &mut host,
+                "get_resource",
+                &KubernetesRequest::get(api_version, kind, namespace, expected[0]),
+            )
+            .unwrap();
+            assert_eq!(get["kind"], kind);
+            assert!(host.violations().is_empty());
+        }
+        assert!(is_modelled(api_version, kind));
+    }
+
+    /// Under [`Placement::WithEvaluatedObject`], an object that names no
+    /// namespace is where the object referring to it looks: a ServiceAccount
+    /// applied with `kubectl apply -n` is found in the namespace a
+    /// ClusterRoleBinding's subject names, and in no other namespace from a
+    /// namespaced object.
+    #[rstest]
+    #[case::cluster_scoped_referrer(None, "kubernaut-system", true)]
+    #[case::cluster_scoped_referrer_elsewhere(None, "other", true)]
+    #[case::namespaced_referrer_own_namespace(Some("kubernaut-system"), "kubernaut-system", true)]
+    #[case::namespaced_referrer_other_namespace(Some("shop"), "kubernaut-system", false)]
+    fn floating_objects_are_where_the_referrer_looks(
+        #[case] referrer: Option<&str>,
+        #[case] asked: &str,
+        #[case] found: bool,
+    ) {
+        let set = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: data-storage-sa\n";
+        let set = ManifestSet::parse(&[Source::new("set.yaml", set)], "default");
+        let m = Arc::new(ModelCluster::with_placement(
+            &set,
+            &Snapshot::new(),
+            Placement::WithEvaluatedObject,
+        ));
+        let mut host = m.host(referrer);
+        let list = call(
+            &mut host,
+            "list_resources_by_namespace",
+            &KubernetesRequest::list_namespace("v1", "ServiceAccount", asked),
+        )
+        .unwrap();
+        let names: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names.contains(&"data-storage-sa"), found, "{names:?}");
+    }
+
+    #[rstest]
+    #[case::old_deployments("extensions/v1beta1", "Deployment")]
+    #[case::daemonsets("apps/v1", "DaemonSet")]
+    #[case::jobs("batch/v1", "Job")]
+    #[case::role_bindings("rbac.authorization.k8s.io/v1", "RoleBinding")]
+    #[case::pods("v1", "Pod")]
+    fn other_kinds_are_refused(#[case] api_version: &str, #[case] kind: &str) {
+        assert!(!is_modelled(api_version, kind));
+        let m = model(SET, &Snapshot::new());
+        let mut host = m.host(Some("shop"));
+        let e = call(
+            &mut host,
+            "list_resources_by_namespace",
+            &KubernetesRequest::list_namespace(api_version, kind, "shop"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            format!(
+                "cannot list the {api_version}/{kind} objects of namespace shop: \
+                 the model cluster holds only {MODELLED}"
+            )
+        );
     }
 
     #[test]

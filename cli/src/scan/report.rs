@@ -422,11 +422,13 @@ impl Report {
                 None,
             ));
         }
-        let rules = RULES
+        let rules = POLICY_RULES
             .iter()
+            .chain(selectors::RULES)
+            .chain(OTHER_RULES)
             .map(|(id, text)| {
                 // the rules of scan's own are documented with scan
-                let anchor = if *id == selectors::RULE {
+                let anchor = if selectors::RULES.iter().any(|(rule, _)| rule == id) {
                     "scan"
                 } else {
                     "what-it-checks"
@@ -466,8 +468,10 @@ impl Report {
 
 const REPOSITORY: &str = "https://github.com/dangling-references/dangling-references-policy";
 
-/// The SARIF rules: what kind of finding a result is.
-const RULES: &[(&str, &str)] = &[
+/// The SARIF rules of the policy's findings: what kind of finding a
+/// result is. Then come the rules of `scan`'s own ([`selectors::RULES`]),
+/// then [`OTHER_RULES`].
+const POLICY_RULES: &[(&str, &str)] = &[
     (
         "kubeconfig-path",
         "KUBECONFIG points at a path that will not exist in the container, or at a hostPath volume",
@@ -480,11 +484,33 @@ const RULES: &[(&str, &str)] = &[
         "workload-reference",
         "A ConfigMap, key, ServiceAccount or Secret a workload names that does not exist",
     ),
-    ("lookup-error", "The references could not be verified"),
     (
-        selectors::RULE,
-        "A Service whose selector matches no Pod of the set (a warning of scan only: an operator may create the Pods)",
+        "route-backend",
+        "An Ingress, HTTPRoute or GRPCRoute backend Service or port that does not exist",
     ),
+    (
+        "webhook-service",
+        "The Service of a webhook configuration, an APIService or a CRD conversion webhook, or its port, does not exist",
+    ),
+    (
+        "probe-port",
+        "A probe or lifecycle hook names a port its container does not declare",
+    ),
+    (
+        "governing-service",
+        "A StatefulSet's serviceName names no Service",
+    ),
+    ("scale-target", "An HPA's scaleTargetRef names no workload"),
+    (
+        "binding-reference",
+        "A RoleBinding's or ClusterRoleBinding's role or ServiceAccount does not exist",
+    ),
+    ("lookup-error", "The references could not be verified"),
+];
+
+/// The SARIF rules of other rejections, of evaluation errors and of input
+/// errors.
+const OTHER_RULES: &[(&str, &str)] = &[
     (
         "policy-rejection",
         "Rejected by the policy for another reason",
@@ -502,8 +528,29 @@ fn rule_for(kind: &str, message: &str) -> &'static str {
     } else if message.contains("cannot verify")
         || message.contains("were not looked up")
         || message.contains("none was verified")
+        || message.contains("none was looked up")
     {
         "lookup-error"
+    } else if matches!(
+        kind,
+        "ValidatingWebhookConfiguration"
+            | "MutatingWebhookConfiguration"
+            | "APIService"
+            | "CustomResourceDefinition"
+    ) {
+        "webhook-service"
+    } else if matches!(kind, "RoleBinding" | "ClusterRoleBinding") {
+        "binding-reference"
+    } else if kind == "HorizontalPodAutoscaler" {
+        "scale-target"
+    } else if matches!(kind, "Ingress" | "HTTPRoute" | "GRPCRoute") {
+        "route-backend"
+    } else if message.contains(".spec.serviceName:") || message.contains(", spec.serviceName:") {
+        "governing-service"
+    } else if message.contains("has no port named")
+        && (message.contains("Probe.") || message.contains(".lifecycle."))
+    {
+        "probe-port"
     } else if message.contains("names Service")
         || message.contains("cluster DNS")
         || message.contains("is not exposed")
@@ -930,6 +977,55 @@ mod tests {
             rule_for("ConfigMap", "ConfigMap a/b: cannot verify the Services"),
             "lookup-error"
         );
+        for (kind, message, rule) in [
+            (
+                "ValidatingWebhookConfiguration",
+                "h, webhooks[0].clientConfig.service: Service \"a\" does not exist",
+                "webhook-service",
+            ),
+            (
+                "APIService",
+                "v1.x, spec.service: Service \"a\" in namespace \"b\" has no port 443",
+                "webhook-service",
+            ),
+            (
+                "RoleBinding",
+                "shop/b, roleRef: Role \"r\" does not exist",
+                "binding-reference",
+            ),
+            (
+                "HorizontalPodAutoscaler",
+                "shop/h, spec.scaleTargetRef: Deployment \"w\" does not exist",
+                "scale-target",
+            ),
+            (
+                "Ingress",
+                "shop/w, spec.rules[0].http.paths[0].backend.service: Service \"a\" does not exist",
+                "route-backend",
+            ),
+            (
+                "StatefulSet",
+                "StatefulSet shop/db, spec.serviceName: Service \"db\" does not exist",
+                "governing-service",
+            ),
+            (
+                "Deployment",
+                "Deployment shop/web, spec.template.spec.containers[0].readinessProbe.httpGet.port: container \"a\" has no port named \"x\"",
+                "probe-port",
+            ),
+            (
+                "Deployment",
+                "Deployment shop/web, spec.template.spec.volumes[0].persistentVolumeClaim.claimName: PersistentVolumeClaim \"d\" does not exist",
+                "workload-reference",
+            ),
+            (
+                "ClusterRoleBinding",
+                "b names 5000 objects, more than the 4096 this policy verifies for one object, so none was looked up",
+                "lookup-error",
+            ),
+        ] {
+            assert_eq!(rule_for(kind, message), rule, "{kind}: {message}");
+        }
         assert_eq!(sarif_uri("./a/b.yaml"), "a/b.yaml");
         assert_eq!(sarif_uri("/abs/b.yaml"), "file:///abs/b.yaml");
     }

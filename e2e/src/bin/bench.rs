@@ -328,6 +328,78 @@ fn text_dense_case(containers: usize, per_container: usize) -> Case {
 }
 
 /// A ConfigMap in namespace `bench` whose data is `data`.
+/// The reference graph: a ValidatingWebhookConfiguration of `webhooks`
+/// webhooks calling Services of 2 namespaces (on ports 443 and 8443, all
+/// existing), and a ClusterRoleBinding of `subjects` ServiceAccounts over
+/// 3 namespaces (all existing) bound to a ClusterRole: the cost of issue
+/// 28's references, one listing per kind and namespace.
+fn graph_cases(webhooks: usize, subjects: usize) -> Vec<Case> {
+    let mut objects = Vec::new();
+    let hooks: Vec<Value> = (0..webhooks)
+        .map(|i| {
+            let ns = format!("hooks-{}", i % 2);
+            let name = format!("hook-{i}");
+            objects.push(ClusterState::service(&ns, &name, &[443, 8443]));
+            json!({"name": format!("w{i}.example.com"), "admissionReviewVersions": ["v1"],
+                   "sideEffects": "None", "failurePolicy": "Fail",
+                   "clientConfig": {"service": {"namespace": ns, "name": name,
+                                                "port": if i % 2 == 0 { 443 } else { 8443 }}},
+                   "rules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                              "operations": ["CREATE"], "resources": ["pods"]}]})
+        })
+        .collect();
+    let accounts: Vec<Value> = (0..subjects)
+        .map(|i| {
+            let ns = format!("team-{}", i % 3);
+            let name = format!("sa-{i}");
+            objects.push(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                                "metadata": {"name": name, "namespace": ns}}));
+            json!({"kind": "ServiceAccount", "name": name, "namespace": ns})
+        })
+        .collect();
+    objects.push(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                        "metadata": {"name": "operator"}}),
+    );
+    let cluster = ClusterState::with_objects(objects);
+    vec![
+        Case {
+            name: format!("webhooks {webhooks}"),
+            request: review(
+                "ValidatingWebhookConfiguration",
+                "admissionregistration.k8s.io",
+                "v1",
+                "validatingwebhookconfigurations",
+                json!({"apiVersion": "admissionregistration.k8s.io/v1",
+                       "kind": "ValidatingWebhookConfiguration",
+                       "metadata": {"name": "hooks"}, "webhooks": hooks}),
+            ),
+            cluster: cluster.clone(),
+            count: webhooks,
+            configmap_bytes: None,
+            settings: None,
+        },
+        Case {
+            name: format!("binding {subjects} subj"),
+            request: review(
+                "ClusterRoleBinding",
+                "rbac.authorization.k8s.io",
+                "v1",
+                "clusterrolebindings",
+                json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                       "metadata": {"name": "operators"},
+                       "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                   "name": "operator"},
+                       "subjects": accounts}),
+            ),
+            cluster,
+            count: subjects,
+            configmap_bytes: None,
+            settings: None,
+        },
+    ]
+}
+
 fn configmap_of(name: String, data: serde_json::Map<String, Value>, count: usize) -> Case {
     Case {
         name,
@@ -557,6 +629,7 @@ fn run(args: &Args) -> Result<bool> {
         vec![125, 500]
     };
     cases.extend(text_dense.iter().map(|c| text_dense_case(*c, 50)));
+    cases.extend(graph_cases(50, 500));
     cases.extend(worst_cases(args.quick));
 
     println!(

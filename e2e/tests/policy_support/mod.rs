@@ -124,6 +124,9 @@ pub const CONFIG_MAP_FIELD_MASKS: &[&str] = &["binaryData", "data", "metadata.na
 pub const SERVICE_ACCOUNT_FIELD_MASKS: &[&str] = &["metadata.name"];
 /// The fields of a Secret the workload check asks for: names only.
 pub const SECRET_FIELD_MASKS: &[&str] = &["metadata.name"];
+/// The fields the reference graph asks for when it lists any kind but
+/// Services (`src/object_lookup.rs`, `list_names_request`): names only.
+pub const NAME_FIELD_MASKS: &[&str] = &["metadata.name"];
 
 /// One host call the policy is expected to make, with the exact payload
 /// the SDK sends for it.
@@ -137,6 +140,19 @@ pub enum Call {
     ConfigMap(&'static str, &'static str),
     /// `get_resource` of `v1/ServiceAccount` `(namespace, name)`.
     ServiceAccount(&'static str, &'static str),
+    /// `list_resources_by_namespace` of `api_version/kind` in `namespace`,
+    /// names only (the reference graph's listings but Services).
+    Names {
+        api_version: &'static str,
+        kind: &'static str,
+        namespace: &'static str,
+    },
+    /// `list_resources_all` of the cluster-scoped `api_version/kind`, names
+    /// only (a session's `!KubernetesListResourceAll`).
+    AllNames {
+        api_version: &'static str,
+        kind: &'static str,
+    },
     /// Any other `kubewarden/kubernetes/<operation>` call with this JSON payload.
     Other {
         operation: &'static str,
@@ -148,7 +164,10 @@ impl Call {
     /// `kubewarden/kubernetes/<operation>`.
     pub fn path(&self) -> String {
         let operation = match self {
-            Call::Services(_) | Call::Secrets(_) => "list_resources_by_namespace",
+            Call::Services(_) | Call::Secrets(_) | Call::Names { .. } => {
+                "list_resources_by_namespace"
+            }
+            Call::AllNames { .. } => "list_resources_all",
             Call::ConfigMap(..) | Call::ServiceAccount(..) => "get_resource",
             Call::Other { operation, .. } => operation,
         };
@@ -164,6 +183,25 @@ impl Call {
             Call::ServiceAccount(ns, name) => {
                 get_payload("ServiceAccount", ns, name, SERVICE_ACCOUNT_FIELD_MASKS)
             }
+            Call::Names {
+                api_version,
+                kind,
+                namespace,
+            } => json!({
+                "api_version": api_version,
+                "kind": kind,
+                "namespace": namespace,
+                "label_selector": null,
+                "field_selector": null,
+                "field_masks": NAME_FIELD_MASKS,
+            }),
+            Call::AllNames { api_version, kind } => json!({
+                "api_version": api_version,
+                "kind": kind,
+                "label_selector": null,
+                "field_selector": null,
+                "field_masks": NAME_FIELD_MASKS,
+            }),
             Call::Other { payload, .. } => {
                 serde_json::from_str(payload).unwrap_or_else(|e| panic!("{payload}: {e}"))
             }

@@ -383,8 +383,15 @@ settings_refused() {
   no_warnings
 }
 
-@test "graph: an APIService naming a missing Service is rejected" {
+@test "graph: an APIService naming a missing Service is warned about" {
   replay graph/kube-system-metrics-server.yml --request-path test_data/apiservice_service_missing.json
+  allowed
+  warns 'APIService v1beta1.metrics.k8s.io, spec.service: Service "metric-server" does not exist in namespace "kube-system" (did you mean "metrics-server"?); the aggregated API is unavailable'
+}
+
+@test "graph: an APIService naming a missing Service is rejected with missingExtensionServices: deny" {
+  replay graph/kube-system-metrics-server.yml --request-path test_data/apiservice_service_missing.json \
+    --settings-json '{"missingExtensionServices": "deny"}'
   denied
   says 'APIService v1beta1.metrics.k8s.io, spec.service: Service "metric-server" does not exist in namespace "kube-system" (did you mean "metrics-server"?)' \
     'the aggregated API is unavailable'
@@ -396,8 +403,15 @@ settings_refused() {
   no_warnings
 }
 
-@test "graph: a CRD whose conversion webhook Service is missing is rejected" {
+@test "graph: a CRD whose conversion webhook Service is missing is warned about" {
   replay graph/widget-system-webhook.yml --request-path test_data/crd_conversion_service_missing.json
+  allowed
+  warns 'spec.conversion.webhook.clientConfig.service: Service "webhook-service" does not exist in namespace "widget-system" (did you mean "widget-webhook-service"?)'
+}
+
+@test "graph: a CRD whose conversion webhook Service is missing is rejected with missingExtensionServices: deny" {
+  replay graph/widget-system-webhook.yml --request-path test_data/crd_conversion_service_missing.json \
+    --settings-json '{"missingExtensionServices": "deny"}'
   denied
   says 'spec.conversion.webhook.clientConfig.service: Service "webhook-service" does not exist in namespace "widget-system" (did you mean "widget-webhook-service"?)'
 }

@@ -46,13 +46,37 @@ pub struct ListAllResourcesRequest<'a> {
     pub field_masks: Option<&'a [&'a str]>,
 }
 
+/// How a host call reaches the host: waPC in `policy.wasm` ([`Wapc`]), or
+/// the `dangling-references` CLI's own host when it runs the policy
+/// natively. Errors are worded as the guest reads them from waPC
+/// (`Host error: <the host's text>`), so that both give the same messages.
+pub trait Transport {
+    /// Calls `kubewarden/kubernetes/<operation>` with the JSON `payload`.
+    fn kubernetes(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+/// Host calls through waPC: what `policy.wasm` uses.
+pub struct Wapc;
+
+impl Transport for Wapc {
+    fn kubernetes(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        wapc_guest::host_call("kubewarden", "kubernetes", operation, payload)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// Sends `request` (one of the request bodies above, as JSON) to the host's
-/// `kubernetes.<operation>`; the answer's bytes, or the host's error as
-/// [`summarize_host_error`] cuts it, prefixed as the SDK words it.
-pub fn kubernetes(operation: &str, request: &impl Serialize) -> Result<Vec<u8>, String> {
+/// `kubernetes.<operation>` through `transport`; the answer's bytes, or the
+/// host's error as [`summarize_host_error`] cuts it, prefixed as the SDK
+/// words it.
+pub fn kubernetes(
+    transport: &dyn Transport,
+    operation: &str,
+    request: &impl Serialize,
+) -> Result<Vec<u8>, String> {
     let payload = serde_json::to_vec(request)
         .map_err(|e| format!("cannot encode the kubernetes.{operation} request: {e}"))?;
-    wapc_guest::host_call("kubewarden", "kubernetes", operation, &payload).map_err(|e| {
+    transport.kubernetes(operation, &payload).map_err(|e| {
         summarize_host_error(&format!(
             "error invoking host capability kubernetes.{operation}: {e}"
         ))

@@ -57,8 +57,8 @@ pub extern "C" fn wapc_init() {
 
 fn validate(payload: &[u8]) -> CallResult {
     let host = Host {
-        services: &HostServices,
-        objects: &HostObjects,
+        services: &HostServices(&host_call::Wapc),
+        objects: &HostObjects(&host_call::Wapc),
     };
     Ok(serde_json::to_vec(&evaluate(payload, &host))?)
 }
@@ -72,6 +72,12 @@ fn parse_request(payload: &[u8]) -> CallResult {
     } else {
         b"false".to_vec()
     })
+}
+
+/// The waPC `protocol_version` answer (`"v1"`): the SDK's, for hosts that
+/// call the policy natively.
+pub fn protocol_version(payload: &[u8]) -> CallResult {
+    kubewarden_policy_sdk::protocol_version_guest(payload)
 }
 
 /// Like the SDK's `validate_settings`, but a document that does not parse

@@ -183,13 +183,14 @@ pub fn is_not_found(error: &str, kind: &str, namespace: &str, name: &str) -> boo
     ))
 }
 
-/// Reads objects through the Kubewarden host (policy-server or kwctl).
-pub struct HostObjects;
+/// Reads objects through the Kubewarden host (policy-server or kwctl),
+/// over the transport it holds.
+pub struct HostObjects<'t>(pub &'t dyn host_call::Transport);
 
-impl HostObjects {
+impl HostObjects<'_> {
     /// GETs `kind/name`; `Ok(None)` when the host says it does not exist.
     fn get(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<Vec<u8>>, String> {
-        match host_call::kubernetes("get_resource", &get_request(kind, namespace, name)) {
+        match host_call::kubernetes(self.0, "get_resource", &get_request(kind, namespace, name)) {
             Ok(answer) => Ok(Some(answer)),
             // The not-found text is on the error's first line, which is kept.
             Err(e) if is_not_found(&e, kind, namespace, name) => Ok(None),
@@ -198,7 +199,7 @@ impl HostObjects {
     }
 }
 
-impl ObjectSource for HostObjects {
+impl ObjectSource for HostObjects<'_> {
     fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMapData>, String> {
         self.get("ConfigMap", namespace, name)?
             .map(|answer| parse_config_map(&answer))
@@ -211,6 +212,7 @@ impl ObjectSource for HostObjects {
 
     fn secret_names(&self, namespace: &str) -> Result<Vec<String>, String> {
         let answer = host_call::kubernetes(
+            self.0,
             "list_resources_by_namespace",
             &list_secrets_request(namespace),
         )?;
@@ -225,10 +227,12 @@ impl ObjectSource for HostObjects {
     ) -> Result<Vec<String>, String> {
         let answer = match namespace {
             "" => host_call::kubernetes(
+                self.0,
                 "list_resources_all",
                 &list_all_names_request(api_version, kind),
             )?,
             namespace => host_call::kubernetes(
+                self.0,
                 "list_resources_by_namespace",
                 &list_names_request(api_version, kind, namespace),
             )?,

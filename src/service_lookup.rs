@@ -119,12 +119,14 @@ pub fn list_services_request(namespace: &str) -> ListResourcesByNamespaceRequest
     }
 }
 
-/// Lists Services through the Kubewarden host (policy-server or kwctl).
-pub struct HostServices;
+/// Lists Services through the Kubewarden host (policy-server or kwctl),
+/// over the transport it holds.
+pub struct HostServices<'t>(pub &'t dyn host_call::Transport);
 
-impl ServiceSource for HostServices {
+impl ServiceSource for HostServices<'_> {
     fn services_in(&self, namespace: &str) -> Result<Vec<ServiceInfo>, String> {
         let answer = host_call::kubernetes(
+            self.0,
             "list_resources_by_namespace",
             &list_services_request(namespace),
         )?;

@@ -110,6 +110,9 @@ pub struct Settings {
     /// Check that the Services that webhook configurations, APIServices
     /// and CRD conversion webhooks call exist, with the port.
     pub check_webhook_services: bool,
+    /// An APIService or a CRD conversion webhook whose Service (or port)
+    /// does not exist warns (default) or follows `action`.
+    pub missing_extension_services: WarnOrDeny,
     /// A StatefulSet whose `serviceName` names no Service warns (default)
     /// or follows `action` (with `checkWorkloadReferences`).
     pub missing_governing_services: WarnOrDeny,
@@ -151,6 +154,7 @@ impl Default for Settings {
             missing_secrets: MissingSecrets::Warn,
             check_routes: true,
             check_webhook_services: true,
+            missing_extension_services: WarnOrDeny::Warn,
             missing_governing_services: WarnOrDeny::Warn,
             missing_scale_targets: WarnOrDeny::Warn,
             missing_binding_references: WarnOrDeny::Warn,
@@ -247,6 +251,8 @@ impl Settings {
             check_routes: flag(at("checkRoutes"))?.unwrap_or(d.check_routes),
             check_webhook_services: flag(at("checkWebhookServices"))?
                 .unwrap_or(d.check_webhook_services),
+            missing_extension_services: warn_or_deny(at("missingExtensionServices"))?
+                .unwrap_or(d.missing_extension_services),
             missing_governing_services: warn_or_deny(at("missingGoverningServices"))?
                 .unwrap_or(d.missing_governing_services),
             missing_scale_targets: warn_or_deny(at("missingScaleTargets"))?
@@ -471,6 +477,7 @@ pub const FIELDS: &[&str] = &[
     "missingSecrets",
     "checkRoutes",
     "checkWebhookServices",
+    "missingExtensionServices",
     "missingGoverningServices",
     "missingScaleTargets",
     "missingBindingReferences",
@@ -734,7 +741,7 @@ mod tests {
             "checkPorts":false,"ignoredHosts":["h"],"ignoredKeys":["k"],"ignoredVariables":["V"],
             "onLookupError":"allow","maxNamespacesPerRequest":3,"checkWorkloadReferences":true,"checkSecretReferences":true,
             "missingSecrets":"deny","checkRoutes":false,"checkWebhookServices":false,
-            "missingGoverningServices":"deny","missingScaleTargets":"deny","missingBindingReferences":"deny"}"#;
+            "missingExtensionServices":"deny","missingGoverningServices":"deny","missingScaleTargets":"deny","missingBindingReferences":"deny"}"#;
         let s = Settings::from_json(raw).unwrap();
         assert_eq!(
             serde_json::to_value(&s).unwrap(),

@@ -16,6 +16,11 @@ fn essence(name: &str) -> String {
     words.concat().to_ascii_lowercase()
 }
 
+/// Longest name (after [`essence`]) compared: a DNS label's 63 bytes.
+pub const MAX_COMPARED_LEN: usize = 63;
+/// Most edit distances computed for one missing name.
+pub const MAX_COMPARED: usize = 256;
+
 /// The closest of `candidates` to `missing`, when one is close enough to
 /// be a likely typo or naming drift. Each candidate comes with whether it
 /// serves the port the reference uses: among similar names, the one that
@@ -24,28 +29,37 @@ fn essence(name: &str) -> String {
 ///
 /// The candidates come as a trait object, not a generic iterator: one
 /// copy of the edit-distance code serves every caller in the wasm.
+///
+/// Bounded whatever the input: names longer than [`MAX_COMPARED_LEN`]
+/// bytes (past a DNS label) are never compared, nor names less than half
+/// as long or twice as long as the missing one (no such pair scores), and
+/// at most [`MAX_COMPARED`] edit distances are computed per call.
 pub fn closest<'a>(
     missing: &str,
     candidates: &mut dyn Iterator<Item = (&'a str, bool)>,
 ) -> Option<&'a str> {
     let wanted = essence(missing);
+    if wanted.len() > MAX_COMPARED_LEN {
+        return None;
+    }
+    let mut budget = MAX_COMPARED;
     candidates
-        .filter(|(c, _)| *c != missing)
+        .filter(|(c, _)| *c != missing && c.len() <= 2 * MAX_COMPARED_LEN)
         .filter_map(|(c, serves_port)| {
             let have = essence(c);
+            let (short, long) = (wanted.len().min(have.len()), wanted.len().max(have.len()));
             let score = if have == wanted {
                 1.0
-            } else if wanted.len() >= 4
-                && have.len() >= 4
-                // a prefix shared by a whole family of names
-                // (`argocd` in `argocd-application-controller`) is no
-                // likeness: the shorter must be half the longer at least
-                && 2 * wanted.len().min(have.len()) >= wanted.len().max(have.len())
-                && (have.contains(&wanted) || wanted.contains(&have))
-            {
-                0.9
+            } else if have.len() > MAX_COMPARED_LEN || 2 * short < long || budget == 0 {
+                return None;
             } else {
-                strsim::normalized_damerau_levenshtein(&wanted, &have)
+                budget -= 1;
+                let distance = strsim::normalized_damerau_levenshtein(&wanted, &have);
+                // one name inside the other (`jaeger`, `jaeger-query`) is
+                // drift; the length rule above keeps out a prefix shared by
+                // a family of names (`argocd`, `argocd-application-controller`)
+                let inside = short >= 4 && (have.contains(&wanted) || wanted.contains(&have));
+                if inside { distance.max(0.75) } else { distance }
             };
             let bonus = if serves_port { 0.2 } else { 0.0 };
             (score >= 0.7).then_some((score + bonus, c))
@@ -72,6 +86,8 @@ mod tests {
     #[case::jaeger_components("jaeger", &["jaeger-query", "jaeger-collector", "jaeger-agent"], Some("jaeger-agent"))]
     #[case::nothing_close("datastorage", &["redis", "gateway"], None)]
     #[case::family_prefix("argocd-application-controller", &["argocd-server", "argocd-redis"], None)]
+    #[case::typo_beats_a_shorter_name_inside("sa-3999", &["sa-39", "sa-3998"], Some("sa-3998"))]
+    #[case::longer_than_a_dns_label(&"a".repeat(64), &["a"], None)]
     #[case::empty_namespace("datastorage", &[], None)]
     fn suggestions(
         #[case] missing: &str,

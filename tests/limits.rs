@@ -12,6 +12,7 @@ use dangling_references_policy::mounts;
 use dangling_references_policy::service_check::MAX_SUGGESTED;
 use dangling_references_policy::service_refs::{MAX_DNS_NAME, MAX_SCHEME};
 use dangling_references_policy::settings::DEFAULT_MAX_NAMESPACES;
+use dangling_references_policy::suggest::{MAX_COMPARED, MAX_COMPARED_LEN};
 use dangling_references_policy::test_support::FakeHost;
 use dangling_references_policy::workload_check::{
     MAX_CONFIG_MAPS, MAX_KEYS_LISTED, MAX_SCANNED_BYTES,
@@ -41,6 +42,11 @@ fn bounds_are_pinned() {
     assert_eq!(
         MAX_SCANNED_BYTES, 2_097_152,
         "bytes of env values, args and command scanned per workload"
+    );
+    assert_eq!(MAX_COMPARED, 256, "edit distances for one suggestion");
+    assert_eq!(
+        MAX_COMPARED_LEN, 63,
+        "longest name compared for a suggestion"
     );
     assert_eq!(
         MAX_REFERENCES, 4096,

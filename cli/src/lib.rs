@@ -58,6 +58,7 @@ mod cluster;
 mod fuel;
 mod host;
 mod memory;
+mod native;
 mod policy;
 mod replay;
 pub mod run;

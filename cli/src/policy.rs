@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -343,6 +343,8 @@ enum Pre {
     Wasmtime(Box<WasmtimeEngineProviderPre>),
     /// The metered provider of `fuel.rs`.
     Metered(MeteredPre),
+    /// The policy of this commit, linked in (`native.rs`): no module.
+    Native,
 }
 
 /// A compiled policy module.
@@ -384,6 +386,27 @@ impl Policy {
     /// a guest that would run away; the tests bound costs with budgets of
     /// their own.
     pub const DEFAULT_FUEL_LIMIT: u64 = 100_000_000_000;
+
+    /// The policy of this very commit, linked into this program and called
+    /// natively (see `native.rs`): the same waPC functions, host calls and
+    /// answers as its `policy.wasm`, with no module to load. No timeout or
+    /// fuel applies: the policy's cost is linear in its input.
+    pub fn builtin() -> Policy {
+        Policy {
+            name: crate::native::NAME.to_owned(),
+            pre: Pre::Native,
+            key: (0, 0, EngineKind::Standard),
+            wasm_size: 0,
+            timeout: None,
+            fuel_limit: Self::DEFAULT_FUEL_LIMIT,
+            access: AccessControl::default(),
+        }
+    }
+
+    /// Whether this is the built-in policy ([`Policy::builtin`]).
+    pub fn is_builtin(&self) -> bool {
+        matches!(self.pre, Pre::Native)
+    }
 
     /// Loads and compiles a `.wasm` (or `.wat`) file.
     pub fn load(path: impl AsRef<Path>) -> Result<Policy> {
@@ -539,6 +562,7 @@ impl Policy {
                 let (provider, gauge) = pre.provider(self.fuel_limit);
                 (Box::new(provider), Some(gauge))
             }
+            Pre::Native => bail!("the built-in policy has no waPC engine"),
         })
     }
 
@@ -632,6 +656,14 @@ impl Policy {
                 st.host_time += started.elapsed();
                 answer
             };
+        if self.is_builtin() {
+            return Ok(Instance {
+                wapc: Guest::Native(Box::new(callback)),
+                state,
+                memory: Vec::new(),
+                fuel: None,
+            });
+        }
         let (provider, fuel) = self.provider()?;
         let measuring_memory = self.key.2 == EngineKind::MeasuringMemory;
         if measuring_memory {
@@ -646,7 +678,7 @@ impl Policy {
             Vec::new()
         };
         Ok(Instance {
-            wapc: wapc?,
+            wapc: Guest::Wapc(wapc?),
             state,
             memory,
             fuel,
@@ -674,6 +706,30 @@ impl Policy {
             operation: String,
             payload: Vec<u8>,
             reply: mpsc::SyncSender<Result<Vec<u8>, String>>,
+        }
+        if self.is_builtin() {
+            // no guest thread: the policy runs here and calls the host directly
+            let (mut calls, mut logs) = (Vec::new(), Vec::new());
+            let mut answer =
+                |binding: &str, namespace: &str, operation: &str, payload: &[u8]| match dispatch(
+                    host,
+                    &self.access,
+                    binding,
+                    namespace,
+                    operation,
+                    payload,
+                ) {
+                    Dispatched::Log(v) => {
+                        logs.push(v);
+                        Ok(Vec::new())
+                    }
+                    Dispatched::Call(call, result) => {
+                        calls.push(call);
+                        result
+                    }
+                };
+            let raw = crate::native::call(operation, payload, &mut answer);
+            return Ok((raw, calls, logs, None));
         }
         let (tx, rx) = mpsc::channel::<Request>();
         let (provider, fuel) = self.provider()?;
@@ -754,13 +810,48 @@ struct Shared<H> {
 /// serves many guest calls, keeping whatever state the guest keeps between
 /// calls. Host calls are answered by the owned host `H`.
 pub struct Instance<H> {
-    wapc: WapcHost,
+    wapc: Guest,
     state: Arc<Mutex<Shared<H>>>,
     /// Sizes of the instance's linear memories (a policy from
     /// [`Policy::load_measuring_memory`] only).
     memory: Vec<Arc<AtomicUsize>>,
     /// The fuel of the latest guest call (a metered policy only).
     fuel: Option<FuelGauge>,
+}
+
+/// What an [`Instance`] calls: a waPC guest, or the built-in policy with
+/// the host-call callback a `WapcHost` would be given.
+enum Guest {
+    Wapc(WapcHost),
+    Native(Box<HostCallback>),
+}
+
+/// The host-call callback of a `WapcHost`.
+type HostCallback = dyn Fn(u64, &str, &str, &str, &[u8]) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>>
+    + Send
+    + Sync;
+
+impl Guest {
+    fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, wapc::errors::Error> {
+        match self {
+            Guest::Wapc(wapc) => wapc.call(operation, payload),
+            Guest::Native(callback) => {
+                let mut host = |binding: &str, namespace: &str, op: &str, payload: &[u8]| {
+                    callback(0, binding, namespace, op, payload).map_err(|e| e.to_string())
+                };
+                crate::native::call(operation, payload, &mut host)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Guest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Guest::Wapc(wapc) => wapc.fmt(f),
+            Guest::Native(_) => f.write_str(crate::native::NAME),
+        }
+    }
 }
 
 impl<H> fmt::Debug for Instance<H> {

@@ -26,9 +26,10 @@ use crate::{
 /// The flags of `run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// The policy module (.wasm, or .wat).
-    #[arg(long)]
-    policy: PathBuf,
+    /// Another build of the policy (.wasm, or .wat); without it, the
+    /// policy built into this program, of the same commit.
+    #[arg(long, env = "DANGLING_REFERENCES_POLICY")]
+    policy: Option<PathBuf>,
     /// The request: an AdmissionReview or a bare AdmissionRequest, JSON
     /// (`-` reads stdin).
     #[arg(long, visible_alias = "request-path")]
@@ -124,7 +125,10 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         .to_owned();
     let timeout =
         (args.timeout_seconds > 0.0).then(|| Duration::from_secs_f64(args.timeout_seconds));
-    let policy = Policy::load(&args.policy)?.with_timeout(timeout);
+    let policy = match &args.policy {
+        Some(path) => Policy::load(path)?.with_timeout(timeout),
+        None => Policy::builtin(),
+    };
 
     match policy.validate_settings(&settings) {
         Ok(v) if v.valid => {}

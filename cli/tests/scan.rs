@@ -121,7 +121,7 @@ fn helm_template_stream_with_its_service_is_clean_in_any_order() {
             .assert()
             .code(0)
             .stdout(contains(
-                "3 objects checked in 1 file: 0 rejected, 0 with warnings, 3 accepted; 3 objects of other kinds not checked\n",
+                "3 objects checked in 1 file: 0 rejected, 0 with warnings, 3 accepted; 3 objects of other kinds not judged by the policy\n",
             ));
     }
     // the workload check finds the ConfigMap, its key and the
@@ -364,7 +364,8 @@ fn json_output() {
     assert_eq!(
         report["summary"],
         json!({"files": 1, "documents": 2, "objects": 2, "checked": 1, "accepted": 0, "warned": 0,
-               "rejected": 1, "errors": 0, "ignored": 1, "ignoredWithWarnings": 1, "exitCode": 1})
+               "rejected": 1, "errors": 0, "ignored": 1, "ignoredWithWarnings": 1,
+               "notObjects": 0, "helmTemplates": 0, "exitCode": 1})
     );
     let object = &report["objects"][0];
     assert_eq!(object["kind"], "ConfigMap");
@@ -589,7 +590,7 @@ fn kinds_the_policy_does_not_check_are_ignored_but_modelled() {
         .assert()
         .code(0)
         .stdout(
-            contains("3 objects checked in 1 file: 0 rejected, 0 with warnings, 3 accepted; 7 objects of other kinds not checked\n")
+            contains("3 objects checked in 1 file: 0 rejected, 0 with warnings, 3 accepted; 7 objects of other kinds not judged by the policy\n")
                 .and(contains("ConfigMap shop/shop-config (document 1, line 4): accepted")),
         );
 }
@@ -622,14 +623,18 @@ fn unreadable_documents_are_reported_and_the_others_checked() {
             )
         })
         .collect();
-    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].starts_with("2 18 invalid YAML: "), "{errors:?}");
     // the parser's position of the unclosed `[` (line 21 of the file)
     assert!(errors[0].contains("line 21"), "{errors:?}");
+    // a sequence is not a Kubernetes object: skipped and counted, not an
+    // error (issue 23: scan is given every YAML file of a commit)
     assert_eq!(
-        errors[1],
-        "3 23 not a Kubernetes object (a sequence): expected a mapping with apiVersion, kind and metadata"
+        report["skipped"],
+        json!([{"file": dir.join("mixed.yaml").display().to_string(), "document": 3, "line": 23,
+                "reason": "notAnObject", "message": "not a Kubernetes object (a sequence)"}])
     );
+    assert_eq!(report["summary"]["notObjects"], 1, "{report:#}");
     // the Service of document 4 was read: the ConfigMap is accepted
     assert_eq!(report["objects"][0]["verdict"], "accepted", "{report:#}");
 }
@@ -970,7 +975,7 @@ fn a_service_that_selects_no_pod_is_a_warning() {
                 .and(contains("    from shop/templates/service.yaml\n"))
                 .and(contains(format!("    warning: line 45: {api_to_web}")))
                 .and(contains(
-                    "1 object checked in 1 file: 0 rejected, 0 with warnings, 1 accepted; 1 object of other kinds not checked, 1 of them with warnings\n",
+                    "1 object checked in 1 file: 0 rejected, 0 with warnings, 1 accepted; 1 object of other kinds not judged by the policy (1 with warnings of scan's own rules)\n",
                 )),
         );
 }
@@ -1639,4 +1644,445 @@ fn a_dangling_webhook_service_is_rejected() {
         results[0]["locations"][0]["physicalLocation"]["region"]["startLine"],
         54
     );
+}
+
+#[test]
+fn what_is_not_a_manifest_is_skipped_and_counted() {
+    // a repository's files, as the pre-commit hook passes them (issue 23)
+    let dir = temp_dir();
+    let files = [
+        (
+            "values.yaml",
+            "replicaCount: 2\nimage: {repository: nginx}\n",
+        ),
+        ("ci.yml", "name: ci\non: [push]\njobs: {}\n"),
+        ("kustomization.yaml", "resources: [shop.yaml]\n"),
+        (
+            "template.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n---\n{{- if .Values.x }}\nkind: [\n{{- end }}\n",
+        ),
+    ];
+    let mut args = Vec::new();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+        args.push(dir.join(name));
+    }
+    std::fs::write(dir.join("shop.yaml"), shop_stream(SHOP)).unwrap();
+    args.push(dir.join("shop.yaml"));
+    let template = dir.join("template.yaml").display().to_string();
+    let assert = scan().args(["-n", "shop"]).args(&args).assert().code(0);
+    let out = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    // the template: one line, not an error per document
+    assert_eq!(
+        out,
+        format!(
+            "{template}\n  line 4: skipped: a Helm template ({{{{ … }}}}): render it first: \
+             helm template RELEASE CHART | dangling-references scan -\n\n\
+             3 objects checked in 5 files: 0 rejected, 0 with warnings, 3 accepted; \
+             3 objects of other kinds not judged by the policy; 3 documents that are not Kubernetes \
+             objects skipped; 1 Helm template skipped (render it first)\n"
+        )
+    );
+    // -v lists the documents that are not objects
+    scan()
+        .args(["-n", "shop", "-v"])
+        .args(&args)
+        .assert()
+        .code(0)
+        .stdout(
+            contains("  document 1, line 1: skipped: not a Kubernetes object (a mapping with no apiVersion and kind)\n")
+                .count(3),
+        );
+    // on stdin too
+    scan()
+        .arg("-")
+        .write_stdin(files[3].1)
+        .assert()
+        .code(0)
+        .stdout(contains("<stdin>\n  line 4: skipped: a Helm template"));
+}
+
+/// `dangling-references scan --no-progress`, without `--policy`: the
+/// policy built into this program.
+fn scan_built_in() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dangling-references"));
+    cmd.env_remove("DANGLING_REFERENCES_POLICY")
+        .args(["scan", "--no-progress"]);
+    cmd
+}
+
+/// The settings the reference graph reads Pod templates with.
+const WORKLOAD_REFERENCES: &str = r#"{"checkWorkloadReferences": true}"#;
+
+/// `test_data/scan/reference-graph/set.yaml` scanned with `settings` (exit
+/// code `code`), as JSON and as SARIF.
+fn reference_graph_scan(settings: &str, code: i32) -> (Value, Value) {
+    let set = data("scan/reference-graph/set.yaml");
+    let run = |format: &str| {
+        stdout_json(
+            &scan_built_in()
+                .args(["--settings", settings, "-o", format])
+                .arg(&set)
+                .assert()
+                .code(code),
+        )
+    };
+    (run("json"), run("sarif"))
+}
+
+/// [`reference_graph_scan`] with [`WORKLOAD_REFERENCES`], scanned once
+/// for every case.
+fn reference_graph() -> &'static (Value, Value) {
+    static REPORTS: OnceLock<(Value, Value)> = OnceLock::new();
+    REPORTS.get_or_init(|| reference_graph_scan(WORKLOAD_REFERENCES, 1))
+}
+
+/// The verdict of the object `kind` `name` in a JSON report, and the
+/// (rule, level, message, line, column) of its SARIF results.
+type Sarif = (String, String, String, Value, Value);
+fn judged(json: &Value, sarif: &Value, kind: &str, name: &str) -> (String, Vec<Sarif>) {
+    let object = json["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == kind && o["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}: {json:#}"));
+    let results = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["properties"]["kind"] == kind && r["properties"]["name"] == name)
+        .map(|r| {
+            let region = &r["locations"][0]["physicalLocation"]["region"];
+            (
+                r["ruleId"].as_str().unwrap().to_owned(),
+                r["level"].as_str().unwrap().to_owned(),
+                r["message"]["text"].as_str().unwrap().to_owned(),
+                region["startLine"].clone(),
+                region["startColumn"].clone(),
+            )
+        })
+        .collect();
+    (object["verdict"].as_str().unwrap().to_owned(), results)
+}
+
+/// Every row of the reference graph (src/graph/extract.rs), each with an
+/// object whose reference resolves (in the set, or built into every
+/// cluster) and one whose reference dangles
+/// (`test_data/scan/reference-graph`): the verdict, the SARIF rule, the
+/// start of the message, and the line and column of the field that holds
+/// the name (the full path of the message read from the object's root,
+/// workloads too), in SARIF and in JSON.
+#[rstest::rstest]
+#[case::apiservice_resolves("APIService", "v1beta1.metrics.k8s.io", "accepted", None)]
+#[case::apiservice_dangles(
+    "APIService",
+    "v1beta1.custom.metrics.k8s.io",
+    "warned",
+    Some(("webhook-service", "APIService v1beta1.custom.metrics.k8s.io, spec.service: Service \"custom-metrics\" does not exist in namespace \"shop\" (did you mean \"metrics-server\"?); the aggregated API is unavailable", 120, 11))
+)]
+#[case::crd_conversion_resolves(
+    "CustomResourceDefinition",
+    "widgets.example.com",
+    "accepted",
+    None
+)]
+#[case::crd_conversion_dangles(
+    "CustomResourceDefinition",
+    "gadgets.example.com",
+    "warned",
+    Some(("webhook-service", "CustomResourceDefinition gadgets.example.com, spec.conversion.webhook.clientConfig.service: Service \"conversion-webhok\" does not exist in namespace \"shop\" (did you mean \"conversion\"?); the API server cannot convert", 159, 17))
+)]
+#[case::crd_without_conversion_webhook_calls_nothing(
+    "CustomResourceDefinition",
+    "gizmos.example.com",
+    "accepted",
+    None
+)]
+#[case::webhook_service_resolves("ValidatingWebhookConfiguration", "widgets", "accepted", None)]
+#[case::webhook_service_port_dangles(
+    "MutatingWebhookConfiguration",
+    "gadgets",
+    "rejected",
+    Some(("webhook-service", "MutatingWebhookConfiguration gadgets, webhooks[0].clientConfig.service: Service \"conversion\" in namespace \"shop\" has no port 8443 (it exposes 443); the API server cannot call the webhook", 207, 15))
+)]
+#[case::claim_and_probe_port_resolve("Deployment", "web", "accepted", None)]
+#[case::claim_dangles(
+    "Deployment",
+    "web-claim",
+    "rejected",
+    Some(("workload-reference", "Deployment shop/web-claim, spec.template.spec.volumes[0].persistentVolumeClaim.claimName: PersistentVolumeClaim \"date\" does not exist in namespace \"shop\" (did you mean \"data\"?); its Pods stay Pending", 254, 24))
+)]
+#[case::probe_port_dangles(
+    "Deployment",
+    "web-probe",
+    "rejected",
+    Some(("probe-port", "Deployment shop/web-probe, spec.template.spec.containers[0].readinessProbe.httpGet.port: container \"app\" has no port named \"healthz\" (it declares \"http\"); the kubelet cannot run the probe", 277, 21))
+)]
+#[case::governing_service_resolves("StatefulSet", "db", "accepted", None)]
+#[case::governing_service_dangles(
+    "StatefulSet",
+    "cache",
+    "warned",
+    Some(("governing-service", "StatefulSet shop/cache, spec.serviceName: Service \"cache\" does not exist in namespace \"shop\"; its Pods run, but their per-Pod DNS names", 305, 16))
+)]
+#[case::scale_target_resolves("HorizontalPodAutoscaler", "web", "accepted", None)]
+#[case::scale_target_dangles(
+    "HorizontalPodAutoscaler",
+    "api",
+    "warned",
+    Some(("scale-target", "HorizontalPodAutoscaler shop/api, spec.scaleTargetRef: Deployment \"api\" does not exist in namespace \"shop\"; the autoscaler cannot read its scale", 338, 11))
+)]
+#[case::role_and_service_accounts_resolve("RoleBinding", "reader", "accepted", None)]
+#[case::role_ref_dangles(
+    "RoleBinding",
+    "writer",
+    "warned",
+    Some(("binding-reference", "RoleBinding shop/writer, roleRef: Role \"writer\" does not exist in namespace \"shop\"; the binding grants nothing until it exists", 365, 9))
+)]
+#[case::built_in_cluster_role_system_auth_delegator(
+    "RoleBinding",
+    "auth-delegator",
+    "accepted",
+    None
+)]
+#[case::built_in_cluster_role_view_and_default_service_account(
+    "ClusterRoleBinding",
+    "shop-view",
+    "accepted",
+    None
+)]
+#[case::service_account_subject_dangles(
+    "ClusterRoleBinding",
+    "shop-readers",
+    "warned",
+    Some(("binding-reference", "ClusterRoleBinding shop-readers, subjects[1]: ServiceAccount \"readr\" does not exist in namespace \"shop\" (did you mean \"reader\"?); the binding grants that ServiceAccount nothing", 408, 5))
+)]
+fn every_reference_of_the_graph_is_judged_at_its_field(
+    #[case] kind: &str,
+    #[case] name: &str,
+    #[case] verdict: &str,
+    #[case] expected: Option<(&str, &str, usize, usize)>,
+) {
+    let (json, sarif) = reference_graph();
+    let (found, results) = judged(json, sarif, kind, name);
+    assert_eq!(found, verdict, "{kind} {name}: {results:#?}");
+    let Some((rule, start, line, column)) = expected else {
+        assert_eq!(results, [], "{kind} {name}");
+        return;
+    };
+    assert_eq!(results.len(), 1, "{kind} {name}: {results:#?}");
+    let (found_rule, level, message, found_line, found_column) = &results[0];
+    assert_eq!(found_rule, rule, "{message}");
+    let level_of = if verdict == "rejected" {
+        "error"
+    } else {
+        "warning"
+    };
+    assert_eq!(level, level_of, "{message}");
+    assert!(message.starts_with(start), "{message:?} lacks {start:?}");
+    assert_eq!(
+        (found_line, found_column),
+        (&json!(line), &json!(column)),
+        "{message}"
+    );
+    // the JSON report places it at the same field
+    let object = json["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == kind && o["name"] == name)
+        .unwrap();
+    let list = if verdict == "rejected" {
+        "problems"
+    } else {
+        "warnings"
+    };
+    let finding = &object[list][0];
+    assert_eq!(finding["message"].as_str(), Some(message.as_str()));
+    assert_eq!(
+        (&finding["line"], &finding["column"]),
+        (&json!(line), &json!(column))
+    );
+}
+
+/// `test_data/scan/reference-graph` as a whole: the findings of
+/// [`every_reference_of_the_graph_is_judged_at_its_field`] and no other,
+/// the summary; without `checkWorkloadReferences` the Pod templates are
+/// not read (the claim and probe port pass); with the `missing*` settings
+/// at `deny`, every warning of the graph rejects.
+#[test]
+fn the_reference_graph_set_as_a_whole() {
+    let (json, sarif) = reference_graph();
+    let rules: Vec<&str> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ruleId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "webhook-service",
+            "webhook-service",
+            "webhook-service",
+            "workload-reference",
+            "probe-port",
+            "governing-service",
+            "scale-target",
+            "binding-reference",
+            "binding-reference",
+        ]
+    );
+    assert_eq!(json["summary"]["checked"], 19, "{:#}", json["summary"]);
+    assert_eq!(json["summary"]["ignored"], 6, "{:#}", json["summary"]);
+    scan_built_in()
+        .args(["--settings", WORKLOAD_REFERENCES])
+        .arg(data("scan/reference-graph/set.yaml"))
+        .assert()
+        .code(1)
+        .stdout(contains(
+            "19 objects checked in 1 file: 3 rejected, 6 with warnings, 10 accepted; 6 objects of other kinds not judged by the policy\n",
+        ));
+    // by default the graph reads no Pod template: only the webhook port
+    // rejects
+    let (json, sarif) = reference_graph_scan("{}", 1);
+    for (kind, name, verdict) in [
+        ("Deployment", "web-claim", "accepted"),
+        ("Deployment", "web-probe", "accepted"),
+        ("StatefulSet", "cache", "accepted"),
+        ("MutatingWebhookConfiguration", "gadgets", "rejected"),
+        ("RoleBinding", "writer", "warned"),
+    ] {
+        assert_eq!(
+            judged(&json, &sarif, kind, name).0,
+            verdict,
+            "{kind} {name}"
+        );
+    }
+    // the warnings of the graph reject when the settings say deny, at
+    // the same fields
+    let (json, sarif) = reference_graph_scan(
+        r#"{"checkWorkloadReferences": true, "missingExtensionServices": "deny",
+            "missingGoverningServices": "deny", "missingScaleTargets": "deny",
+            "missingBindingReferences": "deny"}"#,
+        1,
+    );
+    for (kind, name, line) in [
+        ("APIService", "v1beta1.custom.metrics.k8s.io", 120),
+        ("CustomResourceDefinition", "gadgets.example.com", 159),
+        ("StatefulSet", "cache", 305),
+        ("HorizontalPodAutoscaler", "api", 338),
+        ("RoleBinding", "writer", 365),
+        ("ClusterRoleBinding", "shop-readers", 408),
+    ] {
+        let (verdict, results) = judged(&json, &sarif, kind, name);
+        assert_eq!(verdict, "rejected", "{kind} {name}");
+        assert_eq!(results.len(), 1, "{results:#?}");
+        assert_eq!(
+            (results[0].1.as_str(), &results[0].3),
+            ("error", &json!(line))
+        );
+    }
+    assert_eq!(json["summary"]["rejected"], 9, "{:#}", json["summary"]);
+    assert_eq!(json["summary"]["accepted"], 10, "{:#}", json["summary"]);
+}
+
+/// `test_data/scan/reference-graph-snapshot`: a PersistentVolumeClaim, a
+/// Role and a ClusterRole that only the cluster has (a `kubectl get … -o
+/// json` List) resolve the claim and the bindings' `roleRef`s; a claim
+/// the snapshot has in another namespace does not.
+#[test]
+fn a_snapshot_resolves_graph_references() {
+    let set = data("scan/reference-graph-snapshot/set.yaml");
+    let snapshot = data("scan/reference-graph-snapshot/cluster.json");
+    let run = |snapshot: Option<&Path>| {
+        let mut cmd = scan_built_in();
+        if let Some(snapshot) = snapshot {
+            cmd.arg("--snapshot").arg(snapshot);
+        }
+        let assert = cmd
+            .args(["--settings", WORKLOAD_REFERENCES, "-o", "json"])
+            .arg(&set)
+            .assert()
+            .code(1);
+        let json = stdout_json(&assert);
+        json["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                let findings: Vec<(String, Value)> = o["problems"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .chain(o["warnings"].as_array().unwrap())
+                    .map(|f| (f["message"].as_str().unwrap().to_owned(), f["line"].clone()))
+                    .collect();
+                (
+                    format!(
+                        "{} {}",
+                        o["kind"].as_str().unwrap(),
+                        o["name"].as_str().unwrap()
+                    ),
+                    o["verdict"].as_str().unwrap().to_owned(),
+                    findings,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let cache_reader = "Deployment shop/cache-reader, spec.template.spec.volumes[0].persistentVolumeClaim.claimName: PersistentVolumeClaim \"cache\" does not exist in namespace \"shop\"; its Pods stay Pending";
+    // the set alone resolves nothing
+    let alone = run(None);
+    let expected = [
+        (
+            "Deployment worker",
+            "rejected",
+            "Deployment shop/worker, spec.template.spec.volumes[0].persistentVolumeClaim.claimName: PersistentVolumeClaim \"snap-data\" does not exist in namespace \"shop\"",
+            29,
+        ),
+        ("Deployment cache-reader", "rejected", cache_reader, 49),
+        (
+            "RoleBinding worker",
+            "warned",
+            "RoleBinding shop/worker, roleRef: Role \"snap-reader\" does not exist in namespace \"shop\"",
+            59,
+        ),
+        (
+            "ClusterRoleBinding worker-admin",
+            "warned",
+            "ClusterRoleBinding worker-admin, roleRef: ClusterRole \"snap-admin\" does not exist;",
+            71,
+        ),
+    ];
+    assert_eq!(alone.len(), expected.len(), "{alone:#?}");
+    for ((object, verdict, findings), (e_object, e_verdict, start, line)) in
+        alone.iter().zip(expected)
+    {
+        assert_eq!((object.as_str(), verdict.as_str()), (e_object, e_verdict));
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert!(
+            findings[0].0.starts_with(start),
+            "{:?} lacks {start:?}",
+            findings[0].0
+        );
+        assert_eq!(findings[0].1, json!(line), "{start}");
+    }
+    // with the snapshot, only the claim of the other namespace dangles
+    let with = run(Some(&snapshot));
+    let verdicts: Vec<(&str, &str)> = with
+        .iter()
+        .map(|(o, v, _)| (o.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("Deployment worker", "accepted"),
+            ("Deployment cache-reader", "rejected"),
+            ("RoleBinding worker", "accepted"),
+            ("ClusterRoleBinding worker-admin", "accepted"),
+        ]
+    );
+    assert!(with[1].2[0].0.starts_with(cache_reader), "{:#?}", with[1]);
+    assert_eq!(with[1].2[0].1, json!(49));
 }

@@ -454,13 +454,21 @@ const CASES: &[Case] = &[
         .session(CERT_MANAGER, CERT_MANAGER_SERVICES),
     accept("apiservice_service_exists", "apiservice_service_exists.json")
         .session(METRICS_SERVER, KUBE_SYSTEM_SERVICES),
-    reject("apiservice_service_missing", "apiservice_service_missing.json",
-        r#"APIService v1beta1.metrics.k8s.io, spec.service: Service "metric-server" does not exist in namespace "kube-system" (did you mean "metrics-server"?); the aggregated API is unavailable, and API discovery fails for every client; create the Service or correct the name"#)
+    accept("apiservice_service_missing_warns", "apiservice_service_missing.json")
+        .session(METRICS_SERVER, KUBE_SYSTEM_SERVICES)
+        .warnings(&[r#"APIService v1beta1.metrics.k8s.io, spec.service: Service "metric-server" does not exist in namespace "kube-system" (did you mean "metrics-server"?); the aggregated API is unavailable, and API discovery fails for every client; create the Service or correct the name"#]),
+    reject("apiservice_service_missing_denied", "apiservice_service_missing.json",
+        r#"APIService v1beta1.metrics.k8s.io, spec.service: Service "metric-server" does not exist in namespace "kube-system" (did you mean "metrics-server"?)"#)
+        .settings(r#"{"missingExtensionServices": "deny"}"#)
         .session(METRICS_SERVER, KUBE_SYSTEM_SERVICES),
     accept("crd_conversion_service_exists", "crd_conversion_service_exists.json")
         .session(WIDGET_WEBHOOK, WIDGET_SYSTEM_SERVICES),
-    reject("crd_conversion_service_missing", "crd_conversion_service_missing.json",
-        r#"CustomResourceDefinition widgets.example.com, spec.conversion.webhook.clientConfig.service: Service "webhook-service" does not exist in namespace "widget-system" (did you mean "widget-webhook-service"?); the API server cannot convert the custom resources between versions, so requests for another version fail; create the Service or correct the name"#)
+    accept("crd_conversion_service_missing_warns", "crd_conversion_service_missing.json")
+        .session(WIDGET_WEBHOOK, WIDGET_SYSTEM_SERVICES)
+        .warnings(&[r#"CustomResourceDefinition widgets.example.com, spec.conversion.webhook.clientConfig.service: Service "webhook-service" does not exist in namespace "widget-system" (did you mean "widget-webhook-service"?); the API server cannot convert the custom resources between versions, so requests for another version fail; create the Service or correct the name"#]),
+    reject("crd_conversion_service_missing_denied", "crd_conversion_service_missing.json",
+        r#"spec.conversion.webhook.clientConfig.service: Service "webhook-service" does not exist in namespace "widget-system""#)
+        .settings(r#"{"missingExtensionServices": "deny"}"#)
         .session(WIDGET_WEBHOOK, WIDGET_SYSTEM_SERVICES),
     // Pod templates (checkWorkloadReferences): claims, named probe ports.
     accept("claim_exists", "deployment_claim_exists.json")
@@ -670,6 +678,63 @@ fn warm_instance_gives_the_same_verdicts() {
         }
     }
     assert!(instance.with_host(|h| h.violations().is_empty()));
+}
+
+/// The policy built into the CLI (`Policy::builtin`, linked natively)
+/// answers every row exactly as `policy.wasm` of the same commit does: the
+/// same response, and the same host calls in the same order (each
+/// replay session is replayed again, from the start, and used up).
+#[test]
+fn the_built_in_policy_gives_the_same_verdicts() {
+    let builtin = Policy::builtin();
+    run_table(
+        CASES,
+        |c| c.name,
+        |c| {
+            let (wasm, wasm_session) = evaluate_case(c);
+            let request = read_json(c.fixture);
+            let settings = settings_value(c.settings);
+            let (native, native_session) = match c.session {
+                None => {
+                    let mut host = NoHost::new();
+                    let eval = builtin.validate(&request, &settings, &mut host).unwrap();
+                    assert!(host.violations().is_empty(), "{}", c.name);
+                    (eval, None)
+                }
+                Some(file) => {
+                    let mut session = session(file);
+                    let eval = builtin.validate(&request, &settings, &mut session).unwrap();
+                    (eval, Some(session))
+                }
+            };
+            assert_eq!(native.response, wasm.response, "{}", c.name);
+            let calls = |e: &Evaluation| -> Vec<(String, Value)> {
+                e.host_calls
+                    .iter()
+                    .map(|h| (h.path(), h.payload.clone()))
+                    .collect()
+            };
+            assert_eq!(calls(&native), calls(&wasm), "{}", c.name);
+            assert_eq!(
+                native_session.map(|s| s.remaining()),
+                wasm_session.map(|s| s.remaining()),
+                "{}",
+                c.name
+            );
+        },
+    );
+    for &(source, ..) in SETTINGS {
+        let settings = settings_value(source);
+        assert_eq!(
+            builtin.validate_settings(&settings).unwrap(),
+            policy().validate_settings(&settings).unwrap(),
+            "{source}"
+        );
+    }
+    assert_eq!(
+        builtin.protocol_version().unwrap(),
+        policy().protocol_version().unwrap()
+    );
 }
 
 // ---------------------------------------------------------------------------

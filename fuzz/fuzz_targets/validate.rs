@@ -20,6 +20,9 @@
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
+// the kinds only the reference graph judges: their listings are not
+// Service listings
+use dangling_references_policy::graph::extract::SOURCE_KINDS as GRAPH_KINDS;
 use dangling_references_policy::object_lookup::ConfigMapData;
 use dangling_references_policy::service_lookup::{NamedPort, ServiceInfo};
 use dangling_references_policy::settings::Settings;
@@ -861,18 +864,6 @@ fn run(payload: &[u8], host: &FakeHost) -> Value {
 
 /// Checks every invariant of one evaluation of `payload`; returns the
 /// response and the host calls it made.
-/// The kinds only the reference graph judges: their listings are not
-/// Service listings.
-const GRAPH_KINDS: &[&str] = &[
-    "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration",
-    "APIService",
-    "CustomResourceDefinition",
-    "HorizontalPodAutoscaler",
-    "RoleBinding",
-    "ClusterRoleBinding",
-];
-
 fn check(payload: &[u8], host: &FakeHost) -> (Value, Vec<Call>) {
     let response = run(payload, host);
     let calls = host.calls();

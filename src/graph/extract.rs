@@ -142,9 +142,11 @@ fn scale_target(
     let group = api_version.split_once('/').map_or("", |(g, _)| g);
     let kind = text(scale_ref, "kind", at)?.unwrap_or_default();
     let target = match (group, kind.as_str()) {
-        ("apps" | "extensions", "Deployment") => Target::Deployment,
+        // `extensions` no longer serves workloads: such a target is not
+        // looked up, as the autoscaler cannot find it either
+        ("apps", "Deployment") => Target::Deployment,
         ("apps", "StatefulSet") => Target::StatefulSet,
-        ("apps" | "extensions", "ReplicaSet") => Target::ReplicaSet,
+        ("apps", "ReplicaSet") => Target::ReplicaSet,
         ("", "ReplicationController") => Target::ReplicationController,
         _ => return Ok(()),
     };
@@ -257,12 +259,35 @@ fn pod_template(
         }
         walked = prefixed(&walked, key);
     }
+    // A StatefulSet's controller replaces a template volume named like
+    // one of its volumeClaimTemplates with the Pod's own claim.
+    let mut templated: Vec<String> = Vec::new();
+    if kind == "StatefulSet"
+        && let Some(set_spec) = map(object, "spec", "")?
+    {
+        let path = "spec.volumeClaimTemplates";
+        for (i, template) in items(set_spec, "volumeClaimTemplates", path)?
+            .iter()
+            .enumerate()
+        {
+            let at = format!("{path}[{i}]");
+            let name = map(as_object(template, &at)?, "metadata", &at)?
+                .map(|m| text(m, "name", &format!("{at}.metadata")))
+                .transpose()?
+                .flatten();
+            templated.extend(name);
+        }
+    }
     for (i, volume) in items(spec, "volumes", &format!("{base}.volumes"))?
         .iter()
         .enumerate()
     {
         let at = format!("{base}.volumes[{i}]");
         let volume = as_object(volume, &at)?;
+        let name = text(volume, "name", &at)?.unwrap_or_default();
+        if templated.contains(&name) {
+            continue;
+        }
         if let Some(claim) = map(volume, "persistentVolumeClaim", &at)? {
             let at = format!("{at}.persistentVolumeClaim.claimName");
             if let Some(name) = text(claim, "claimName", &at)?.filter(|n| !n.is_empty()) {

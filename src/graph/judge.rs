@@ -2,8 +2,9 @@
 //! its verdict class. What the cluster does decides the class: a webhook
 //! or conversion Service that cannot be called, a claim that keeps Pods
 //! Pending and a probe port the kubelet cannot find fail at once
-//! ([`Class::Deny`]); a governing Service, a scale target or a binding's
-//! role or subject is tolerated by the API server and often created next
+//! ([`Class::Deny`]); an APIService's or CRD conversion's Service, a
+//! governing Service, a scale target or a binding's role or subject is
+//! tolerated by the API server or created next by installers
 //! ([`Class::Warn`] unless a setting says deny).
 
 use super::resolve::{Listing, Resolution, is_built_in};
@@ -16,11 +17,10 @@ use crate::suggest;
 /// The class of a reference held by `via`, as `settings` say.
 pub fn class(via: Via, settings: &Settings) -> Class {
     let setting = match via {
-        Via::WebhookService
-        | Via::ApiService
-        | Via::ConversionService
-        | Via::ClaimName
-        | Via::ProbePort => return Class::Deny,
+        Via::WebhookService | Via::ClaimName | Via::ProbePort => return Class::Deny,
+        // installers create CRDs (Helm, kustomize) and, by file name,
+        // APIServices (kubectl apply -f dir/) before the Services they call
+        Via::ApiService | Via::ConversionService => settings.missing_extension_services,
         Via::GoverningService => settings.missing_governing_services,
         Via::ScaleTarget => settings.missing_scale_targets,
         Via::RoleRef | Via::Subject => settings.missing_binding_references,
@@ -101,10 +101,16 @@ pub fn judge(references: &[Reference], resolution: &Resolution, settings: &Setti
         };
         if let Some(problem) = problem {
             suggest = suggest.saturating_sub(1);
+            // a headless webhook Service works where the API server routes
+            // to endpoints (--enable-aggregator-routing): only a warning
+            let class = match problem {
+                Problem::Headless => Class::Warn,
+                _ => class(reference.via, settings),
+            };
             report.findings.push(Finding {
                 reference: reference.clone(),
                 problem,
-                class: class(reference.via, settings),
+                class,
             });
         }
     }
@@ -113,9 +119,11 @@ pub fn judge(references: &[Reference], resolution: &Resolution, settings: &Setti
 
 /// A Service reference against the Services of its namespace: the
 /// Service must exist, and serve the port when one is named. The API
-/// server resolves a webhook or APIService port among `spec.ports` (of
-/// headless Services too); an ExternalName Service is a CNAME and serves
-/// whatever its target does.
+/// server resolves a webhook or APIService port among `spec.ports`, and
+/// by default routes to the Service's cluster IP, so a headless Service
+/// fails there (only warned: `--enable-aggregator-routing` routes to its
+/// endpoints); an ExternalName Service is a CNAME and serves whatever its
+/// target does.
 fn service(suggest: bool, reference: &Reference, services: &[ServiceInfo]) -> Option<Problem> {
     match services.iter().find(|s| s.name == reference.name) {
         None => Some(Problem::Missing {
@@ -132,12 +140,17 @@ fn service(suggest: bool, reference: &Reference, services: &[ServiceInfo]) -> Op
                 .flatten()
                 .map(str::to_string),
         }),
+        Some(found) if found.external_name => None,
         Some(found) => match reference.port {
-            Some(port) if !found.external_name && !found.ports.contains(&port) => {
-                Some(Problem::MissingPort {
-                    ports: found.ports.clone(),
-                })
-            }
+            Some(port) if !found.ports.contains(&port) => Some(Problem::MissingPort {
+                ports: found.ports.clone(),
+            }),
+            // the API server's default resolver (ResolveCluster) refuses
+            // `ClusterIP "None"`
+            Some(_) if found.headless => Some(Problem::Headless),
+            // A governing Service with a cluster IP gives no per-Pod
+            // names either, but real installs (bank-of-anthos) do this
+            // and nothing uses those names: not worth a warning.
             _ => None,
         },
     }

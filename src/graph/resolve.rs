@@ -18,7 +18,7 @@ pub const BUILT_IN_CLUSTER_ROLES: &[&str] = &["cluster-admin", "admin", "edit", 
 pub const BUILT_IN_KUBE_SYSTEM_ROLES: &[&str] = &["extension-apiserver-authentication-reader"];
 
 /// Whether every cluster has what `reference` names: the API server's
-/// bootstrap ClusterRoles and `kube-system` Roles, and the `default`
+/// bootstrap ClusterRoles and `kube-system` and `kube-public` Roles, and the `default`
 /// ServiceAccount the ServiceAccount controller makes in every namespace.
 pub fn is_built_in(reference: &Reference) -> bool {
     let name = reference.name.as_str();
@@ -26,10 +26,15 @@ pub fn is_built_in(reference: &Reference) -> bool {
         Target::ClusterRole => {
             name.starts_with("system:") || BUILT_IN_CLUSTER_ROLES.contains(&name)
         }
-        Target::Role => {
-            reference.namespace == "kube-system"
-                && (name.starts_with("system:") || BUILT_IN_KUBE_SYSTEM_ROLES.contains(&name))
-        }
+        // the bootstrap Roles of kube-system and kube-public
+        // (`system:controller:bootstrap-signer` is in both)
+        Target::Role => match reference.namespace.as_str() {
+            "kube-system" => {
+                name.starts_with("system:") || BUILT_IN_KUBE_SYSTEM_ROLES.contains(&name)
+            }
+            "kube-public" => name.starts_with("system:"),
+            _ => false,
+        },
         Target::ServiceAccount => name == "default",
         _ => false,
     }

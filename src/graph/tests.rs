@@ -5,6 +5,7 @@
 use rstest::rstest;
 use serde_json::{Value, json};
 
+use crate::service_lookup::ServiceInfo;
 use crate::test_support::FakeHost;
 
 /// What the policy answered: accepted, its message, its warnings.
@@ -54,11 +55,21 @@ fn respond(host: &FakeHost, kind: &str, object: Value, old: Value, settings: Val
 }
 
 fn cluster() -> FakeHost {
-    FakeHost::new()
+    let mut host = FakeHost::new()
         .service("webhooks", "admission", &[443, 8443])
-        .service("shop", "web", &[80])
-        .service("shop", "db-headless", &[5432])
-        .object("PersistentVolumeClaim", "shop", "data")
+        .service("shop", "web", &[80]);
+    for (namespace, name) in [("shop", "db-headless"), ("webhooks", "headless-hook")] {
+        host.add_service(
+            namespace,
+            ServiceInfo {
+                name: name.into(),
+                headless: true,
+                ports: vec![443, 5432],
+                ..Default::default()
+            },
+        );
+    }
+    host.object("PersistentVolumeClaim", "shop", "data")
         .object("Deployment", "shop", "web")
         .object("StatefulSet", "shop", "db")
         .object("Role", "shop", "reader")
@@ -151,7 +162,15 @@ fn workload_settings() -> Value {
 #[case::apiservice_missing("APIService",
     json!({"kind": "APIService", "metadata": {"name": "v1beta1.metrics.k8s.io"},
            "spec": {"service": {"namespace": "kube-system", "name": "metrics-server"}}}), json!({}),
-    Rejects(r#"APIService v1beta1.metrics.k8s.io, spec.service: Service "metrics-server" does not exist in namespace "kube-system"; the aggregated API is unavailable, and API discovery fails for every client"#))]
+    Warns(r#"APIService v1beta1.metrics.k8s.io, spec.service: Service "metrics-server" does not exist in namespace "kube-system"; the aggregated API is unavailable, and API discovery fails for every client"#))]
+#[case::apiservice_missing_deny("APIService",
+    json!({"kind": "APIService", "metadata": {"name": "v1beta1.metrics.k8s.io"},
+           "spec": {"service": {"namespace": "kube-system", "name": "metrics-server"}}}),
+    json!({"missingExtensionServices": "deny"}),
+    Rejects(r#"spec.service: Service "metrics-server" does not exist in namespace "kube-system""#))]
+#[case::webhook_service_headless("ValidatingWebhookConfiguration",
+    webhook_config("ValidatingWebhookConfiguration", json!({"namespace": "webhooks", "name": "headless-hook"})), json!({}),
+    Warns(r#"Service "headless-hook" in namespace "webhooks" is headless (clusterIP: None): the API server routes to a Service's cluster IP unless it runs with --enable-aggregator-routing"#))]
 // CRD conversion webhooks
 #[case::conversion_exists("CustomResourceDefinition",
     json!({"kind": "CustomResourceDefinition", "metadata": {"name": "a.example.com"},
@@ -162,7 +181,12 @@ fn workload_settings() -> Value {
 #[case::conversion_missing("CustomResourceDefinition",
     json!({"kind": "CustomResourceDefinition", "metadata": {"name": "a.example.com"},
            "spec": {"conversion": {"strategy": "Webhook", "webhook": {"clientConfig": {"service": {"namespace": "webhooks", "name": "converter"}}}}}}), json!({}),
-    Rejects(r#"spec.conversion.webhook.clientConfig.service: Service "converter" does not exist in namespace "webhooks""#))]
+    Warns(r#"spec.conversion.webhook.clientConfig.service: Service "converter" does not exist in namespace "webhooks""#))]
+#[case::conversion_missing_deny("CustomResourceDefinition",
+    json!({"kind": "CustomResourceDefinition", "metadata": {"name": "a.example.com"},
+           "spec": {"conversion": {"strategy": "Webhook", "webhook": {"clientConfig": {"service": {"namespace": "webhooks", "name": "converter"}}}}}}),
+    json!({"missingExtensionServices": "deny"}),
+    Rejects(r#"Service "converter" does not exist in namespace "webhooks""#))]
 // PVCs (under checkWorkloadReferences)
 #[case::claim_exists("Deployment",
     deployment(json!({"containers": [], "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]})),
@@ -189,7 +213,12 @@ fn workload_settings() -> Value {
     deployment(json!({"containers": [{"name": "app", "image": "app",
         "lifecycle": {"preStop": {"tcpSocket": {"port": "admin"}}}}]})),
     workload_settings(),
-    Rejects(r#"containers[0].lifecycle.preStop.tcpSocket.port: container "app" has no port named "admin" (it declares no named ports); the kubelet cannot run the hook"#))]
+    Rejects(r#"containers[0].lifecycle.preStop.tcpSocket.port: container "app" has no port named "admin" (it declares no named ports); the kubelet cannot run the hook, so the container stops without it"#))]
+#[case::post_start_port_undeclared("Deployment",
+    deployment(json!({"containers": [{"name": "app", "image": "app",
+        "lifecycle": {"postStart": {"httpGet": {"port": "admin"}}}}]})),
+    workload_settings(),
+    Rejects(r#"the kubelet cannot run the hook, so it kills the container and restarts it"#))]
 // StatefulSet serviceName: a warning by default, a setting to deny
 #[case::governing_service_exists(
     "StatefulSet",
@@ -197,6 +226,19 @@ fn workload_settings() -> Value {
     workload_settings(),
     Clean
 )]
+#[case::governing_service_with_cluster_ip(
+    "StatefulSet",
+    statefulset("web"),
+    workload_settings(),
+    Clean
+)]
+#[case::claim_template_replaces_the_volume("StatefulSet",
+    json!({"kind": "StatefulSet", "metadata": {"name": "db", "namespace": "shop"},
+           "spec": {"serviceName": "db-headless",
+                    "volumeClaimTemplates": [{"metadata": {"name": "pgdata"}}],
+                    "template": {"spec": {"containers": [],
+                        "volumes": [{"name": "pgdata", "persistentVolumeClaim": {"claimName": "pgdata"}}]}}}}),
+    workload_settings(), Clean)]
 #[case::governing_service_missing("StatefulSet", statefulset("db"), workload_settings(),
     Warns(r#"StatefulSet shop/db, spec.serviceName: Service "db" does not exist in namespace "shop" (did you mean "db-headless"?); its Pods run, but their per-Pod DNS names"#))]
 #[case::governing_service_deny("StatefulSet", statefulset("db"),
@@ -216,6 +258,10 @@ fn workload_settings() -> Value {
     json!([{"kind": "ServiceAccount", "name": "default", "namespace": "elsewhere"}])), json!({}), Clean)]
 #[case::system_cluster_role("ClusterRoleBinding", binding("ClusterRoleBinding", "ClusterRole", "system:auth-delegator",
     json!([{"kind": "ServiceAccount", "name": "deployer", "namespace": "ops"}])), json!({}), Clean)]
+#[case::kube_public_bootstrap_role("RoleBinding",
+    json!({"kind": "RoleBinding", "metadata": {"name": "b", "namespace": "kube-public"},
+           "roleRef": {"kind": "Role", "name": "system:controller:bootstrap-signer"}, "subjects": []}),
+    json!({}), Clean)]
 #[case::users_and_groups_are_not_objects("ClusterRoleBinding", binding("ClusterRoleBinding", "ClusterRole", "operator",
     json!([{"kind": "User", "name": "jane"}, {"kind": "Group", "name": "devs"}])), json!({}), Clean)]
 #[case::role_missing("RoleBinding", binding("RoleBinding", "Role", "readers",
@@ -468,4 +514,60 @@ fn bad_input_gets_a_400(#[case] kind: &str, #[case] object: Value, #[case] text:
         !answer.accepted && answer.message.contains(text),
         "{answer:?}"
     );
+}
+
+/// The bound counts distinct references: 10,000 webhooks calling one
+/// Service are one reference and one listing, judged.
+#[test]
+fn many_webhooks_on_one_service_are_one_reference() {
+    let host = cluster();
+    let webhooks: Vec<Value> = (0..10_000)
+        .map(|i| {
+            json!({"name": format!("w{i}.example.com"),
+                   "clientConfig": {"service": {"namespace": "webhooks", "name": "admission"}}})
+        })
+        .collect();
+    let object = json!({"kind": "ValidatingWebhookConfiguration", "metadata": {"name": "hooks"},
+                        "webhooks": webhooks});
+    let answer = respond(
+        &host,
+        "ValidatingWebhookConfiguration",
+        object,
+        Value::Null,
+        json!({}),
+    );
+    assert!(answer.accepted && answer.warnings.is_empty(), "{answer:?}");
+    assert_eq!(host.calls(), ["list Service webhooks"]);
+}
+
+/// An UPDATE of a binding with 20,000 subjects that adds one: only the new
+/// one is looked up (old and new references are matched by sorted keys,
+/// not pairwise).
+#[test]
+fn a_large_update_judges_only_the_added_subject() {
+    let host = cluster();
+    let subjects = |n: usize| -> Value {
+        (0..n)
+            .map(|i| json!({"kind": "ServiceAccount", "name": format!("sa-{i}"), "namespace": format!("ns-{}", i % 2)}))
+            .collect()
+    };
+    let mut new = binding(
+        "ClusterRoleBinding",
+        "ClusterRole",
+        "view",
+        subjects(20_000),
+    );
+    new["subjects"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"kind": "ServiceAccount", "name": "deployer", "namespace": "ops"}));
+    let old = binding(
+        "ClusterRoleBinding",
+        "ClusterRole",
+        "view",
+        subjects(20_000),
+    );
+    let answer = respond(&host, "ClusterRoleBinding", new, old, json!({}));
+    assert!(answer.accepted && answer.warnings.is_empty(), "{answer:?}");
+    assert_eq!(host.calls(), ["list ServiceAccount ops"]);
 }

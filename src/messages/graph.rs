@@ -2,7 +2,7 @@
 //! the field, the reference and what exists instead, then what the
 //! cluster does about it.
 
-use super::clip;
+use super::{MAX_LISTED, clip};
 use crate::graph::{Failure, Finding, MAX_REFERENCES, Problem, Reference, Target, Via};
 
 /// What the cluster does with a reference of this field that does not
@@ -22,8 +22,11 @@ fn consequence(reference: &Reference) -> &'static str {
             "its Pods run, but their per-Pod DNS names (<pod>.<serviceName>) never resolve"
         }
         Via::ClaimName => "its Pods stay Pending until the claim exists",
+        Via::ProbePort if reference.field.contains(".lifecycle.postStart.") => {
+            "the kubelet cannot run the hook, so it kills the container and restarts it"
+        }
         Via::ProbePort if reference.field.contains(".lifecycle.") => {
-            "the kubelet cannot run the hook, and the container is killed"
+            "the kubelet cannot run the hook, so the container stops without it"
         }
         Via::ProbePort => "the kubelet cannot run the probe, so it always fails",
         Via::ScaleTarget => {
@@ -64,12 +67,8 @@ pub fn finding(f: &Finding, object: &str) -> String {
                     let declared = if c.declared.is_empty() {
                         "it declares no named ports".to_string()
                     } else {
-                        let names: Vec<String> = c
-                            .declared
-                            .iter()
-                            .map(|n| format!("{:?}", clip(n)))
-                            .collect();
-                        format!("it declares {}", names.join(", "))
+                        let names = c.declared.iter().map(|n| format!("{:?}", clip(n)));
+                        format!("it declares {}", listed(names, c.declared.len()))
                     };
                     // inside the parenthesis: one aside, not two
                     let hint = closest
@@ -96,8 +95,8 @@ pub fn finding(f: &Finding, object: &str) -> String {
             let ports = if ports.is_empty() {
                 "it has no ports".to_string()
             } else {
-                let ports: Vec<String> = ports.iter().map(i32::to_string).collect();
-                format!("it exposes {}", ports.join(", "))
+                let listed = listed(ports.iter().map(i32::to_string), ports.len());
+                format!("it exposes {listed}")
             };
             format!(
                 "{site}: Service {name:?} in namespace {:?} has no port {} ({ports}); {consequence}; correct the port or add it to the Service",
@@ -105,7 +104,21 @@ pub fn finding(f: &Finding, object: &str) -> String {
                 r.port.unwrap_or_default()
             )
         }
+        Problem::Headless => format!(
+            "{site}: Service {name:?} in namespace {:?} is headless (clusterIP: None): the API server routes to a Service's cluster IP unless it runs with --enable-aggregator-routing, so {consequence}; give the Service a cluster IP",
+            clip(&r.namespace)
+        ),
     }
+}
+
+/// At most [`MAX_LISTED`] of `total` items, comma-separated, then how
+/// many more: a message stays bounded whatever the object declares.
+fn listed(items: impl Iterator<Item = String>, total: usize) -> String {
+    let mut text = items.take(MAX_LISTED).collect::<Vec<_>>().join(", ");
+    if total > MAX_LISTED {
+        text.push_str(&format!(" and {} more", total - MAX_LISTED));
+    }
+    text
 }
 
 /// The sentence for a lookup the graph could not make.

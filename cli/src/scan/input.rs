@@ -5,6 +5,13 @@
 //! line), so that reports can point at it. A document that cannot be read
 //! is an [`InputError`] naming file, document and line; the other documents
 //! are read on.
+//!
+//! What a repository holds besides manifests is [`Skipped`], not an error,
+//! so that `scan` can be given every changed `.yaml`/`.json` file of a
+//! commit (the pre-commit hook): a document that is not a Kubernetes
+//! object (a `values.yaml`, a GitHub workflow, a kustomization, a
+//! `Chart.yaml`), and a whole file of Helm template syntax (`{{ … }}`),
+//! which has to be rendered first.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -201,6 +208,46 @@ impl fmt::Display for InputError {
     }
 }
 
+/// Why a document or file is left out of the scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// A document that is not a Kubernetes object: not a mapping, or a
+    /// mapping with no `apiVersion` or `kind` and no `metadata` (a
+    /// `values.yaml`, a workflow, a `Chart.yaml`), or a kustomization. What
+    /// it is, e.g. `a sequence`.
+    NotAnObject(String),
+    /// A file of Helm template syntax (`{{ … }}` naming `.Values`,
+    /// `.Release`, `include`… or breaking the YAML): none of its documents
+    /// is read.
+    HelmTemplate,
+}
+
+/// A document (or a whole file) left out of the scan, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Where: the document, or for a Helm template the file and the line
+    /// of its first `{{ … }}`.
+    pub origin: Origin,
+    /// Why.
+    pub reason: SkipReason,
+}
+
+impl Skipped {
+    /// Why, on one line.
+    pub fn message(&self) -> String {
+        match &self.reason {
+            SkipReason::NotAnObject(what) => format!("not a Kubernetes object ({what})"),
+            SkipReason::HelmTemplate => "a Helm template ({{ … }}): render it first: helm template RELEASE CHART | dangling-references scan -".to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: skipped: {}", self.origin, self.message())
+    }
+}
+
 /// A source's text with the offsets of its line ends, so that the line of
 /// any offset is a binary search, whatever the size of the file.
 #[derive(Debug, Clone)]
@@ -371,7 +418,11 @@ pub struct ManifestSet {
     pub objects: Vec<ManifestObject>,
     /// Documents and objects that could not be read, and duplicates.
     pub errors: Vec<InputError>,
-    /// How many documents were read (empty ones not counted).
+    /// Documents that are not Kubernetes objects, and Helm templates, in
+    /// input order.
+    pub skipped: Vec<Skipped>,
+    /// How many documents were read (empty ones not counted, nor those of
+    /// Helm templates).
     pub documents: usize,
 }
 
@@ -386,7 +437,20 @@ impl ManifestSet {
             set.files.push(source.name.clone());
             let default_ns = source.default_namespace.as_deref().unwrap_or(namespace);
             let text = Text::new(source.text.clone());
-            for doc in documents(source, &text) {
+            let docs = documents(source, &text);
+            if let Some(line) = helm_template_line(&source.text, &docs) {
+                set.skipped.push(Skipped {
+                    origin: Origin {
+                        file: source.name.clone(),
+                        document: None,
+                        item: None,
+                        line: Some(line),
+                    },
+                    reason: SkipReason::HelmTemplate,
+                });
+                continue;
+            }
+            for doc in docs {
                 set.documents += 1;
                 match doc.value {
                     Err(message) => set.errors.push(InputError {
@@ -458,6 +522,17 @@ impl ManifestSet {
             Value::Bool(_) => Some("a boolean"),
             Value::Null => Some("empty"),
         };
+        // what a repository holds besides manifests; the items of a List
+        // are meant to be objects, so they stay errors
+        if origin.item.is_none()
+            && let Some(what) = not_an_object(&value)
+        {
+            self.skipped.push(Skipped {
+                origin,
+                reason: SkipReason::NotAnObject(what),
+            });
+            return;
+        }
         if let Some(what) = what {
             self.errors.push(error(format!(
                 "not a Kubernetes object ({what}): expected a mapping with apiVersion, kind and metadata"
@@ -570,6 +645,91 @@ impl ManifestSet {
         }
         self.objects.push(object);
     }
+}
+
+/// What a document is when it is not a Kubernetes object: not a mapping;
+/// a kustomization (`kustomize.config.k8s.io`, or `kind: Kustomization` or
+/// `Component` with no `apiVersion`); a mapping with no `apiVersion` or no
+/// `kind` and no `metadata` (one with `metadata` is an object missing its
+/// type: an error).
+fn not_an_object(value: &Value) -> Option<String> {
+    let Value::Object(map) = value else {
+        return Some(
+            match value {
+                Value::Array(_) => "a sequence",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "empty",
+            }
+            .to_owned(),
+        );
+    };
+    let text = |key: &str| {
+        map.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let (api_version, kind) = (text("apiVersion"), text("kind"));
+    let kustomize = match api_version {
+        Some(a) => a.starts_with("kustomize.config.k8s.io/"),
+        None => matches!(kind, Some("Kustomization" | "Component")),
+    };
+    if kustomize {
+        return Some("a kustomization".to_owned());
+    }
+    if map.contains_key("metadata") {
+        return None;
+    }
+    match (api_version, kind) {
+        (Some(_), Some(_)) => None,
+        (None, None) => Some("a mapping with no apiVersion and kind".to_owned()),
+        (None, Some(_)) => Some("a mapping with no apiVersion".to_owned()),
+        (Some(_), None) => Some("a mapping with no kind".to_owned()),
+    }
+}
+
+/// The Helm built-in objects and functions whose names, inside `{{ … }}`,
+/// tell a Helm template from a manifest that merely holds a Go template (a
+/// PrometheusRule's `{{ $labels.job }}`, an Alertmanager config, an Argo
+/// Workflow's `{{inputs.parameters.x}}`).
+const HELM_WORDS: &[&str] = &[
+    ".Values",
+    ".Release.",
+    ".Chart.",
+    ".Capabilities.",
+    ".Files.",
+    ".Template.",
+    "include ",
+    "toYaml",
+    "nindent",
+    "tpl ",
+];
+
+/// The line of the first `{{ … }}` of a Helm template: a text with a
+/// template action that either names a Helm built-in ([`HELM_WORDS`]) or
+/// breaks one of its documents. `None` for anything else.
+fn helm_template_line(text: &str, docs: &[Document]) -> Option<usize> {
+    text.find("{{")?;
+    let mut first = None;
+    let mut helm = false;
+    for (n, line) in text.lines().enumerate() {
+        let mut rest = line;
+        while let Some(open) = rest.find("{{") {
+            let Some(close) = rest[open..].find("}}") else {
+                break;
+            };
+            first.get_or_insert(n + 1);
+            let action = &rest[open + 2..open + close];
+            helm |= HELM_WORDS.iter().any(|w| action.contains(w));
+            rest = &rest[open + close + 2..];
+        }
+        if helm {
+            break;
+        }
+    }
+    let first = first?;
+    (helm || docs.iter().any(|d| d.value.is_err())).then_some(first)
 }
 
 /// At most 120 bytes of `text`, on one line.
@@ -827,7 +987,7 @@ mod tests {
         let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nkind: [\n---\nmetadata: {name: c}\n---\n- 1\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n";
         let set = parse("e.yaml", text);
         let errors: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
-        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(
             errors[0].starts_with("e.yaml, document 2 (line 5): invalid YAML: "),
             "{errors:?}"
@@ -840,14 +1000,139 @@ mod tests {
             errors[1],
             "e.yaml, document 3 (line 7): the object has no kind"
         );
-        assert!(
-            errors[2].contains("not a Kubernetes object (a sequence)"),
-            "{errors:?}"
-        );
         assert_eq!(
-            errors[3],
+            errors[2],
             "e.yaml, document 5 (line 11): duplicate ConfigMap default/a: already defined in e.yaml, document 1 (line 1); only the first is scanned"
         );
+        assert_eq!(set.objects.len(), 1);
+        // a sequence is not a Kubernetes object: skipped, not an error
+        let skipped: Vec<String> = set.skipped.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            skipped,
+            ["e.yaml, document 4 (line 9): skipped: not a Kubernetes object (a sequence)"]
+        );
+    }
+
+    #[rstest::rstest]
+    #[case::values(
+        "values.yaml",
+        "replicaCount: 2\nimage:\n  repository: nginx\n",
+        "a mapping with no apiVersion and kind"
+    )]
+    #[case::workflow(
+        "ci.yml",
+        "name: ci\non: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps: [{run: make}]\n",
+        "a mapping with no apiVersion and kind"
+    )]
+    #[case::chart(
+        "Chart.yaml",
+        "apiVersion: v2\nname: shop\nversion: 0.1.0\n",
+        "a mapping with no kind"
+    )]
+    #[case::kustomization_bare(
+        "kustomization.yaml",
+        "resources: [deployment.yaml]\n",
+        "a mapping with no apiVersion and kind"
+    )]
+    #[case::kustomization_kind(
+        "kustomization.yaml",
+        "kind: Kustomization\nmetadata: {name: x}\nresources: [a.yaml]\n",
+        "a kustomization"
+    )]
+    #[case::kustomization_api(
+        "kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n",
+        "a kustomization"
+    )]
+    #[case::package_json(
+        "package.json",
+        r#"{"name": "x", "version": "1.0.0"}"#,
+        "a mapping with no apiVersion and kind"
+    )]
+    #[case::playbook("site.yml", "- hosts: all\n  tasks: []\n", "a sequence")]
+    #[case::scalar("notes.yaml", "just a sentence\n", "a string")]
+    fn documents_that_are_not_objects_are_skipped(
+        #[case] name: &str,
+        #[case] text: &str,
+        #[case] what: &str,
+    ) {
+        let set = parse(name, text);
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        assert!(set.objects.is_empty());
+        assert_eq!(
+            set.skipped,
+            [Skipped {
+                origin: Origin {
+                    file: name.to_owned(),
+                    document: Some(1),
+                    item: None,
+                    line: Some(1)
+                },
+                reason: SkipReason::NotAnObject(what.to_owned()),
+            }]
+        );
+    }
+
+    #[rstest::rstest]
+    // an object missing its type is still an error
+    #[case::no_kind("apiVersion: v1\nmetadata: {name: x}\n", "the object has no kind")]
+    #[case::no_api_version(
+        "kind: ConfigMap\nmetadata: {name: x}\n",
+        "the ConfigMap has no apiVersion"
+    )]
+    // a List's items are meant to be objects
+    #[case::list_item(
+        "apiVersion: v1\nkind: List\nitems:\n- 1\n",
+        "not a Kubernetes object (a number): expected a mapping with apiVersion, kind and metadata"
+    )]
+    fn objects_missing_their_type_stay_errors(#[case] text: &str, #[case] message: &str) {
+        let set = parse("x.yaml", text);
+        assert!(set.skipped.is_empty(), "{:?}", set.skipped);
+        assert_eq!(set.errors.len(), 1, "{:?}", set.errors);
+        assert_eq!(set.errors[0].message, message);
+    }
+
+    #[rstest::rstest]
+    #[case::values(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include \"shop.fullname\" . }}\ndata:\n  url: http://db:5432\n",
+        4
+    )]
+    // quoted: the YAML parses, the Helm built-in tells
+    #[case::quoted(
+        "# a comment\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"{{ .Release.Name }}-config\"\n",
+        5
+    )]
+    // no built-in named, but the YAML breaks: one line, not one per document
+    #[case::control(
+        "{{- if .Foo }}\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nkind: [\n{{- end }}\n",
+        1
+    )]
+    fn a_helm_template_is_one_skip(#[case] text: &str, #[case] line: usize) {
+        let set = parse("templates/cm.yaml", text);
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        assert!(set.objects.is_empty());
+        assert_eq!(set.documents, 0);
+        assert_eq!(set.skipped.len(), 1, "{:?}", set.skipped);
+        assert_eq!(set.skipped[0].reason, SkipReason::HelmTemplate);
+        assert_eq!(
+            set.skipped[0].to_string(),
+            format!(
+                "templates/cm.yaml (line {line}): skipped: a Helm template ({{{{ … }}}}): render it first: helm template RELEASE CHART | dangling-references scan -"
+            )
+        );
+    }
+
+    #[rstest::rstest]
+    #[case::prometheus_rule(
+        "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: r}\nspec:\n  groups:\n  - name: g\n    rules:\n    - alert: Down\n      annotations:\n        summary: \"{{ $labels.job }} is down ({{ $value }})\"\n"
+    )]
+    #[case::alertmanager(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: am}\ndata:\n  slack.tmpl: |\n    {{ define \"slack.title\" }}{{ range .Alerts }}{{ .Labels.alertname }}{{ end }}{{ end }}\n"
+    )]
+    fn a_manifest_holding_a_go_template_is_scanned(#[case] text: &str) {
+        let set = parse("rules.yaml", text);
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        assert!(set.skipped.is_empty(), "{:?}", set.skipped);
         assert_eq!(set.objects.len(), 1);
     }
 

@@ -9,6 +9,14 @@
 //!   the kind's Pod spec), `Ingress ns/web, spec.rules[0].http.paths[1].backend.service: …`
 //!   and `HTTPRoute ns/web, spec.rules[0].backendRefs[0]: …` (from the
 //!   object's root);
+//! - the reference graph's (`src/messages/graph.rs`), always from the
+//!   object's root, workloads too: `Deployment ns/web,
+//!   spec.template.spec.volumes[0].persistentVolumeClaim.claimName: …`,
+//!   `StatefulSet ns/db, spec.serviceName: …`, `RoleBinding ns/b,
+//!   roleRef: …` (at its `name`), `ClusterRoleBinding b, subjects[1]: …`,
+//!   `HorizontalPodAutoscaler ns/h, spec.scaleTargetRef: …` (at its
+//!   `name`), `APIService v1.x, spec.service: …` (at its `name`, or at
+//!   its `port` when the Service lacks that port);
 //! - `container "app" (Deployment ns/web), env[2].valueFrom.configMapKeyRef: …`,
 //!   `…, env[3].value (variable "CART_ADDR"): …`, `…, args[1]: …` (below the
 //!   container, `init container` and `ephemeral container` alike);
@@ -185,6 +193,8 @@ fn refinements(field: &[Seg], rest: &str) -> Vec<Vec<Seg>> {
     let port = rest.contains("has no port");
     let keys: &[&[&str]] = match last {
         "secret" => &[&["secretName"], &["name"]],
+        // the name of the Role, ClusterRole or workload
+        "roleRef" | "scaleTargetRef" => &[&["name"]],
         "configMapKeyRef" | "secretKeyRef" if rest.contains("has no key") => &[&["key"]],
         "configMap" | "configMapKeyRef" | "secretKeyRef" | "configMapRef" | "secretRef"
         | "imagePullSecret" => &[&["name"]],
@@ -198,6 +208,14 @@ fn refinements(field: &[Seg], rest: &str) -> Vec<Vec<Seg>> {
         .collect();
     out.push(Vec::new());
     out
+}
+
+/// Whether a workload's field path is from the object's root (the
+/// reference graph's `spec.template.spec.volumes[0]…`, `spec.serviceName`)
+/// rather than below its Pod spec (`volumes[0].secret`): a Pod spec has no
+/// field `spec`, so a path that starts with it starts at the root.
+fn from_root(field: &[Seg]) -> bool {
+    matches!(field.first(), Some(Seg::Key(k)) if k == "spec")
 }
 
 fn value_at<'a>(mut value: &'a Value, path: &[Seg]) -> Option<&'a Value> {
@@ -239,7 +257,9 @@ pub fn position(object: &ManifestObject, message: &str) -> Option<Position> {
         base.push(Seg::key(list));
         let index = named(&object.object, &base, name)?;
         base.push(Seg::Index(index));
-    } else if let Some(spec) = workload {
+    } else if let Some(spec) = workload
+        && !from_root(&site.field)
+    {
         base.extend(spec.iter().map(|k| Seg::key(k)));
     }
     if let Some(variable) = &site.variable {
@@ -273,6 +293,7 @@ pub fn position(object: &ManifestObject, message: &str) -> Option<Position> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::input::{ManifestSet, Source};
     use super::*;
 
     fn k(key: &str) -> Seg {
@@ -359,6 +380,141 @@ mod tests {
         assert_eq!(
             field_path("a[1][2]"),
             Some(vec![k("a"), Seg::Index(1), Seg::Index(2)])
+        );
+    }
+
+    fn object(text: &str) -> ManifestObject {
+        ManifestSet::parse(&[Source::new("m.yaml", text)], "shop")
+            .objects
+            .remove(0)
+    }
+
+    /// (line, column) of the field `message` names in `text`.
+    fn at(text: &str, message: &str) -> Option<(usize, usize)> {
+        position(&object(text), message).map(|p| (p.line, p.column))
+    }
+
+    const STATEFULSET: &str = "\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  template:
+    spec:
+      serviceAccountName: db
+      containers:
+      - name: app
+        readinessProbe:
+          httpGet:
+            port: healthz
+        lifecycle:
+          preStop:
+            tcpSocket:
+              port: admin
+      volumes:
+      - name: data
+        persistentVolumeClaim:
+          claimName: date
+";
+
+    /// The reference graph names fields from the object's root, workloads
+    /// too; the workload check names Pod-level fields below the Pod spec.
+    #[test]
+    fn graph_messages_are_at_their_fields_from_the_root() {
+        let sts = |m: &str| at(STATEFULSET, m);
+        assert_eq!(
+            sts("StatefulSet shop/db, spec.serviceName: Service \"db\" does not exist"),
+            Some((6, 16))
+        );
+        assert_eq!(
+            sts(
+                "StatefulSet shop/db, spec.template.spec.volumes[0].persistentVolumeClaim.claimName: PersistentVolumeClaim \"date\" does not exist in namespace \"shop\""
+            ),
+            Some((22, 22))
+        );
+        assert_eq!(
+            sts(
+                "StatefulSet shop/db, spec.template.spec.containers[0].readinessProbe.httpGet.port: container \"app\" has no port named \"healthz\" (it declares no named ports)"
+            ),
+            Some((14, 19))
+        );
+        assert_eq!(
+            sts(
+                "StatefulSet shop/db, spec.template.spec.containers[0].lifecycle.preStop.tcpSocket.port: container \"app\" has no port named \"admin\""
+            ),
+            Some((18, 21))
+        );
+        // the workload check's Pod-level field, below the Pod spec
+        assert_eq!(
+            sts("StatefulSet shop/db, serviceAccountName: ServiceAccount \"db\" does not exist"),
+            Some((9, 27))
+        );
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  volumes:\n  - persistentVolumeClaim:\n      claimName: x\n";
+        assert_eq!(
+            at(
+                pod,
+                "Pod shop/p, spec.volumes[0].persistentVolumeClaim.claimName: PersistentVolumeClaim \"x\" does not exist"
+            ),
+            Some((7, 18))
+        );
+        assert_eq!(
+            at(
+                pod,
+                "Pod shop/p, volumes[0].persistentVolumeClaim: PersistentVolumeClaim \"x\" does not exist"
+            ),
+            Some((6, 5))
+        );
+    }
+
+    #[test]
+    fn graph_references_are_at_the_name_they_give() {
+        let binding = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: b\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: writer\nsubjects:\n- kind: User\n  name: alice\n- kind: ServiceAccount\n  name: readr\n";
+        assert_eq!(
+            at(
+                binding,
+                "RoleBinding shop/b, roleRef: Role \"writer\" does not exist"
+            ),
+            Some((8, 9))
+        );
+        assert_eq!(
+            at(
+                binding,
+                "RoleBinding shop/b, subjects[1]: ServiceAccount \"readr\" does not exist"
+            ),
+            Some((12, 3))
+        );
+        let hpa = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: h\nspec:\n  scaleTargetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: api\n";
+        assert_eq!(
+            at(
+                hpa,
+                "HorizontalPodAutoscaler shop/h, spec.scaleTargetRef: Deployment \"api\" does not exist"
+            ),
+            Some((9, 11))
+        );
+        let api = "apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata:\n  name: v1.x\nspec:\n  service:\n    namespace: shop\n    name: metrics\n    port: 8443\n";
+        assert_eq!(
+            at(
+                api,
+                "APIService v1.x, spec.service: Service \"metrics\" does not exist"
+            ),
+            Some((8, 11))
+        );
+        assert_eq!(
+            at(
+                api,
+                "APIService v1.x, spec.service: Service \"metrics\" in namespace \"shop\" has no port 8443 (it exposes 443)"
+            ),
+            Some((9, 11))
+        );
+        let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: a.example.com\nspec:\n  conversion:\n    strategy: Webhook\n    webhook:\n      clientConfig:\n        service:\n          namespace: shop\n          name: conv\n";
+        assert_eq!(
+            at(
+                crd,
+                "CustomResourceDefinition a.example.com, spec.conversion.webhook.clientConfig.service: Service \"conv\" does not exist"
+            ),
+            Some((12, 17))
         );
     }
 }

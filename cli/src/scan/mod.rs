@@ -294,14 +294,11 @@ pub struct ScanArgs {
     /// or `-` for stdin; YAML streams, JSON and `kind: List`.
     #[arg(required = true, value_name = "PATH")]
     inputs: Vec<String>,
-    /// The policy module (policy.wasm of a release, or `make policy.wasm`).
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "policy.wasm",
-        env = "DANGLING_REFERENCES_POLICY"
-    )]
-    policy: PathBuf,
+    /// Another build of the policy to judge with (a policy.wasm of a
+    /// release, or of `make policy.wasm`); without it, the policy built
+    /// into this program, of the same commit.
+    #[arg(long, value_name = "FILE", env = "DANGLING_REFERENCES_POLICY")]
+    policy: Option<PathBuf>,
     /// Policy settings, as for `run`: a JSON/YAML file, or inline JSON/YAML.
     #[arg(long, value_name = "FILE|JSON")]
     settings: Option<String>,
@@ -378,7 +375,10 @@ fn scan(args: &ScanArgs) -> Result<u8> {
     let sources = read_inputs(&args.inputs)?;
     let timeout =
         (args.timeout_seconds > 0.0).then(|| Duration::from_secs_f64(args.timeout_seconds));
-    let policy = load_policy(&args.policy, timeout)?;
+    let policy = match &args.policy {
+        Some(path) => load_policy(path, timeout)?,
+        None => Policy::builtin(),
+    };
     match policy.validate_settings(&settings) {
         Ok(v) if v.valid => {}
         Ok(v) => bail!(

@@ -8,7 +8,9 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 use serde_sarif::sarif;
 
-use super::input::{InputError, ManifestObject, ManifestSet, Origin, Position, STDIN_NAME};
+use super::input::{
+    InputError, ManifestObject, ManifestSet, Origin, Position, STDIN_NAME, SkipReason, Skipped,
+};
 use super::selectors;
 use crate::Evaluation;
 
@@ -115,6 +117,9 @@ pub struct Report {
     pub others: Vec<ObjectReport>,
     /// Documents that could not be read, and duplicates.
     pub input_errors: Vec<InputError>,
+    /// Documents that are not Kubernetes objects, and Helm templates: not
+    /// errors.
+    pub skipped: Vec<Skipped>,
     /// `--warn-only`: rejections do not fail.
     pub warn_only: bool,
 }
@@ -140,6 +145,7 @@ impl Report {
             checked,
             others: Vec::new(),
             input_errors: set.errors.clone(),
+            skipped: set.skipped.clone(),
             warn_only,
         }
     }
@@ -198,6 +204,22 @@ impl Report {
         all
     }
 
+    /// Documents skipped as not Kubernetes objects.
+    pub fn not_objects(&self) -> usize {
+        self.skipped
+            .iter()
+            .filter(|s| matches!(s.reason, SkipReason::NotAnObject(_)))
+            .count()
+    }
+
+    /// Files skipped as Helm templates.
+    pub fn helm_templates(&self) -> usize {
+        self.skipped
+            .iter()
+            .filter(|s| s.reason == SkipReason::HelmTemplate)
+            .count()
+    }
+
     fn count(&self, verdict: Verdict) -> usize {
         self.checked.iter().filter(|o| o.verdict == verdict).count()
     }
@@ -238,13 +260,39 @@ impl Report {
         if self.ignored > 0 {
             let _ = write!(
                 s,
-                "; {} object{} of other kinds not checked",
+                "; {} object{} of other kinds not judged by the policy",
                 self.ignored,
                 plural(self.ignored)
             );
+            // the warnings are of scan's own rules (selectors, named ports)
             if !self.others.is_empty() {
-                let _ = write!(s, ", {} of them with warnings", self.others.len());
+                let _ = write!(
+                    s,
+                    " ({} with warnings of scan's own rules)",
+                    self.others.len()
+                );
             }
+        }
+        let not_objects = self.not_objects();
+        if not_objects > 0 {
+            let _ = write!(
+                s,
+                "; {not_objects} {} skipped",
+                if not_objects == 1 {
+                    "document that is not a Kubernetes object"
+                } else {
+                    "documents that are not Kubernetes objects"
+                }
+            );
+        }
+        let templates = self.helm_templates();
+        if templates > 0 {
+            let _ = write!(
+                s,
+                "; {templates} Helm template{} skipped (render {} first)",
+                plural(templates),
+                if templates == 1 { "it" } else { "them" }
+            );
         }
         if self.warn_only && self.count(Verdict::Rejected) > 0 {
             s.push_str(" (--warn-only: rejections do not fail)");
@@ -254,7 +302,8 @@ impl Report {
 
     /// Text grouped by file, then object: every rejected, warned and failed
     /// object (and with `verbose` every accepted one) with its findings,
-    /// every input error, and the summary.
+    /// every input error, every Helm template (and with `verbose` every
+    /// document that is not a Kubernetes object), and the summary.
     pub fn text(&self, verbose: bool) -> String {
         let mut by_file: BTreeMap<usize, Vec<(Option<usize>, usize, String)>> = BTreeMap::new();
         let file_index = |name: &str| self.files.iter().position(|f| f == name).unwrap_or(0);
@@ -302,6 +351,20 @@ impl Report {
                 .or_default()
                 .push((e.origin.document, e.origin.item.unwrap_or(0), entry));
         }
+        for skipped in &self.skipped {
+            if !verbose && skipped.reason != SkipReason::HelmTemplate {
+                continue;
+            }
+            let entry = format!(
+                "  {}: skipped: {}\n",
+                position(&skipped.origin),
+                skipped.message()
+            );
+            by_file
+                .entry(file_index(&skipped.origin.file))
+                .or_default()
+                .push((skipped.origin.document, 0, entry));
+        }
         let mut out = String::new();
         for (file, mut entries) in by_file {
             entries.sort_by_key(|(d, i, _)| (*d, *i));
@@ -318,7 +381,9 @@ impl Report {
 
     /// The report as JSON: `summary`, `objects` (every checked object, and
     /// the objects of other kinds with warnings, `checked: false`, in input
-    /// order) and `errors` (input errors).
+    /// order), `errors` (input errors) and `skipped` (documents that are
+    /// not Kubernetes objects, `reason: notAnObject`, and Helm templates,
+    /// `reason: helmTemplate`).
     pub fn json(&self) -> Value {
         let findings = |fs: &[Finding]| -> Value {
             fs.iter()
@@ -344,6 +409,8 @@ impl Report {
                 "errors": self.errors(),
                 "ignored": self.ignored,
                 "ignoredWithWarnings": self.others.len(),
+                "notObjects": self.not_objects(),
+                "helmTemplates": self.helm_templates(),
                 "exitCode": self.exit_code(),
             },
             "objects": self.objects().into_iter().map(|o| json!({
@@ -368,6 +435,16 @@ impl Report {
                 "item": e.origin.item,
                 "line": e.origin.line,
                 "message": e.message,
+            })).collect::<Vec<_>>(),
+            "skipped": self.skipped.iter().map(|s| json!({
+                "file": s.origin.file,
+                "document": s.origin.document,
+                "line": s.origin.line,
+                "reason": match s.reason {
+                    SkipReason::NotAnObject(_) => "notAnObject",
+                    SkipReason::HelmTemplate => "helmTemplate",
+                },
+                "message": s.message(),
             })).collect::<Vec<_>>(),
         })
     }
@@ -934,6 +1011,26 @@ mod tests {
     }
 
     const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        envFrom:\n        - configMapRef:\n            name: gone\n      - name: side\n        env:\n        - name: KUBECONFIG\n          value: /Users/me/.kube/config\n";
+
+    #[rstest::rstest]
+    #[case::one("a: 1\n", "; 1 document that is not a Kubernetes object skipped")]
+    #[case::two(
+        "a: 1\n---\n- b\n",
+        "; 2 documents that are not Kubernetes objects skipped"
+    )]
+    #[case::template(
+        "metadata:\n  name: {{ .Release.Name }}\n",
+        "; 1 Helm template skipped (render it first)"
+    )]
+    fn the_summary_counts_what_is_skipped(#[case] text: &str, #[case] tail: &str) {
+        let set = ManifestSet::parse(&[Source::new("x.yaml", text)], "shop");
+        let report = Report::new(&set, &[], false);
+        assert_eq!(
+            report.summary(),
+            format!("0 objects checked in 1 file: 0 rejected, 0 with warnings, 0 accepted{tail}")
+        );
+        assert_eq!(report.exit_code(), 0);
+    }
 
     #[test]
     fn splits_problems_at_object_boundaries() {

@@ -16,7 +16,7 @@ use crate::service_refs::{
     Form, Port, Record, ScanOptions, ServiceRef, Zone, bare_host_ports, scan,
 };
 use crate::settings::Compiled;
-use crate::suggest::closest;
+use crate::suggest::{Likeness, likeness};
 
 /// At most this many distinct missing Service names are compared with the
 /// Services of their namespace per request (each comparison costs one
@@ -408,13 +408,23 @@ fn problems_in_namespace<'t, 's>(
                                 .number()
                                 .is_some_and(|p| s.ports.contains(&i32::from(p)))
                         };
-                        let suggestion = closest(
+                        match likeness(
                             name,
                             &mut services.iter().map(|s| (s.name.as_str(), serves(s))),
-                        )
-                        .map(str::to_string);
-                        compared.push((name, suggestion.clone()));
-                        Some(suggestion)
+                        ) {
+                            Likeness::Close(close) => {
+                                let suggestion = Some(close.to_string());
+                                compared.push((name, suggestion.clone()));
+                                Some(suggestion)
+                            }
+                            Likeness::Nothing => {
+                                compared.push((name, None));
+                                Some(None)
+                            }
+                            // cannot tell: taken for a typo, as past
+                            // MAX_SUGGESTED
+                            Likeness::Unknown => None,
+                        }
                     }
                     None => None,
                 };

@@ -43,7 +43,7 @@ fn bounds_are_pinned() {
         MAX_SCANNED_BYTES, 2_097_152,
         "bytes of env values, args and command scanned per workload"
     );
-    assert_eq!(MAX_COMPARED, 256, "edit distances for one suggestion");
+    assert_eq!(MAX_COMPARED, 64, "edit distances for one suggestion");
     assert_eq!(
         MAX_COMPARED_LEN, 63,
         "longest name compared for a suggestion"

@@ -126,7 +126,9 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     let timeout =
         (args.timeout_seconds > 0.0).then(|| Duration::from_secs_f64(args.timeout_seconds));
     let policy = match &args.policy {
-        Some(path) => Policy::load(path)?.with_timeout(timeout),
+        // the same checks and one-line errors as `scan` (not a module, not
+        // a Kubewarden policy), naming the file
+        Some(path) => crate::scan::load_policy(path, timeout)?,
         None => Policy::builtin(),
     };
 

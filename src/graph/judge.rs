@@ -9,7 +9,7 @@
 
 use super::resolve::{Listing, Resolution, is_built_in};
 use super::{Class, ContainerPorts, Failure, Finding, Problem, Reference, Report, Target, Via};
-use crate::service_check::MAX_SUGGESTED;
+use crate::quote::MAX_LISTED;
 use crate::service_lookup::ServiceInfo;
 use crate::settings::{Settings, WarnOrDeny};
 use crate::suggest;
@@ -53,9 +53,9 @@ pub fn judge(references: &[Reference], resolution: &Resolution, settings: &Setti
             .failures
             .push(Failure::TooManyNamespaces { count, max, class });
     }
-    // Past this many findings no name is suggested: the edit distances
-    // stay bounded, and only the first MAX_LISTED findings are worded.
-    let mut suggest = MAX_SUGGESTED;
+    // Only the first MAX_LISTED findings are worded: past them no name is
+    // suggested, so that the edit distances stay bounded.
+    let mut suggest = MAX_LISTED;
     for reference in references {
         let budget = suggest > 0;
         let problem = if let Some(container) = &reference.container {

@@ -172,7 +172,10 @@ mod tests {
             .chain(["zipkin".to_string()])
             .collect();
         let mut candidates = names.iter().map(|n| (n.as_str(), false));
-        assert_eq!(likeness("zipkn", &mut candidates), Likeness::Close("zipkin"));
+        assert_eq!(
+            likeness("zipkn", &mut candidates),
+            Likeness::Close("zipkin")
+        );
     }
 
     /// Past the budget of edit distances, a name that found nothing is

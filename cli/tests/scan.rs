@@ -365,7 +365,7 @@ fn json_output() {
         report["summary"],
         json!({"files": 1, "documents": 2, "objects": 2, "checked": 1, "accepted": 0, "warned": 0,
                "rejected": 1, "errors": 0, "ignored": 1, "ignoredWithWarnings": 1,
-               "notObjects": 0, "helmTemplates": 0, "exitCode": 1})
+               "notObjects": 0, "helmTemplates": 0, "kustomizeFolders": 0, "exitCode": 1})
     );
     let object = &report["objects"][0];
     assert_eq!(object["kind"], "ConfigMap");
@@ -1656,7 +1656,8 @@ fn what_is_not_a_manifest_is_skipped_and_counted() {
             "replicaCount: 2\nimage: {repository: nginx}\n",
         ),
         ("ci.yml", "name: ci\non: [push]\njobs: {}\n"),
-        ("kustomization.yaml", "resources: [shop.yaml]\n"),
+        // (a kustomization.yaml would make the folder a kustomize folder:
+        // a_kustomize_folder_is_skipped_with_its_build_command)
         (
             "template.yaml",
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n---\n{{- if .Values.x }}\nkind: [\n{{- end }}\n",
@@ -1678,8 +1679,8 @@ fn what_is_not_a_manifest_is_skipped_and_counted() {
         format!(
             "{template}\n  line 4: skipped: a Helm template ({{{{ … }}}}): render it first: \
              helm template RELEASE CHART | dangling-references scan -\n\n\
-             3 objects checked in 5 files: 0 rejected, 0 with warnings, 3 accepted; \
-             3 objects of other kinds not judged by the policy; 3 documents that are not Kubernetes \
+             3 objects checked in 4 files: 0 rejected, 0 with warnings, 3 accepted; \
+             3 objects of other kinds not judged by the policy; 2 documents that are not Kubernetes \
              objects skipped; 1 Helm template skipped (render it first)\n"
         )
     );
@@ -1691,12 +1692,12 @@ fn what_is_not_a_manifest_is_skipped_and_counted() {
         .code(0)
         .stdout(
             contains("  document 1, line 1: skipped: not a Kubernetes object (a mapping with no apiVersion and kind)\n")
-                .count(3),
+                .count(2),
         );
     // on stdin too
     scan()
         .arg("-")
-        .write_stdin(files[3].1)
+        .write_stdin(files[2].1)
         .assert()
         .code(0)
         .stdout(contains("<stdin>\n  line 4: skipped: a Helm template"));
@@ -2085,4 +2086,67 @@ fn a_snapshot_resolves_graph_references() {
     );
     assert!(with[1].2[0].0.starts_with(cache_reader), "{:#?}", with[1]);
     assert_eq!(with[1].2[0].1, json!(49));
+}
+
+/// The files of a kustomize folder are kustomize's input (patches are
+/// partial objects): the folder is skipped once, with the command that
+/// renders it, whether the folder or its files one by one (as pre-commit
+/// passes them) are given; the exit code is 0.
+#[rstest::rstest]
+#[case::the_folder(&[""])]
+#[case::its_files_one_by_one(&["deployment.yaml", "patch.yaml"])]
+fn a_kustomize_folder_is_skipped_with_its_build_command(#[case] inputs: &[&str]) {
+    // one folder per case: the cases run in parallel in this process
+    let dir = tempfile_dir(&format!("kustomize-{}", inputs.len()));
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        "resources: [deployment.yaml]\npatches: [{path: patch.yaml}]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("deployment.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers: [{name: web, image: web}]\n",
+    )
+    .unwrap();
+    // a patch: a partial object, with the same name as the Deployment
+    std::fs::write(
+        dir.join("patch.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers: [{name: web, readinessProbe: {tcpSocket: {port: pg}}}]\n",
+    )
+    .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dangling-references"));
+    cmd.args([
+        "scan",
+        "--no-progress",
+        "--settings",
+        r#"{"checkWorkloadReferences": true}"#,
+    ])
+    .env_remove("DANGLING_REFERENCES_POLICY");
+    for input in inputs {
+        cmd.arg(dir.join(input));
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let folder = dir.to_string_lossy();
+    let folder = folder.trim_end_matches('/');
+    assert!(
+        stdout.contains(&format!(
+            "render it first: kustomize build {folder} | dangling-references scan -"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("0 objects checked") && stdout.contains("1 kustomize folder skipped"),
+        "{stdout}"
+    );
+}
+
+/// A fresh folder under the target directory's tmp for one test.
+fn tempfile_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

@@ -220,6 +220,10 @@ pub enum SkipReason {
     /// `.Release`, `include`… or breaking the YAML): none of its documents
     /// is read.
     HelmTemplate,
+    /// The files of a kustomize folder (beside a `kustomization.yaml`):
+    /// its patches are partial objects and its resources are changed by
+    /// the build, so none is read; the folder is named once.
+    Kustomize(String),
 }
 
 /// A document (or a whole file) left out of the scan, and why.
@@ -238,6 +242,9 @@ impl Skipped {
         match &self.reason {
             SkipReason::NotAnObject(what) => format!("not a Kubernetes object ({what})"),
             SkipReason::HelmTemplate => "a Helm template ({{ … }}): render it first: helm template RELEASE CHART | dangling-references scan -".to_owned(),
+            SkipReason::Kustomize(dir) => format!(
+                "a kustomize folder (its files are kustomize's input, patches among them): render it first: kustomize build {dir} | dangling-references scan -"
+            ),
         }
     }
 }
@@ -433,8 +440,28 @@ impl ManifestSet {
         let mut set = ManifestSet::default();
         let mut first_seen: HashMap<(String, String, Option<String>, String), Origin> =
             HashMap::new();
+        let kustomized = kustomize_folders(sources);
+        let mut named_folders: Vec<&str> = Vec::new();
         for source in sources {
             set.files.push(source.name.clone());
+            if let Some(dir) = kustomized
+                .iter()
+                .find(|d| folder_of(&source.name) == d.as_str())
+            {
+                if !named_folders.contains(&dir.as_str()) {
+                    named_folders.push(dir);
+                    set.skipped.push(Skipped {
+                        origin: Origin {
+                            file: source.name.clone(),
+                            document: None,
+                            item: None,
+                            line: None,
+                        },
+                        reason: SkipReason::Kustomize(dir.clone()),
+                    });
+                }
+                continue;
+            }
             let default_ns = source.default_namespace.as_deref().unwrap_or(namespace);
             let text = Text::new(source.text.clone());
             let docs = documents(source, &text);
@@ -687,6 +714,41 @@ fn not_an_object(value: &Value) -> Option<String> {
         (None, Some(_)) => Some("a mapping with no apiVersion".to_owned()),
         (Some(_), None) => Some("a mapping with no kind".to_owned()),
     }
+}
+
+/// The file names kustomize reads a folder's kustomization from.
+const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// The folder of a source's path (`.` for a bare file name).
+fn folder_of(name: &str) -> &str {
+    match name.rfind('/') {
+        Some(0) => "/",
+        Some(at) => &name[..at],
+        None => ".",
+    }
+}
+
+/// The folders of `sources` that are kustomize folders: one of the
+/// sources is their kustomization, or (for files given one by one, as
+/// pre-commit passes them) one lies beside them on disk.
+fn kustomize_folders(sources: &[Source]) -> Vec<String> {
+    let mut folders: Vec<String> = Vec::new();
+    for source in sources.iter().filter(|s| s.name != STDIN_NAME) {
+        let folder = folder_of(&source.name);
+        if folders.iter().any(|f| f == folder) {
+            continue;
+        }
+        let file = source.name.rsplit('/').next().unwrap_or_default();
+        let beside = || {
+            KUSTOMIZATION_FILES
+                .iter()
+                .any(|k| std::path::Path::new(folder).join(k).is_file())
+        };
+        if KUSTOMIZATION_FILES.contains(&file) || beside() {
+            folders.push(folder.to_owned());
+        }
+    }
+    folders
 }
 
 /// The Helm built-in objects and functions whose names, inside `{{ … }}`,
@@ -1029,18 +1091,24 @@ mod tests {
         "apiVersion: v2\nname: shop\nversion: 0.1.0\n",
         "a mapping with no kind"
     )]
+    // a kustomization among other documents (a file of that name makes
+    // its whole folder a kustomize folder, skipped once: see scan.rs)
     #[case::kustomization_bare(
-        "kustomization.yaml",
+        "all.yaml",
         "resources: [deployment.yaml]\n",
         "a mapping with no apiVersion and kind"
     )]
+    // a kustomization among other documents (a file of that name makes
+    // its whole folder a kustomize folder, skipped once: see scan.rs)
     #[case::kustomization_kind(
-        "kustomization.yaml",
+        "all.yaml",
         "kind: Kustomization\nmetadata: {name: x}\nresources: [a.yaml]\n",
         "a kustomization"
     )]
+    // a kustomization among other documents (a file of that name makes
+    // its whole folder a kustomize folder, skipped once: see scan.rs)
     #[case::kustomization_api(
-        "kustomization.yaml",
+        "all.yaml",
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n",
         "a kustomization"
     )]

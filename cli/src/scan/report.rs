@@ -220,6 +220,14 @@ impl Report {
             .count()
     }
 
+    /// Kustomize folders whose files were skipped.
+    pub fn kustomize_folders(&self) -> usize {
+        self.skipped
+            .iter()
+            .filter(|s| matches!(s.reason, SkipReason::Kustomize(_)))
+            .count()
+    }
+
     fn count(&self, verdict: Verdict) -> usize {
         self.checked.iter().filter(|o| o.verdict == verdict).count()
     }
@@ -294,6 +302,15 @@ impl Report {
                 if templates == 1 { "it" } else { "them" }
             );
         }
+        let folders = self.kustomize_folders();
+        if folders > 0 {
+            let _ = write!(
+                s,
+                "; {folders} kustomize folder{} skipped (render {} first)",
+                plural(folders),
+                if folders == 1 { "it" } else { "them" }
+            );
+        }
         if self.warn_only && self.count(Verdict::Rejected) > 0 {
             s.push_str(" (--warn-only: rejections do not fail)");
         }
@@ -352,14 +369,15 @@ impl Report {
                 .push((e.origin.document, e.origin.item.unwrap_or(0), entry));
         }
         for skipped in &self.skipped {
-            if !verbose && skipped.reason != SkipReason::HelmTemplate {
+            if !verbose && matches!(skipped.reason, SkipReason::NotAnObject(_)) {
                 continue;
             }
-            let entry = format!(
-                "  {}: skipped: {}\n",
-                position(&skipped.origin),
-                skipped.message()
-            );
+            let at = position(&skipped.origin);
+            let entry = if at.is_empty() {
+                format!("  skipped: {}\n", skipped.message())
+            } else {
+                format!("  {at}: skipped: {}\n", skipped.message())
+            };
             by_file
                 .entry(file_index(&skipped.origin.file))
                 .or_default()
@@ -411,6 +429,7 @@ impl Report {
                 "ignoredWithWarnings": self.others.len(),
                 "notObjects": self.not_objects(),
                 "helmTemplates": self.helm_templates(),
+                "kustomizeFolders": self.kustomize_folders(),
                 "exitCode": self.exit_code(),
             },
             "objects": self.objects().into_iter().map(|o| json!({
@@ -443,6 +462,7 @@ impl Report {
                 "reason": match s.reason {
                     SkipReason::NotAnObject(_) => "notAnObject",
                     SkipReason::HelmTemplate => "helmTemplate",
+                    SkipReason::Kustomize(_) => "kustomize",
                 },
                 "message": s.message(),
             })).collect::<Vec<_>>(),

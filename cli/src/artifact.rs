@@ -1,4 +1,5 @@
-//! Where the tests (of this crate and of `e2e/`) find the compiled policy.
+//! Where the tests (of this crate and of `e2e/`) find the compiled policy,
+//! and how they report what they skip.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,4 +46,22 @@ fn locate_or_build() -> Result<PathBuf> {
         bail!("make policy.wasm failed ({status})");
     }
     Ok(root.join("policy.wasm"))
+}
+
+/// Reports a suite or test that cannot run here (for the test suites of
+/// this crate and of e2e/): prints `SKIPPED
+/// <reason>` and, when `SKIP_LOG` names a file (`make test` sets it),
+/// appends the reason to it, so that `make test` ends with the list of
+/// what it skipped. Errors writing the log are ignored: a skip is never a
+/// failure.
+pub fn skipped(reason: &str) {
+    println!("SKIPPED {reason}");
+    if let Some(log) = std::env::var_os("SKIP_LOG") {
+        use std::io::Write as _;
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut f| writeln!(f, "{reason}"));
+    }
 }

@@ -65,7 +65,7 @@ pub mod run;
 pub mod scan;
 
 #[doc(hidden)]
-pub use artifact::{policy_wasm, repository_root};
+pub use artifact::{policy_wasm, repository_root, skipped};
 pub use cluster::ClusterState;
 pub use host::{
     AccessControl, GuestCall, HostCall, HostCapabilities, KubernetesRequest, NoHost, Refusal,

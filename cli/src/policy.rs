@@ -626,8 +626,7 @@ impl Policy {
         let state = Arc::new(Mutex::new(Shared {
             host,
             access: self.access.clone(),
-            calls: Vec::new(),
-            logs: Vec::new(),
+            record: Record::default(),
             host_time: Duration::ZERO,
         }));
         let cb_state = state.clone();
@@ -636,23 +635,17 @@ impl Policy {
                 let started = Instant::now();
                 let mut guard = cb_state.lock().unwrap_or_else(|p| p.into_inner());
                 let st = &mut *guard;
-                let answer = match dispatch(
-                    &mut st.host,
-                    &st.access,
-                    binding,
-                    namespace,
-                    operation,
-                    payload,
-                ) {
-                    Dispatched::Log(v) => {
-                        st.logs.push(v);
-                        Ok(Vec::new())
-                    }
-                    Dispatched::Call(call, result) => {
-                        st.calls.push(call);
-                        result.map_err(Into::into)
-                    }
-                };
+                let answer = st
+                    .record
+                    .serve(
+                        &mut st.host,
+                        &st.access,
+                        binding,
+                        namespace,
+                        operation,
+                        payload,
+                    )
+                    .map_err(Into::into);
                 st.host_time += started.elapsed();
                 answer
             };
@@ -709,27 +702,12 @@ impl Policy {
         }
         if self.is_builtin() {
             // no guest thread: the policy runs here and calls the host directly
-            let (mut calls, mut logs) = (Vec::new(), Vec::new());
-            let mut answer =
-                |binding: &str, namespace: &str, operation: &str, payload: &[u8]| match dispatch(
-                    host,
-                    &self.access,
-                    binding,
-                    namespace,
-                    operation,
-                    payload,
-                ) {
-                    Dispatched::Log(v) => {
-                        logs.push(v);
-                        Ok(Vec::new())
-                    }
-                    Dispatched::Call(call, result) => {
-                        calls.push(call);
-                        result
-                    }
-                };
+            let mut record = Record::default();
+            let mut answer = |binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
+                record.serve(host, &self.access, binding, namespace, operation, payload)
+            };
             let raw = crate::native::call(operation, payload, &mut answer);
-            return Ok((raw, calls, logs, None));
+            return Ok((raw, record.calls, record.logs, None));
         }
         let (tx, rx) = mpsc::channel::<Request>();
         let (provider, fuel) = self.provider()?;
@@ -766,42 +744,69 @@ impl Policy {
                     Ok::<_, anyhow::Error>(wapc.call(operation, payload))
                 })
                 .context("cannot spawn the guest thread")?;
-            let mut calls = Vec::new();
-            let mut logs = Vec::new();
+            let mut record = Record::default();
             // ends when the worker drops the WapcHost (and so the sender)
             for req in rx {
-                let answer = match dispatch(
+                let answer = record.serve(
                     host,
                     &self.access,
                     &req.binding,
                     &req.namespace,
                     &req.operation,
                     &req.payload,
-                ) {
-                    Dispatched::Log(v) => {
-                        logs.push(v);
-                        Ok(Vec::new())
-                    }
-                    Dispatched::Call(call, result) => {
-                        calls.push(call);
-                        result
-                    }
-                };
+                );
                 let _ = req.reply.send(answer);
             }
             let raw = worker
                 .join()
                 .map_err(|_| anyhow!("the guest thread panicked"))??;
-            Ok((raw, calls, logs, fuel.map(|gauge| gauge.last())))
+            Ok((
+                raw,
+                record.calls,
+                record.logs,
+                fuel.map(|gauge| gauge.last()),
+            ))
         })
+    }
+}
+
+/// The host calls and log events of guest calls, in the order they came.
+#[derive(Default)]
+struct Record {
+    calls: Vec<HostCall>,
+    logs: Vec<Value>,
+}
+
+impl Record {
+    /// Answers one host call of the guest through [`dispatch`], keeping the
+    /// call (or the log event): what every host of this module does, on
+    /// the waPC host's thread, in its callback, and for the built-in policy.
+    fn serve(
+        &mut self,
+        host: &mut dyn HostCapabilities,
+        access: &AccessControl,
+        binding: &str,
+        namespace: &str,
+        operation: &str,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        match dispatch(host, access, binding, namespace, operation, payload) {
+            Dispatched::Log(v) => {
+                self.logs.push(v);
+                Ok(Vec::new())
+            }
+            Dispatched::Call(call, result) => {
+                self.calls.push(call);
+                result
+            }
+        }
     }
 }
 
 struct Shared<H> {
     host: H,
     access: AccessControl,
-    calls: Vec<HostCall>,
-    logs: Vec<Value>,
+    record: Record,
     /// Time spent inside the host-call callback (the host's share).
     host_time: Duration,
 }
@@ -902,8 +907,7 @@ impl<H: HostCapabilities> Instance<H> {
         self.take_logs();
         let raw = self.wapc.call("validate", &prepared.payload);
         let mut st = self.lock();
-        let calls = std::mem::take(&mut st.calls);
-        let logs = std::mem::take(&mut st.logs);
+        let Record { calls, logs } = std::mem::take(&mut st.record);
         let violations = st
             .host
             .violations()
@@ -962,7 +966,7 @@ impl<H: HostCapabilities> Instance<H> {
 
     /// Host calls recorded since the last `validate` or `take_host_calls`.
     pub fn take_host_calls(&mut self) -> Vec<HostCall> {
-        std::mem::take(&mut self.lock().calls)
+        std::mem::take(&mut self.lock().record.calls)
     }
 
     /// Time the host spent answering host calls since the last call of
@@ -974,7 +978,7 @@ impl<H: HostCapabilities> Instance<H> {
 
     /// Log events recorded since the last `validate` or `take_logs`.
     pub fn take_logs(&mut self) -> Vec<Value> {
-        std::mem::take(&mut self.lock().logs)
+        std::mem::take(&mut self.lock().record.logs)
     }
 
     /// Runs `f` on the host (e.g. to inspect a `ReplaySession`).

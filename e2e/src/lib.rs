@@ -50,19 +50,5 @@ pub use dangling_references::{
 /// report runs too.
 pub use dangling_references::scan;
 
-/// Reports a suite or test that cannot run here: prints `SKIPPED
-/// <reason>` and, when `SKIP_LOG` names a file (`make test` sets it),
-/// appends the reason to it, so that `make test` ends with the list of
-/// what it skipped. Errors writing the log are ignored: a skip is never a
-/// failure.
-pub fn skipped(reason: &str) {
-    println!("SKIPPED {reason}");
-    if let Some(log) = std::env::var_os("SKIP_LOG") {
-        use std::io::Write as _;
-        let _ = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .and_then(|mut f| writeln!(f, "{reason}"));
-    }
-}
+/// The skip report of every test suite (see [`dangling_references::skipped`]).
+pub use dangling_references::skipped;

@@ -31,6 +31,18 @@ pub fn class(via: Via, settings: &Settings) -> Class {
     }
 }
 
+/// The strictest class of `references` (deny before warn; warn for none):
+/// what a failure that leaves them unjudged weighs.
+pub fn strictest<'r>(
+    references: impl Iterator<Item = &'r Reference>,
+    settings: &Settings,
+) -> Class {
+    references
+        .map(|r| class(r.via, settings))
+        .min()
+        .unwrap_or(Class::Warn)
+}
+
 /// Whether the container declares a port named `name`.
 pub fn declares(container: &ContainerPorts, name: &str) -> bool {
     container.declared.iter().any(|d| d == name)
@@ -43,12 +55,7 @@ pub fn judge(references: &[Reference], resolution: &Resolution, settings: &Setti
     let mut failed: Vec<(Target, &str)> = Vec::new();
     let looked_up = |r: &&Reference| r.target != Target::ContainerPort && !is_built_in(r);
     if let Some((count, max)) = resolution.too_many_namespaces {
-        let class = references
-            .iter()
-            .filter(looked_up)
-            .map(|r| class(r.via, settings))
-            .min()
-            .unwrap_or(Class::Warn);
+        let class = strictest(references.iter().filter(looked_up), settings);
         report
             .failures
             .push(Failure::TooManyNamespaces { count, max, class });
@@ -75,14 +82,10 @@ pub fn judge(references: &[Reference], resolution: &Resolution, settings: &Setti
                     let key = (reference.target, reference.namespace.as_str());
                     if !failed.contains(&key) {
                         failed.push(key);
-                        let class = references
-                            .iter()
-                            .filter(|r| {
-                                (r.target, &r.namespace) == (reference.target, &reference.namespace)
-                            })
-                            .map(|r| class(r.via, settings))
-                            .min()
-                            .unwrap_or(Class::Warn);
+                        let same_lookup = references.iter().filter(|r| {
+                            (r.target, &r.namespace) == (reference.target, &reference.namespace)
+                        });
+                        let class = strictest(same_lookup, settings);
                         report.failures.push(Failure::Lookup {
                             target: reference.target,
                             namespace: reference.namespace.clone(),

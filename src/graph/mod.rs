@@ -270,12 +270,6 @@ pub fn check(
         old_keys.sort_unstable();
         references.retain(|r| old_keys.binary_search(&r.key()).is_err());
     }
-    let class = |refs: &[Reference]| {
-        refs.iter()
-            .map(|r| judge::class(r.via, &compiled.settings))
-            .min()
-            .unwrap_or(Class::Warn)
-    };
     // The bound is on distinct references: 10,000 webhooks calling one
     // Service cost one lookup and are judged.
     let mut keys: Vec<Key> = references.iter().map(Reference::key).collect();
@@ -286,7 +280,7 @@ pub fn check(
             findings: Vec::new(),
             failures: vec![Failure::TooManyReferences {
                 count: keys.len(),
-                class: class(&references),
+                class: judge::strictest(references.iter(), &compiled.settings),
             }],
         });
     }

@@ -42,17 +42,6 @@ pub fn path_with(dir: &Path) -> std::ffi::OsString {
         .unwrap()
 }
 
-/// Reports a suite or test that cannot run here, as `e2e::skipped` does:
-/// prints `SKIPPED <reason>` and appends the reason to `$SKIP_LOG` (which
-/// `make test` lists at its end). A skip is never a failure.
-pub fn skipped(reason: &str) {
-    println!("SKIPPED {reason}");
-    if let Some(log) = std::env::var_os("SKIP_LOG") {
-        use std::io::Write as _;
-        let _ = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .and_then(|mut f| writeln!(f, "{reason}"));
-    }
-}
+/// The skip report every test suite shares: `SKIPPED <reason>`, and the
+/// reason appended to `$SKIP_LOG` for `make test`'s list.
+pub use dangling_references::skipped;

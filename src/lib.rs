@@ -20,6 +20,7 @@ pub mod graph;
 pub mod host_call;
 pub mod ignore_annotation;
 pub mod json_fields;
+pub mod json_pull;
 pub mod kubeconfig_check;
 pub mod messages;
 pub mod mounts;

@@ -16,7 +16,9 @@ use crate::host_call::{
     self, GetResourceRequest, ListAllResourcesRequest, ListResourcesByNamespaceRequest,
 };
 use crate::json_fields::{list, nested, parse_object, string};
+use crate::json_pull::Reader;
 use crate::quote::clip;
+use crate::service_lookup::pull_name;
 
 /// What the checks read of a ConfigMap. Sorted vectors rather than maps:
 /// they are built once and searched, and every map type instantiated
@@ -244,6 +246,13 @@ impl ObjectSource for HostObjects<'_> {
 /// Reads a ConfigMap answer (masked or not) into what the checks need;
 /// `data` values must be strings, as the API guarantees.
 pub fn parse_config_map(answer: &[u8]) -> Result<ConfigMapData, String> {
+    pull_config_map(answer).map_or_else(|| config_map_via_serde_json(answer), Ok)
+}
+
+/// [`parse_config_map`] with serde_json alone: what the pull reader
+/// leaves to it, and the reference the `answers` fuzz target holds the
+/// pull reader to.
+pub fn config_map_via_serde_json(answer: &[u8]) -> Result<ConfigMapData, String> {
     let error = |e: String| format!("cannot read the ConfigMap returned by the host: {e}");
     let mut object = parse_object(answer).map_err(error)?;
     let mut take = |key: &str| match object.remove(key) {
@@ -265,8 +274,63 @@ pub fn parse_config_map(answer: &[u8]) -> Result<ConfigMapData, String> {
     Ok(config_map)
 }
 
+/// [`parse_config_map`] on the pull reader, for the usual answer whose
+/// `data` and `binaryData` keys come sorted and once each (the API server
+/// writes maps in key order); `None` for everything else, which the
+/// serde_json path reads.
+fn pull_config_map(answer: &[u8]) -> Option<ConfigMapData> {
+    /// The members of an object, keys strictly increasing, each value read
+    /// by `value`; `null` is none.
+    fn sorted<T>(
+        r: &mut Reader<'_>,
+        value: fn(&mut Reader<'_>) -> Option<T>,
+    ) -> Option<Vec<(String, T)>> {
+        let mut members: Vec<(String, T)> = Vec::new();
+        r.nullable(|r| {
+            r.object(|r, key| {
+                if members.last().is_some_and(|(last, _)| last.as_str() >= key) {
+                    return None;
+                }
+                members.push((key.to_string(), value(r)?));
+                Some(())
+            })
+        })?;
+        Some(members)
+    }
+    Reader::document(answer, |r| {
+        let mut config_map = ConfigMapData::default();
+        r.object(|r, key| {
+            match key {
+                "data" => config_map.data = sorted(r, |r| r.string().map(String::from))?,
+                "binaryData" => {
+                    config_map.binary_keys = sorted(r, |r| r.skip())?
+                        .into_iter()
+                        .map(|(key, ())| key)
+                        .collect();
+                }
+                _ => r.skip()?,
+            }
+            Some(())
+        })?;
+        Some(config_map)
+    })
+}
+
 /// Reads the names of a `<Kind>List` answer, sorted; every other field is ignored.
 pub fn parse_names(answer: &[u8]) -> Result<Vec<String>, String> {
+    match pull_names(answer) {
+        Some(mut names) => {
+            names.sort_unstable();
+            Ok(names)
+        }
+        None => names_via_serde_json(answer),
+    }
+}
+
+/// [`parse_names`] with serde_json alone: what the pull reader leaves to
+/// it, and the reference the `answers` fuzz target holds the pull reader
+/// to.
+pub fn names_via_serde_json(answer: &[u8]) -> Result<Vec<String>, String> {
     let read = || -> Result<Vec<String>, String> {
         list(&parse_object(answer)?, "items", |item| {
             Ok(nested(item, "metadata", |m| {
@@ -279,6 +343,40 @@ pub fn parse_names(answer: &[u8]) -> Result<Vec<String>, String> {
         read().map_err(|e| format!("cannot read the list returned by the host: {e}"))?;
     names.sort_unstable();
     Ok(names)
+}
+
+/// The names of a `<Kind>List` on the pull reader, in document order.
+fn pull_names(answer: &[u8]) -> Option<Vec<String>> {
+    Reader::document(answer, |r| {
+        let mut names = Vec::new();
+        r.object(|r, key| {
+            match key {
+                "items" => {
+                    names = r
+                        .nullable(|r| {
+                            let mut items = Vec::new();
+                            r.array(|r| {
+                                let mut name = None;
+                                r.object(|r, key| {
+                                    match key {
+                                        "metadata" => name = r.nullable(pull_name)?.flatten(),
+                                        _ => r.skip()?,
+                                    }
+                                    Some(())
+                                })?;
+                                items.push(name.unwrap_or_default());
+                                Some(())
+                            })?;
+                            Some(items)
+                        })?
+                        .unwrap_or_default();
+                }
+                _ => r.skip()?,
+            }
+            Some(())
+        })?;
+        Some(names)
+    })
 }
 
 #[cfg(test)]
@@ -347,5 +445,45 @@ mod tests {
         .unwrap();
         assert_eq!(names.into_iter().collect::<Vec<_>>(), vec!["db", "tls"]);
         assert!(parse_config_map(br#""x""#).is_err() && parse_names(b"{").is_err());
+    }
+
+    /// Answers the pull reader takes (first rows) or leaves to serde_json;
+    /// both paths give the same ConfigMap, names, or error.
+    #[rstest]
+    #[case::sorted(
+        r#"{"metadata":{"name":"c"},"data":{"a":"1","b":"x\ny"},"binaryData":{"k":"AAE="}}"#,
+        true
+    )]
+    #[case::nulls(r#"{"data":null,"binaryData":{"k":null}}"#, true)]
+    #[case::repeated_data(r#"{"data":{"a":"1"},"data":{"b":"2"}}"#, true)]
+    #[case::unsorted(r#"{"data":{"b":"1","a":"2"}}"#, false)]
+    #[case::repeated_key(r#"{"data":{"a":"1","a":"2"}}"#, false)]
+    #[case::not_a_string(r#"{"data":{"a":1}}"#, false)]
+    #[case::data_not_an_object(r#"{"data":[]}"#, false)]
+    fn config_maps_read_alike(#[case] answer: &str, #[case] pulled: bool) {
+        assert_eq!(pull_config_map(answer.as_bytes()).is_some(), pulled);
+        assert_eq!(
+            parse_config_map(answer.as_bytes()),
+            config_map_via_serde_json(answer.as_bytes())
+        );
+    }
+
+    #[rstest]
+    #[case::list(
+        r#"{"kind":"SecretList","items":[{"metadata":{"name":"tls"}},{"metadata":{"name":"db"}}]}"#,
+        true
+    )]
+    #[case::repeated(
+        r#"{"items":[{"metadata":{"name":"a"},"metadata":null}],"items":[{}]}"#,
+        true
+    )]
+    #[case::name_not_a_string(r#"{"items":[{"metadata":{"name":1}}]}"#, false)]
+    #[case::exponent(r#"{"items":[],"x":1e5}"#, false)]
+    fn names_read_alike(#[case] answer: &str, #[case] pulled: bool) {
+        assert_eq!(pull_names(answer.as_bytes()).is_some(), pulled);
+        assert_eq!(
+            parse_names(answer.as_bytes()),
+            names_via_serde_json(answer.as_bytes())
+        );
     }
 }

@@ -480,6 +480,7 @@ fn problem_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service_lookup::Services;
     use crate::verdict::Verdict;
 
     #[test]
@@ -536,12 +537,14 @@ mod tests {
         source
             .expect_services_in()
             .with(eq("kubernaut-system"))
-            .returning(|_| Ok(kubernaut_system()));
+            .returning(|_| Ok(kubernaut_system().into()));
         source
             .expect_services_in()
             .with(eq("monitoring"))
-            .returning(|_| Ok(vec![svc("prometheus", &[9090])]));
-        source.expect_services_in().returning(|_| Ok(Vec::new()));
+            .returning(|_| Ok(vec![svc("prometheus", &[9090])].into()));
+        source
+            .expect_services_in()
+            .returning(|_| Ok(Services::from([])));
         source
     }
 
@@ -741,7 +744,7 @@ mod tests {
                 .with(eq(ns))
                 .times(1)
                 .in_sequence(&mut seq)
-                .returning(|_| Ok(vec![svc("x", &[80])]));
+                .returning(|_| Ok(vec![svc("x", &[80])].into()));
         }
         let text: String = (0..3000)
             .map(|i| format!("http://x.{}.svc:80\n", ["c", "a", "b"][i % 3]))
@@ -932,7 +935,8 @@ mod tests {
                     ..svc("kafka-headless", &[9092])
                 }],
                 _ => Vec::new(),
-            })
+            }
+            .into())
         });
         source
     }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::host_call::{self, ListResourcesByNamespaceRequest};
 use crate::json_fields::{int32, list, nested, parse_object, string};
+use crate::json_pull::Reader;
 
 /// What the check needs to know about one Service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -53,11 +54,15 @@ impl ServiceInfo {
     }
 }
 
+/// The Services of one namespace, shared: a listing is read once and
+/// handed to every check that asks for it.
+pub type Services = std::rc::Rc<[ServiceInfo]>;
+
 /// Source of the Services of a namespace; mocked in unit tests.
 #[cfg_attr(test, mockall::automock)]
 pub trait ServiceSource {
     /// The Services of `namespace` (empty when the namespace does not exist).
-    fn services_in(&self, namespace: &str) -> Result<Vec<ServiceInfo>, String>;
+    fn services_in(&self, namespace: &str) -> Result<Services, String>;
 }
 
 /// A [`ServiceSource`] that asks the one it wraps at most once per
@@ -70,7 +75,7 @@ pub struct OncePerNamespace<'s> {
 }
 
 /// The host's answer to a Service listing.
-type Listing = Result<Vec<ServiceInfo>, String>;
+type Listing = Result<Services, String>;
 
 impl<'s> OncePerNamespace<'s> {
     /// Wraps `inner`.
@@ -83,7 +88,7 @@ impl<'s> OncePerNamespace<'s> {
 }
 
 impl ServiceSource for OncePerNamespace<'_> {
-    fn services_in(&self, namespace: &str) -> Result<Vec<ServiceInfo>, String> {
+    fn services_in(&self, namespace: &str) -> Result<Services, String> {
         if let Some((_, answer)) = self.answers.borrow().iter().find(|(ns, _)| ns == namespace) {
             return answer.clone();
         }
@@ -124,18 +129,27 @@ pub fn list_services_request(namespace: &str) -> ListResourcesByNamespaceRequest
 pub struct HostServices<'t>(pub &'t dyn host_call::Transport);
 
 impl ServiceSource for HostServices<'_> {
-    fn services_in(&self, namespace: &str) -> Result<Vec<ServiceInfo>, String> {
+    fn services_in(&self, namespace: &str) -> Result<Services, String> {
         let answer = host_call::kubernetes(
             self.0,
             "list_resources_by_namespace",
             &list_services_request(namespace),
         )?;
-        parse_service_list(&answer)
+        parse_service_list(&answer).map(Services::from)
     }
 }
 
 /// Reads a `ServiceList` answer (masked or not) into what the check needs.
+/// The pull reader takes the plain answers hosts send; whatever it leaves
+/// is read with serde_json, which words the errors.
 pub fn parse_service_list(answer: &[u8]) -> Result<Vec<ServiceInfo>, String> {
+    pull_service_list(answer).map_or_else(|| service_list_via_serde_json(answer), Ok)
+}
+
+/// [`parse_service_list`] with serde_json alone: what the pull reader
+/// leaves to it, and the reference the `answers` fuzz target holds the
+/// pull reader to.
+pub fn service_list_via_serde_json(answer: &[u8]) -> Result<Vec<ServiceInfo>, String> {
     let read = || list(&parse_object(answer)?, "items", read_service);
     read().map_err(|e| format!("cannot read the ServiceList returned by the host: {e}"))
 }
@@ -151,31 +165,134 @@ fn read_service(service: &Map<String, Value>) -> Result<ServiceInfo, String> {
     })
 }
 
+/// One item of `spec.ports`: `port`, `name`, `protocol`.
+type Port = (i32, Option<String>, Option<String>);
+
 /// A Service's `spec`: everything [`ServiceInfo`] holds but the name.
 fn read_spec(spec: &Map<String, Value>) -> Result<ServiceInfo, String> {
     let text = |key: &str| string(spec, key).map(Option::unwrap_or_default);
     let (cluster_ip, type_) = (text("clusterIP")?, text("type")?);
     let ports = list(spec, "ports", |p| {
         let port = int32(p, "port")?.ok_or("port is missing")?;
-        let name = string(p, "name")?.filter(|n| !n.is_empty());
+        let name = string(p, "name")?;
         let protocol = string(p, "protocol")?;
         Ok((port, name, protocol))
     })?;
-    Ok(ServiceInfo {
+    Ok(spec_info(&cluster_ip, &type_, ports))
+}
+
+fn spec_info(cluster_ip: &str, type_: &str, ports: Vec<Port>) -> ServiceInfo {
+    ServiceInfo {
         name: String::new(),
         headless: cluster_ip == "None",
         external_name: type_ == "ExternalName",
         ports: ports.iter().map(|(port, _, _)| *port).collect(),
         named_ports: ports
-            .into_iter()
-            .filter_map(|(_, name, protocol)| {
-                Some(NamedPort {
-                    name: name?.to_ascii_lowercase(),
-                    protocol: protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase(),
-                })
-            })
+            .iter()
+            .filter_map(|(_, name, protocol)| named_port(name.as_deref(), protocol.as_deref()))
             .collect(),
+    }
+}
+
+/// The SRV record names of a port: none without a name (or an empty one);
+/// the protocol defaults to TCP, as in the API.
+fn named_port(name: Option<&str>, protocol: Option<&str>) -> Option<NamedPort> {
+    Some(NamedPort {
+        name: name.filter(|n| !n.is_empty())?.to_ascii_lowercase(),
+        protocol: protocol.unwrap_or("TCP").to_ascii_lowercase(),
     })
+}
+
+/// [`parse_service_list`] on the pull reader: `None` for what it leaves
+/// to serde_json. Each repeated key starts its field anew, so that the
+/// last one wins, as in serde_json's map.
+fn pull_service_list(answer: &[u8]) -> Option<Vec<ServiceInfo>> {
+    Reader::document(answer, |r| {
+        let mut services = Vec::new();
+        r.object(|r, key| match key {
+            "items" => {
+                services = r
+                    .nullable(|r| {
+                        let mut items = Vec::new();
+                        r.array(|r| pull_service(r).map(|s| items.push(s)))?;
+                        Some(items)
+                    })?
+                    .unwrap_or_default();
+                Some(())
+            }
+            _ => r.skip(),
+        })?;
+        Some(services)
+    })
+}
+
+fn pull_service(r: &mut Reader<'_>) -> Option<ServiceInfo> {
+    let (mut name, mut spec) = (None, None);
+    r.object(|r, key| {
+        match key {
+            "metadata" => name = r.nullable(pull_name)?.flatten(),
+            "spec" => spec = r.nullable(pull_spec)?,
+            _ => r.skip()?,
+        }
+        Some(())
+    })?;
+    Some(ServiceInfo {
+        name: name.unwrap_or_default(),
+        ..spec.unwrap_or_default()
+    })
+}
+
+/// `metadata.name` of an object, on the pull reader.
+pub(crate) fn pull_name(r: &mut Reader<'_>) -> Option<Option<String>> {
+    let mut name = None;
+    r.object(|r, key| {
+        match key {
+            "name" => name = r.nullable(|r| r.string().map(String::from))?,
+            _ => r.skip()?,
+        }
+        Some(())
+    })?;
+    Some(name)
+}
+
+fn pull_spec(r: &mut Reader<'_>) -> Option<ServiceInfo> {
+    let mut spec = ServiceInfo::default();
+    r.object(|r, key| {
+        match key {
+            "clusterIP" => spec.headless = r.nullable(Reader::string)?.as_deref() == Some("None"),
+            "type" => {
+                spec.external_name = r.nullable(Reader::string)?.as_deref() == Some("ExternalName");
+            }
+            "ports" => {
+                (spec.ports, spec.named_ports) = (Vec::new(), Vec::new());
+                r.nullable(|r| {
+                    r.array(|r| {
+                        let (port, named) = pull_port(r)?;
+                        spec.ports.push(port);
+                        spec.named_ports.extend(named);
+                        Some(())
+                    })
+                })?;
+            }
+            _ => r.skip()?,
+        }
+        Some(())
+    })?;
+    Some(spec)
+}
+
+fn pull_port(r: &mut Reader<'_>) -> Option<(i32, Option<NamedPort>)> {
+    let (mut port, mut name, mut protocol) = (None, None, None);
+    r.object(|r, key| {
+        match key {
+            "port" => port = r.nullable(|r| i32::try_from(r.integer()?).ok())?,
+            "name" => name = r.nullable(Reader::string)?,
+            "protocol" => protocol = r.nullable(Reader::string)?,
+            _ => r.skip()?,
+        }
+        Some(())
+    })?;
+    Some((port?, named_port(name.as_deref(), protocol.as_deref())))
 }
 
 #[cfg(test)]
@@ -250,6 +367,37 @@ mod tests {
             Err(format!(
                 "cannot read the ServiceList returned by the host: {error}"
             ))
+        );
+    }
+
+    /// Answers the pull reader takes (first rows) or leaves to serde_json;
+    /// both paths give the same services or the same error.
+    #[rstest::rstest]
+    #[case::masked(
+        r#"{"items":[{"metadata":{"name":"a"},"spec":{"ports":[{"port":80,"name":"Web"}]}}]}"#,
+        true
+    )]
+    #[case::repeated_keys(r#"{"items":[{"metadata":{"name":"a"},"metadata":{},"spec":{"type":"ExternalName","type":null}}],"items":[{"metadata":{"name":"b"}}]}"#, true)]
+    #[case::escapes(
+        r#"{"items":[{"metadata":{"name":"\u0061\n"},"spec":{"clusterIP":"No\u006ee"}}]}"#,
+        true
+    )]
+    #[case::nulls(
+        r#"{"items":[{"metadata":null,"spec":null},{"spec":{"ports":null}}],"kind":null}"#,
+        true
+    )]
+    #[case::other_fields(r#"{"apiVersion":"v1","metadata":{"resourceVersion":"7"},"items":[{"status":{"loadBalancer":{}},"spec":{"ports":[{"port":1,"targetPort":"http","nodePort":30001}]}}]}"#, true)]
+    #[case::float_elsewhere(r#"{"items":[{"metadata":{"name":"a","generation":1.5}}]}"#, false)]
+    #[case::wrong_type_then_right(r#"{"items":[{"metadata":{"name":7,"name":"a"}}]}"#, false)]
+    #[case::port_missing(r#"{"items":[{"spec":{"ports":[{"port":null}]}}]}"#, false)]
+    #[case::port_out_of_range(r#"{"items":[{"spec":{"ports":[{"port":2147483648}]}}]}"#, false)]
+    #[case::item_not_an_object(r#"{"items":[null]}"#, false)]
+    #[case::not_json(r#"{"items":[}"#, false)]
+    fn the_pull_reader_agrees_with_serde_json(#[case] answer: &str, #[case] pulled: bool) {
+        assert_eq!(pull_service_list(answer.as_bytes()).is_some(), pulled);
+        assert_eq!(
+            parse_service_list(answer.as_bytes()),
+            service_list_via_serde_json(answer.as_bytes())
         );
     }
 

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::object_lookup::{ConfigMapData, ObjectSource};
-use crate::service_lookup::{ServiceInfo, ServiceSource};
+use crate::service_lookup::{ServiceInfo, ServiceSource, Services};
 use crate::{Host, evaluate};
 
 /// An in-memory cluster that records the host calls made against it.
@@ -205,9 +205,12 @@ impl FakeHost {
 }
 
 impl ServiceSource for FakeHost {
-    fn services_in(&self, namespace: &str) -> Result<Vec<ServiceInfo>, String> {
+    fn services_in(&self, namespace: &str) -> Result<Services, String> {
         self.record(format!("list Service {namespace}"), namespace)?;
-        Ok(self.services.get(namespace).cloned().unwrap_or_default())
+        Ok(self
+            .services
+            .get(namespace)
+            .map_or_else(|| Services::from([]), |s| s.as_slice().into()))
     }
 }
 

@@ -144,7 +144,8 @@ fn huge_config_map_is_evaluated() {
             name: "redis-master".into(),
             ports: vec![6379],
             ..Default::default()
-        }])
+        }]
+        .into())
     });
     let request = json!({"operation": "CREATE", "kind": {"kind": "ConfigMap"}, "namespace": "a",
         "object": {"metadata": {"name": "big", "namespace": "a"}, "data": {"k": text}}});

@@ -8,7 +8,7 @@
 
 use super::{Reference, Target};
 use crate::object_lookup::ObjectSource;
-use crate::service_lookup::{ServiceInfo, ServiceSource};
+use crate::service_lookup::{ServiceSource, Services};
 
 /// ClusterRoles every cluster has besides the `system:` ones: the
 /// user-facing roles the API server bootstraps (RBAC "Default roles and
@@ -43,7 +43,7 @@ pub fn is_built_in(reference: &Reference) -> bool {
 /// What the host answered for one (kind, namespace).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Listing {
-    Services(Vec<ServiceInfo>),
+    Services(Services),
     /// Sorted names.
     Names(Vec<String>),
 }

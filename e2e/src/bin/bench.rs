@@ -20,15 +20,16 @@
 //! grows the linear memory by `e2e::CONFIGMAP_1MIB_MEMORY_GROWTH_BUDGET` or
 //! more.
 
-use std::path::PathBuf;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use e2e::{
-    CONFIGMAP_1MIB_MEMORY_GROWTH_BUDGET, ClusterState, NoHost, POLICY_WASM_SIZE_BUDGET, Policy,
-    validate_payload,
+    CONFIGMAP_1MIB_MEMORY_GROWTH_BUDGET, ClusterState, HostCapabilities, Instance, NoHost,
+    POLICY_WASM_SIZE_BUDGET, Policy, validate_payload,
 };
 use serde_json::{Value, json};
 
@@ -73,6 +74,11 @@ struct Args {
     /// Only the smallest and largest case of each kind.
     #[arg(long)]
     quick: bool,
+    /// Kubewarden's peer policies: `noop_accept_policy.wasm` (the host's
+    /// floor) and, where present, `environment_variable_policy.wasm`. With
+    /// it the bench ends with each policy's own cost over the floor.
+    #[arg(long)]
+    peers: Option<PathBuf>,
 }
 
 struct Case {
@@ -708,6 +714,9 @@ fn run(args: &Args) -> Result<bool> {
             }
         }
     }
+    if let Some(peers) = &args.peers {
+        own_costs(args, &policy, peers)?;
+    }
     if !notes.is_empty() {
         println!();
         for n in notes {
@@ -716,6 +725,114 @@ fn run(args: &Args) -> Result<bool> {
         }
     }
     Ok(within_budgets)
+}
+
+/// A peer policy of `--peers`: file, name, and the settings it runs with
+/// (those of the load run, `e2e/src/bin/load.rs`).
+const PEERS: &[(&str, &str, &str)] = &[(
+    "environment_variable_policy.wasm",
+    "environment-variable-policy",
+    r#"{"criteria": "doesNotContainAnyOf", "values": ["KUBECONFIG"]}"#,
+)];
+
+/// Each policy's own cost on two requests, as `kwctl bench` reports it
+/// (issue #21): the median of a warm `validate` minus that of the no-op
+/// policy, which accepts without reading the request, in this run and on
+/// this host. This policy's host calls are answered by the case's cluster,
+/// and that time is taken out, as a replay session would answer them.
+fn own_costs(args: &Args, policy: &Policy, peers: &Path) -> Result<()> {
+    let seed = e2e::repository_root().join("test_data/deployment_kubeconfig_host_path.json");
+    let seed: Value = serde_json::from_slice(
+        &std::fs::read(&seed).with_context(|| format!("cannot read {}", seed.display()))?,
+    )?;
+    let requests = [
+        (
+            "Deployment, KUBECONFIG on a hostPath (test_data)",
+            Case {
+                name: String::new(),
+                request: seed,
+                cluster: ClusterState::new(),
+                count: 1,
+                configmap_bytes: None,
+                settings: None,
+            },
+        ),
+        (
+            "ConfigMap, 32 Service URLs",
+            configmap_case(8 << 10, args.namespaces, args.bytes_per_url),
+        ),
+    ];
+    let noop_path = peers.join("noop_accept_policy.wasm");
+    if !noop_path.exists() {
+        println!("\nown cost: SKIPPED, no {}", noop_path.display());
+        return Ok(());
+    }
+    let noop = Policy::load(&noop_path)?.with_timeout(None);
+    let present: Vec<_> = PEERS
+        .iter()
+        .filter(|(file, _, _)| peers.join(file).exists())
+        .map(|(file, name, settings)| -> Result<_> {
+            let settings: Value = serde_json::from_str(settings)?;
+            Ok((
+                *name,
+                Policy::load(peers.join(file))?.with_timeout(None),
+                settings,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    println!(
+        "\nown cost = warm validate median minus the no-op policy's, in ms, on this host{}",
+        if present.is_empty() {
+            format!(
+                " (no peer policies in {}: Kubewarden's releases have them)",
+                peers.display()
+            )
+        } else {
+            String::new()
+        }
+    );
+    for (label, case) in &requests {
+        let payload = validate_payload(&case.request, &json!({}))?;
+        let floor = guest_median(args, &mut noop.instantiate(NoHost::new())?, &payload)?;
+        let settings = case.settings.clone().unwrap_or_else(|| json!({}));
+        let payload = validate_payload(&case.request, &settings)?;
+        let ours = guest_median(
+            args,
+            &mut policy.instantiate(case.cluster.clone())?,
+            &payload,
+        )?
+        .saturating_sub(floor);
+        let mut line = format!("{label}: floor {}, this policy +{}", ms(floor), ms(ours));
+        let mut fastest: Option<Duration> = None;
+        for (name, peer, settings) in &present {
+            let payload = validate_payload(&case.request, settings)?;
+            let cost = guest_median(args, &mut peer.instantiate(NoHost::new())?, &payload)?
+                .saturating_sub(floor);
+            write!(line, ", {name} +{}", ms(cost))?;
+            fastest = Some(fastest.map_or(cost, |f| f.min(cost)));
+        }
+        if let Some(fastest) = fastest {
+            write!(line, "; ratio to the fastest peer {}", ratio(ours, fastest))?;
+        }
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// The median of a warm `validate` of `payload` on `instance`, less the
+/// time its host spends answering host calls.
+fn guest_median<H: HostCapabilities>(
+    args: &Args,
+    instance: &mut Instance<H>,
+    payload: &[u8],
+) -> Result<Duration> {
+    Ok(measure(args, || {
+        instance.take_host_time();
+        let t = Instant::now();
+        instance.call("validate", payload)?;
+        Ok(t.elapsed().saturating_sub(instance.take_host_time()))
+    })?
+    .median)
 }
 
 struct Row {

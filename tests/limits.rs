@@ -1,7 +1,7 @@
-//! The limits table of the README, one test at each bound and just past
-//! it. Past a bound the answer is a clear rejection, or what
+//! The limits table of docs/limits.md, one test at each bound and just
+//! past it. Past a bound the answer is a clear rejection, or what
 //! `onLookupError` says, never a silent partial accept. `bounds_are_pinned`
-//! holds each bound to the value the README gives.
+//! holds each bound to the value docs/limits.md gives.
 
 use dangling_references_policy::env_expansion::MAX_EXPANDED;
 use dangling_references_policy::graph::MAX_REFERENCES;
@@ -19,8 +19,8 @@ use dangling_references_policy::workload_check::{
 };
 use serde_json::{Value, json};
 
-/// Every bound of the README's limits table, by its literal value: a
-/// change of a bound is a change of this test and of the README.
+/// Every bound of the limits table of docs/limits.md, by its literal
+/// value: a change of a bound is a change of this test and of that table.
 #[test]
 fn bounds_are_pinned() {
     assert_eq!(

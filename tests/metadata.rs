@@ -1,6 +1,6 @@
 //! The files users see besides the wasm (policy-metadata.yml,
-//! artifacthub-pkg.yml, README.md) must agree with each other and with
-//! Cargo.toml and the code.
+//! artifacthub-pkg.yml, README.md, docs/settings.md) must agree with each
+//! other and with Cargo.toml and the code.
 
 use dangling_references_policy::backend_refs::ROUTE_KINDS;
 use dangling_references_policy::graph::extract::SOURCE_KINDS;
@@ -436,18 +436,25 @@ fn format_checks_refuse_what_kwctl_refuses() {
     }
 }
 
+/// docs/settings.md (and the README's settings block, which
+/// cli/tests/docs.rs holds to the defaults) name every setting.
 #[test]
-fn readme_documents_every_setting() {
+fn docs_document_every_setting() {
+    let settings_md = text("docs/settings.md");
     let readme = text("README.md");
     let settings = serde_json::to_value(Settings::default()).unwrap();
     for key in settings.as_object().unwrap().keys() {
         assert!(
-            readme.contains(&format!("`{key}`")),
-            "README.md does not document setting `{key}`"
+            settings_md.contains(&format!("### `{key}`")),
+            "docs/settings.md does not document setting `{key}`"
         );
         assert!(
-            readme.contains(&format!("{key}:")),
-            "README.md has no example of setting `{key}`"
+            settings_md.contains(&format!("\n{key}: ")),
+            "docs/settings.md has no example of setting `{key}`"
+        );
+        assert!(
+            readme.contains(&format!("\n{key}: ")),
+            "the README's settings block lacks `{key}`"
         );
     }
 }

@@ -1,5 +1,5 @@
 //! The compiled policy through `dangling-references run` (what `make
-//! run-examples` and the README use; formerly `kwrun`): its output and exit
+//! run-examples` and docs/cli.md use; formerly `kwrun`): its output and exit
 //! codes on requests, settings and replay sessions of `test_data/`.
 
 // The helpers of e2e/tests/policy_support are written against the host's

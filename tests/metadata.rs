@@ -190,7 +190,12 @@ fn artifacthub_package_matches_metadata() {
         links[1]["url"],
         Value::from(annotation(&metadata, "io.kubewarden.policy.source"))
     );
-    assert!(str_of(&pkg["install"], "install").contains(&format!("{oci}:v{version}")));
+    let install = str_of(&pkg["install"], "install");
+    assert!(install.contains(&format!("{oci}:v{version}")));
+    // As release.yml corrects the scaffold's text: a pull kwctl accepts,
+    // and a scaffolded policy that may make its lookups.
+    assert!(install.contains(&format!("kwctl pull registry://{oci}:v{version}")));
+    assert!(install.contains("kwctl scaffold manifest --allow-context-aware "));
     let keywords: Vec<Value> = annotation(&metadata, "io.artifacthub.keywords")
         .split(',')
         .map(Value::from)

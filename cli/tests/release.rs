@@ -565,6 +565,102 @@ fn install_sh_refuses_an_archive_the_sums_do_not_list() {
     assert!(!to.join("dangling-references").exists());
 }
 
+/// The sums file of `release` with `edit` applied to the line of the
+/// x86_64 Linux archive, and an install from it.
+fn install_with_sums(label: &str, edit: impl Fn(&str) -> String) -> (Output, Scratch) {
+    let release = release().copy(label);
+    let sums = release.assets().join("SHA256SUMS");
+    let text = std::fs::read_to_string(&sums).unwrap();
+    let edited: String = text
+        .lines()
+        .map(|line| match line.contains("x86_64-unknown-linux-musl") {
+            true => edit(line),
+            false => format!("{line}\n"),
+        })
+        .collect();
+    std::fs::write(&sums, edited).unwrap();
+    let to = Scratch::new("install-to");
+    let output = install_sh(
+        &release,
+        None,
+        &["--version", VERSION, "--to", to.to_str().unwrap()],
+    );
+    (output, to)
+}
+
+#[test]
+fn install_sh_refuses_an_archive_listed_twice() {
+    // the right sum first: a first-line reader would install
+    let (output, to) = install_with_sums("twice-release", |line| {
+        format!("{line}\n{}{}\n", "0".repeat(64), &line[64..])
+    });
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(stderr(&output).contains("more than once"), "{output:?}");
+    assert!(!to.join("dangling-references").exists());
+}
+
+#[test]
+fn install_sh_reads_upper_case_sums_with_crlf() {
+    let (output, to) = install_with_sums("crlf-release", |line| {
+        format!("{}{}\r\n", line[..64].to_uppercase(), &line[64..])
+    });
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(to.join("dangling-references").exists());
+}
+
+#[test]
+fn install_sh_refuses_an_archive_with_a_symbolic_link() {
+    // a correctly summed archive whose binary is a link out of it
+    let release = release().copy("link-release");
+    let target = "x86_64-unknown-linux-musl";
+    let outside = Scratch::new("outside");
+    std::fs::write(
+        outside.join("dangling-references"),
+        "#!/bin/sh\necho outside\n",
+    )
+    .unwrap();
+    let work = Scratch::new("link-archive");
+    let folder = work.join(format!("dangling-references-{target}"));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::os::unix::fs::symlink(
+        outside.join("dangling-references"),
+        folder.join("dangling-references"),
+    )
+    .unwrap();
+    let archive = release.assets().join(archive_name(target));
+    let status = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&*work)
+        .arg(format!("dangling-references-{target}"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let sums = release.assets().join("SHA256SUMS");
+    let text = std::fs::read_to_string(&sums).unwrap();
+    let summed: String = text
+        .lines()
+        .map(|line| match line.contains(target) {
+            true => format!("{}  {}\n", sha256(&archive), archive_name(target)),
+            false => format!("{line}\n"),
+        })
+        .collect();
+    std::fs::write(&sums, summed).unwrap();
+    let to = Scratch::new("install-to");
+    let output = install_sh(
+        &release,
+        None,
+        &["--version", VERSION, "--to", to.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        stderr(&output).contains("holds symbolic links"),
+        "{output:?}"
+    );
+    assert!(!to.join("dangling-references").exists());
+}
+
 #[rstest]
 #[case::no_release(&["--version", "9.9.9"], "no SHA256SUMS at")]
 #[case::not_a_version(&["--version", "main"], "--version must be latest or a release")]

@@ -900,7 +900,12 @@ fn the_action_scans_and_exits_as_scan(
             let found = report["runs"][0]["results"].as_array().unwrap();
             assert_eq!(!found.is_empty(), any, "{report:#}");
         }
-        None => assert!(stdout(&output).contains("::error title=dangling-references::")),
+        None => {
+            assert!(stdout(&output).contains("::error title=dangling-references::"));
+            // scan wrote no SARIF: neither a file nor an output names one
+            assert_eq!(runner.get("sarif"), None);
+            assert!(!sarif.exists(), "{} was left", sarif.display());
+        }
     }
 }
 
@@ -913,6 +918,198 @@ fn the_action_needs_paths() {
     );
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     assert!(stdout(&output).contains("the paths input names no file or folder"));
+}
+
+/// Two files of test_data/scan/shop (one warning: the Service selects no
+/// Pod of the set) in a folder whose name, and one file's, holds a space.
+fn spaced_set() -> (Scratch, PathBuf) {
+    let scratch = Scratch::new("spaced-paths");
+    let folder = scratch.join("my manifests");
+    std::fs::create_dir_all(&folder).unwrap();
+    let shop = root().join("test_data/scan/shop");
+    std::fs::copy(shop.join("configmap.yaml"), folder.join("configmap.yaml")).unwrap();
+    std::fs::copy(shop.join("service.yaml"), folder.join("shop service.yaml")).unwrap();
+    (scratch, folder)
+}
+
+#[rstest]
+#[case::one_line(false)]
+#[case::lines(true)]
+fn the_action_takes_paths_with_spaces(#[case] on_lines: bool) {
+    let (_scratch, folder) = spaced_set();
+    let service = folder.join("shop service.yaml");
+    // a single line is one path; on lines, blanks around each and empty
+    // lines are dropped, and so are the carriage returns of CRLF
+    let paths = if on_lines {
+        format!(
+            "  {} \r\n\n{}\n",
+            service.display(),
+            folder.join("configmap.yaml").display()
+        )
+    } else {
+        folder.display().to_string()
+    };
+    let runner = Runner::new();
+    let sarif = temp_dir("sarif").join("spaced.sarif");
+    let output = runner.step(
+        "scan",
+        &[
+            ("DANGLING_REFERENCES", BIN),
+            ("INPUT_PATHS", &paths),
+            ("INPUT_NAMESPACE", "shop"),
+            ("INPUT_SARIF", sarif.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let log = stdout(&output);
+    assert!(log.contains(&format!("{}\n", service.display())), "{log}");
+    assert!(log.contains("checked in 2 files"), "{log}");
+    assert_eq!(runner.get("sarif"), Some(sarif.display().to_string()));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    assert_eq!(report["runs"][0]["results"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn the_action_says_to_put_several_paths_on_lines() {
+    let runner = Runner::new();
+    let output = runner.step(
+        "scan",
+        &[
+            ("DANGLING_REFERENCES", BIN),
+            (
+                "INPUT_PATHS",
+                "test_data/scan/shop/configmap.yaml test_data/scan/shop/service.yaml",
+            ),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(
+        stdout(&output).contains(
+            "paths: no file or folder named 'test_data/scan/shop/configmap.yaml test_data/scan/shop/service.yaml'; give several paths one per line"
+        ),
+        "{output:?}"
+    );
+}
+
+#[rstest]
+#[case::long("--output json", "--output")]
+#[case::long_equals("--warn-only --output=sarif", "--output=sarif")]
+#[case::short("-o sarif", "-o")]
+#[case::short_glued("-osarif", "-osarif")]
+#[case::short_cluster("-vo sarif", "-vo")]
+#[case::format("--format\ntext", "--format")]
+fn the_action_refuses_output_flags_in_args(#[case] args: &str, #[case] refused: &str) {
+    let runner = Runner::new();
+    let output = runner.step(
+        "scan",
+        &[
+            ("DANGLING_REFERENCES", BIN),
+            ("INPUT_PATHS", "test_data/scan/shop"),
+            ("INPUT_NAMESPACE", "shop"),
+            ("INPUT_ARGS", args),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(
+        stdout(&output).contains(&format!(
+            "::error title=dangling-references::args: {refused} is not allowed"
+        )),
+        "{output:?}"
+    );
+    // refused before anything ran
+    assert_eq!(runner.get("exit-code"), None);
+}
+
+#[test]
+fn the_action_passes_other_short_flags() {
+    let scan = |args: &str| {
+        let runner = Runner::new();
+        let output = runner.step(
+            "scan",
+            &[
+                ("DANGLING_REFERENCES", BIN),
+                ("INPUT_PATHS", "test_data/scan/shop"),
+                ("INPUT_NAMESPACE", "shop"),
+                ("INPUT_ARGS", args),
+            ],
+        );
+        assert!(!stdout(&output).contains("is not allowed"), "{output:?}");
+        output
+    };
+    // -vj2 is -v -j 2; -v lists accepted objects too
+    let output = scan("-vj2");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(stdout(&output).contains(": accepted"), "{output:?}");
+    // -n takes the rest of the cluster as its value: the o of -nshop is
+    // not -o (scan itself refuses a second namespace)
+    let output = scan("-nshop");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(
+        stderr(&output).contains("cannot be used multiple times"),
+        "{output:?}"
+    );
+}
+
+#[rstest]
+#[case::missing_path("test_data/scan/no-such-folder", "")]
+#[case::bad_settings("test_data/scan/shop", "{bad")]
+fn the_action_leaves_no_sarif_when_scan_stops_before_writing_it(
+    #[case] paths: &str,
+    #[case] settings: &str,
+) {
+    let runner = Runner::new();
+    let sarif = temp_dir("sarif").join("stopped.sarif");
+    // a report of an earlier run, which must not be uploaded as this one's
+    std::fs::write(&sarif, "{}").unwrap();
+    let output = runner.step(
+        "scan",
+        &[
+            ("DANGLING_REFERENCES", BIN),
+            ("INPUT_PATHS", paths),
+            ("INPUT_SETTINGS", settings),
+            ("INPUT_SARIF", sarif.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert_eq!(runner.get("exit-code").as_deref(), Some("2"));
+    assert_eq!(runner.get("sarif"), None);
+    assert!(!sarif.exists(), "{} was left", sarif.display());
+    assert!(
+        stdout(&output).contains("No SARIF report: scan stopped before writing one"),
+        "{output:?}"
+    );
+}
+
+#[test]
+fn the_action_keeps_the_sarif_of_a_scan_with_errors() {
+    // a file that does not parse beside one that does: exit 2, and a
+    // report of what could be judged
+    let set = Scratch::new("set-with-error");
+    std::fs::write(
+        set.join("broken.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        root().join("test_data/scan/shop/service.yaml"),
+        set.join("service.yaml"),
+    )
+    .unwrap();
+    let runner = Runner::new();
+    let sarif = temp_dir("sarif").join("errors.sarif");
+    let output = runner.step(
+        "scan",
+        &[
+            ("DANGLING_REFERENCES", BIN),
+            ("INPUT_PATHS", set.to_str().unwrap()),
+            ("INPUT_NAMESPACE", "shop"),
+            ("INPUT_SARIF", sarif.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert_eq!(runner.get("sarif"), Some(sarif.display().to_string()));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    assert_eq!(report["version"], "2.1.0");
 }
 
 // --- the krew manifest --------------------------------------------------

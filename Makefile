@@ -181,7 +181,7 @@ test:
 # debug assertions on.
 FUZZ               := cargo +nightly fuzz
 FUZZ_FLAGS         := --sanitizer none --debug-assertions
-FUZZ_TARGETS       := settings scanner expansion validate answers
+FUZZ_TARGETS       := settings scanner expansion validate answers request
 FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 3
 
@@ -232,8 +232,8 @@ corpus-report: policy.wasm
 	UPDATE_CORPUS_REPORT=1 POLICY_WASM=$(CURDIR)/policy.wasm cargo $(CARGO_FLAGS) test $(E2E) --test corpus
 
 # Kubewarden's peer policies for the bench's own-cost lines (the no-op
-# floor is in ../shared; environment-variable-policy from Kubewarden's
-# releases, where present).
+# floor is in ../shared; environment-variable-policy and volumemounts-policy
+# from Kubewarden's releases, where present).
 KUBEWARDEN_PEERS ?= ../shared/tools/kubewarden/peers
 
 .PHONY: bench

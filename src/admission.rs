@@ -8,23 +8,25 @@
 //! ships to every cluster. Fields not named here are skipped, and every
 //! field defaults when absent, as in the SDK's type.
 
-use serde_json::{Map, Value};
+use crate::json_fields::{nested, string};
+use crate::json_pull::Reader;
+use crate::json_tree::{self, Map, Value};
 
-use crate::json_fields::{nested, parse_object, string};
-
-/// The `validate` payload: `{"request": AdmissionRequest, "settings": {...}}`.
-pub struct Payload {
-    pub request: AdmissionRequest,
+/// The `validate` payload: `{"request": AdmissionRequest, "settings": {...}}`,
+/// borrowing from its bytes (lifetime `'a`).
+#[derive(Debug, PartialEq)]
+pub struct Payload<'a> {
+    pub request: AdmissionRequest<'a>,
     /// Judged by [`crate::settings::Settings::parse_valid`] apart from the
     /// request: a settings error is the policy's (HTTP 500), not the
     /// request's. `None` when absent or `null`.
-    pub settings: Option<Value>,
+    pub settings: Option<serde_json::Value>,
 }
 
 /// One AdmissionRequest. Both the Kubernetes spelling (`subResource`,
 /// `oldObject`) and the SDK's (`sub_resource`, `old_object`) are read.
-#[derive(Debug, Default)]
-pub struct AdmissionRequest {
+#[derive(Debug, Default, PartialEq)]
+pub struct AdmissionRequest<'a> {
     /// `kind.kind`: the kind of the object (`Deployment`).
     pub kind: String,
     /// The subresource, if any (`ephemeralcontainers`, `status`, `scale`...).
@@ -36,18 +38,61 @@ pub struct AdmissionRequest {
     /// CREATE, UPDATE, DELETE or CONNECT.
     pub operation: String,
     /// The object under review (`null` when absent).
-    pub object: Value,
+    pub object: Value<'a>,
     /// The existing object, for UPDATE and DELETE (`null` when absent).
-    pub old_object: Value,
+    pub old_object: Value<'a>,
 }
 
-impl Payload {
-    /// Reads a `validate` payload (JSON bytes). Errors: serde_json's, for
-    /// text that is not JSON; else the first field of the wrong type, by
-    /// its path (`request.kind is not an object`).
-    pub fn from_slice(payload: &[u8]) -> Result<Payload, String> {
-        let mut top = parse_object(payload)?;
-        let request = match top.remove("request") {
+/// The fields of the request that are read; the rest (uid, userInfo,
+/// resource, options...) is checked to be JSON and skipped.
+const READ: &[&str] = &[
+    "kind",
+    "name",
+    "namespace",
+    "object",
+    "oldObject",
+    "old_object",
+    "operation",
+    "subResource",
+    "sub_resource",
+];
+
+impl<'a> Payload<'a> {
+    /// Reads a `validate` payload (JSON bytes) in one pass, keeping the
+    /// request's fields the checks read and the settings. Errors:
+    /// serde_json's, for text that is not JSON; else the first field of
+    /// the wrong type, by its path (`request.kind is not an object`).
+    pub fn from_slice(payload: &'a [u8]) -> Result<Payload<'a>, String> {
+        match Reader::document(payload, top_level) {
+            Some((request, settings)) => Payload::from_fields(request, settings),
+            // Not plain JSON, or not an object: the tree (and serde_json's
+            // wording) for all of it.
+            None => Payload::from_top(Value::parse(payload)?),
+        }
+    }
+
+    /// [`Payload::from_slice`] with serde_json alone: the reference the
+    /// `request` fuzz target holds the one pass to.
+    pub fn via_serde_json(payload: &[u8]) -> Result<Payload<'static>, String> {
+        let value: serde_json::Value =
+            serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+        Payload::from_top(Value::from(&value).into_owned())
+    }
+
+    fn from_top(top: Value<'a>) -> Result<Payload<'a>, String> {
+        match top {
+            Value::Object(mut top) => {
+                Payload::from_fields(top.remove("request"), top.remove("settings"))
+            }
+            _ => Err("it is not a JSON object".to_string()),
+        }
+    }
+
+    fn from_fields(
+        request: Option<Value<'a>>,
+        settings: Option<Value<'a>>,
+    ) -> Result<Payload<'a>, String> {
+        let request = match request {
             Some(Value::Object(request)) => {
                 AdmissionRequest::read(request).map_err(|e| format!("request.{e}"))?
             }
@@ -56,15 +101,48 @@ impl Payload {
         };
         Ok(Payload {
             request,
-            settings: top.remove("settings").filter(|s| !s.is_null()),
+            settings: settings.filter(|s| !s.is_null()).map(|s| s.to_serde()),
         })
     }
 }
 
-impl AdmissionRequest {
-    fn read(mut m: Map<String, Value>) -> Result<AdmissionRequest, String> {
-        let text = |m: &Map<String, Value>, key: &str| Ok(string(m, key)?.unwrap_or_default());
-        let either = |m: &Map<String, Value>, camel: &str, snake: &str| match string(m, camel)? {
+type TopLevel<'a> = (Option<Value<'a>>, Option<Value<'a>>);
+
+/// The payload's `request` (only the fields in [`READ`]) and `settings`;
+/// the last of repeated keys wins, as everywhere.
+fn top_level<'a>(r: &mut Reader<'a>) -> Option<TopLevel<'a>> {
+    let (mut request, mut settings) = (None, None);
+    r.object(|r, key| {
+        match key {
+            "request" => request = Some(read_request(r)?),
+            "settings" => settings = Some(json_tree::read(r)?),
+            _ => r.skip()?,
+        }
+        Some(())
+    })?;
+    Some((request, settings))
+}
+
+fn read_request<'a>(r: &mut Reader<'a>) -> Option<Value<'a>> {
+    if r.start_of_value()? != b'{' {
+        return json_tree::read(r);
+    }
+    let mut members = Vec::new();
+    r.members(|r, key| {
+        if READ.contains(&key.as_ref()) {
+            members.push((key, json_tree::read(r)?));
+        } else {
+            r.skip()?;
+        }
+        Some(())
+    })?;
+    Some(Value::Object(Map::from_members(members)))
+}
+
+impl<'a> AdmissionRequest<'a> {
+    fn read(mut m: Map<'a>) -> Result<AdmissionRequest<'a>, String> {
+        let text = |m: &Map, key: &str| Ok(string(m, key)?.unwrap_or_default());
+        let either = |m: &Map, camel: &str, snake: &str| match string(m, camel)? {
             Some(s) => Ok::<_, String>(s),
             None => text(m, snake),
         };
@@ -93,8 +171,8 @@ mod tests {
     use rstest::rstest;
     use serde_json::json;
 
-    fn read(payload: Value) -> Result<Payload, String> {
-        Payload::from_slice(&serde_json::to_vec(&payload).unwrap())
+    fn read(payload: serde_json::Value) -> Result<Payload<'static>, String> {
+        Payload::from_slice(serde_json::to_vec(&payload).unwrap().leak())
     }
 
     #[test]
@@ -119,8 +197,8 @@ mod tests {
             ("Deployment", "scale", "web", "shop", "UPDATE")
         );
         assert_eq!(
-            (&r.object, &r.old_object),
-            (&json!({"spec": {}}), &json!({"spec": {"replicas": 1}}))
+            (r.object.to_serde(), r.old_object.to_serde()),
+            (json!({"spec": {}}), json!({"spec": {"replicas": 1}}))
         );
         assert_eq!(p.settings, Some(json!({"action": "warn"})));
     }
@@ -132,7 +210,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.request.sub_resource, "ephemeralcontainers");
-        assert_eq!(p.request.old_object, json!({"a": 1}));
+        assert_eq!(p.request.old_object.to_serde(), json!({"a": 1}));
         assert_eq!(
             (p.request.kind.as_str(), p.request.object.is_null()),
             ("", true)
@@ -149,7 +227,7 @@ mod tests {
     #[case::kind_kind_not_a_string(json!({"request": {"kind": {"kind": 1}}}), Some("request.kind.kind is not a string"))]
     #[case::operation_not_a_string(json!({"request": {"operation": []}}), Some("request.operation is not a string"))]
     #[case::payload_not_an_object(json!([]), Some("it is not a JSON object"))]
-    fn payloads(#[case] payload: Value, #[case] error: Option<&str>) {
+    fn payloads(#[case] payload: serde_json::Value, #[case] error: Option<&str>) {
         match (read(payload), error) {
             (Ok(_), None) => {}
             (Err(e), Some(wanted)) => assert_eq!(e, wanted),

@@ -5,7 +5,7 @@
 //! an Ingress `backend.resource` and a route backendRef of another group or
 //! kind are out of scope.
 
-use serde_json::{Map, Value};
+use crate::json_tree::{Map, Value};
 
 use crate::json_fields::{self, field, int32, string};
 
@@ -83,7 +83,7 @@ pub fn extract(kind: &str, object: &Value, namespace: &str) -> Result<Vec<Backen
 
 /// `backend.service` of an Ingress path or default backend.
 fn ingress_backend(
-    backend: &Map<String, Value>,
+    backend: &Map,
     at: &str,
     namespace: &str,
     refs: &mut Vec<BackendRef>,
@@ -122,7 +122,7 @@ fn ingress_backend(
 /// A Gateway API `BackendObjectReference`, when it names a Service (group
 /// `""` and kind `Service` are the defaults).
 fn route_backend(
-    backend: &Map<String, Value>,
+    backend: &Map,
     at: &str,
     namespace: &str,
     refs: &mut Vec<BackendRef>,
@@ -151,7 +151,7 @@ fn route_backend(
 
 /// The `filters[].requestMirror.backendRef`s of a rule or a backendRef.
 fn mirrors(
-    holder: &Map<String, Value>,
+    holder: &Map,
     at: &str,
     namespace: &str,
     refs: &mut Vec<BackendRef>,
@@ -175,23 +175,15 @@ fn within<T>(prefix: &str, read: Result<T, String>) -> Result<T, String> {
 }
 
 /// Object field `key` (absent or `null`: `None`).
-fn object_at<'v>(
-    m: &'v Map<String, Value>,
-    key: &str,
-    prefix: &str,
-) -> Result<Option<&'v Map<String, Value>>, String> {
+fn object_at<'v>(m: &'v Map<'v>, key: &str, prefix: &str) -> Result<Option<&'v Map<'v>>, String> {
     within(prefix, json_fields::object(m, key))
 }
 
 /// One item of a list of objects, with its index.
-type Indexed<'v> = (usize, &'v Map<String, Value>);
+type Indexed<'v> = (usize, &'v Map<'v>);
 
 /// The objects of list field `key`, with their index (absent: none).
-fn objects_at<'v>(
-    m: &'v Map<String, Value>,
-    key: &str,
-    prefix: &str,
-) -> Result<Vec<Indexed<'v>>, String> {
+fn objects_at<'v>(m: &'v Map<'v>, key: &str, prefix: &str) -> Result<Vec<Indexed<'v>>, String> {
     match field(m, key) {
         None => Ok(Vec::new()),
         Some(Value::Array(items)) => items
@@ -211,6 +203,7 @@ fn objects_at<'v>(
 mod tests {
     use super::*;
     use rstest::rstest;
+    use serde_json::Value;
     use serde_json::json;
 
     fn number(field: &str, service: &str, namespace: &str, port: i32) -> BackendRef {
@@ -245,7 +238,7 @@ mod tests {
                           namespace: "shop".into(), port: BackendPort::Unset }])]
     #[case::nothing("HTTPRoute", json!({"metadata": {"name": "r"}}), vec![])]
     fn backends(#[case] kind: &str, #[case] object: Value, #[case] expected: Vec<BackendRef>) {
-        assert_eq!(extract(kind, &object, "shop"), Ok(expected));
+        assert_eq!(extract(kind, &(&object).into(), "shop"), Ok(expected));
     }
 
     #[rstest]
@@ -258,6 +251,9 @@ mod tests {
     #[case::route_name_not_string("HTTPRoute", json!({"spec": {"rules": [{"backendRefs": [{"name": 1}]}]}}),
         "spec.rules[0].backendRefs[0].name is not a string")]
     fn malformed(#[case] kind: &str, #[case] object: Value, #[case] error: &str) {
-        assert_eq!(extract(kind, &object, "shop"), Err(error.to_string()));
+        assert_eq!(
+            extract(kind, &(&object).into(), "shop"),
+            Err(error.to_string())
+        );
     }
 }

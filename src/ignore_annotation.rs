@@ -18,7 +18,7 @@
 //! metadata and from its Pod template's, so the Pods a controller creates
 //! carry it too.
 
-use serde_json::Value;
+use crate::json_tree::Value;
 
 use crate::settings::is_dns1123_label;
 use crate::workload_refs::{ObjectKind, Reference};
@@ -201,7 +201,7 @@ mod tests {
         let object = json!({
             "metadata": {"annotations": {ANNOTATION: "secret/a"}},
             "spec": {"template": {"metadata": {"annotations": {ANNOTATION: "service/b"}}, "spec": {}}}});
-        let list = IgnoreList::of(&object, "/spec/template/spec").unwrap();
+        let list = IgnoreList::of(&(&object).into(), "/spec/template/spec").unwrap();
         assert_eq!(
             list.0,
             vec![
@@ -211,10 +211,10 @@ mod tests {
         );
         // a Pod's template is the Pod: read once
         let pod = json!({"metadata": {"annotations": {ANNOTATION: "secret/a"}}, "spec": {}});
-        assert_eq!(IgnoreList::of(&pod, "/spec").unwrap().0.len(), 1);
+        assert_eq!(IgnoreList::of(&(&pod).into(), "/spec").unwrap().0.len(), 1);
         let bad = json!({"metadata": {"annotations": {ANNOTATION: 1}}});
         assert_eq!(
-            IgnoreList::of(&bad, "/spec"),
+            IgnoreList::of(&(&bad).into(), "/spec"),
             Err(format!("annotation {ANNOTATION} is not a string"))
         );
     }

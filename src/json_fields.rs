@@ -1,30 +1,30 @@
 //! Reads the fields of JSON objects by hand, for every JSON the policy
 //! reads: the admission request, the Pod spec and the host's answers.
 //! Derived deserializers would ship one parser per type in the wasm that
-//! every cluster pulls; these few functions over `serde_json::Value`
+//! every cluster pulls; these few functions over [`crate::json_tree`]
 //! replace them all.
 //!
 //! Absent and `null` fields are their default; a field of the wrong type
 //! is an error naming it (`items[3].spec is not an object`).
 
-use serde_json::{Map, Value};
+use crate::json_tree::{Map, Value};
 
 /// Field `key` of `m`, unless absent or `null`.
-pub fn field<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+pub fn field<'a, 'j>(m: &'a Map<'j>, key: &str) -> Option<&'a Value<'j>> {
     m.get(key).filter(|v| !v.is_null())
 }
 
 /// String field `key`; an error when it is not a string.
-pub fn string(m: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+pub fn string(m: &Map, key: &str) -> Result<Option<String>, String> {
     match field(m, key) {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(s.to_string())),
         Some(_) => Err(format!("{key} is not a string")),
     }
 }
 
 /// Boolean field `key`; an error when it is not a boolean.
-pub fn boolean(m: &Map<String, Value>, key: &str) -> Result<Option<bool>, String> {
+pub fn boolean(m: &Map, key: &str) -> Result<Option<bool>, String> {
     match field(m, key) {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -33,10 +33,7 @@ pub fn boolean(m: &Map<String, Value>, key: &str) -> Result<Option<bool>, String
 }
 
 /// Object field `key`; an error when it is not an object.
-pub fn object<'a>(
-    m: &'a Map<String, Value>,
-    key: &str,
-) -> Result<Option<&'a Map<String, Value>>, String> {
+pub fn object<'a, 'j>(m: &'a Map<'j>, key: &str) -> Result<Option<&'a Map<'j>>, String> {
     match field(m, key) {
         None => Ok(None),
         Some(Value::Object(o)) => Ok(Some(o)),
@@ -46,9 +43,9 @@ pub fn object<'a>(
 
 /// Object field `key` read by `read`; errors are prefixed with `key.`.
 pub fn nested<T>(
-    m: &Map<String, Value>,
+    m: &Map,
     key: &str,
-    read: fn(&Map<String, Value>) -> Result<T, String>,
+    read: fn(&Map) -> Result<T, String>,
 ) -> Result<Option<T>, String> {
     object(m, key)?
         .map(|o| read(o).map_err(|e| format!("{key}.{e}")))
@@ -57,11 +54,7 @@ pub fn nested<T>(
 
 /// List field `key`, every item an object read by `read`; errors are
 /// prefixed with `key[i].`; absent is empty.
-pub fn list<T>(
-    m: &Map<String, Value>,
-    key: &str,
-    read: fn(&Map<String, Value>) -> Result<T, String>,
-) -> Result<Vec<T>, String> {
+pub fn list<T>(m: &Map, key: &str, read: fn(&Map) -> Result<T, String>) -> Result<Vec<T>, String> {
     match field(m, key) {
         None => Ok(Vec::new()),
         Some(Value::Array(items)) => items
@@ -77,7 +70,7 @@ pub fn list<T>(
 }
 
 /// Integer field `key`; an error when it is not an integer in `i32`.
-pub fn int32(m: &Map<String, Value>, key: &str) -> Result<Option<i32>, String> {
+pub fn int32(m: &Map, key: &str) -> Result<Option<i32>, String> {
     match field(m, key) {
         None => Ok(None),
         Some(v) => v
@@ -88,11 +81,12 @@ pub fn int32(m: &Map<String, Value>, key: &str) -> Result<Option<i32>, String> {
     }
 }
 
-/// Parses JSON `bytes` that must hold an object. Errors: serde_json's, or
-/// "is not a JSON object".
-pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
-    match serde_json::from_slice::<Value>(bytes).map_err(|e| e.to_string())? {
-        Value::Object(m) => Ok(m),
+/// Parses JSON `bytes` that must hold an object, with serde_json alone
+/// (the reference the pull reader's fast paths are held to). Errors:
+/// serde_json's, or "is not a JSON object".
+pub fn parse_object(bytes: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match serde_json::from_slice(bytes).map_err(|e| e.to_string())? {
+        serde_json::Value::Object(m) => Ok(m),
         _ => Err("it is not a JSON object".to_string()),
     }
 }
@@ -103,11 +97,11 @@ mod tests {
     use rstest::rstest;
     use serde_json::json;
 
-    fn fields(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap()
+    fn fields(v: serde_json::Value) -> Map<'static> {
+        Value::from(&v).into_owned().as_object().cloned().unwrap()
     }
 
-    fn name_of(m: &Map<String, Value>) -> Result<String, String> {
+    fn name_of(m: &Map) -> Result<String, String> {
         Ok(string(m, "name")?.unwrap_or_default())
     }
 
@@ -116,7 +110,7 @@ mod tests {
     #[case::absent(json!({}), Ok(None))]
     #[case::null(json!({"k": null}), Ok(None))]
     #[case::wrong_type(json!({"k": 1}), Err("k is not a string".to_string()))]
-    fn strings(#[case] m: Value, #[case] expected: Result<Option<String>, String>) {
+    fn strings(#[case] m: serde_json::Value, #[case] expected: Result<Option<String>, String>) {
         assert_eq!(string(&fields(m), "k"), expected);
     }
 
@@ -124,7 +118,7 @@ mod tests {
     #[case::present(json!({"k": true}), Ok(Some(true)))]
     #[case::absent(json!({}), Ok(None))]
     #[case::wrong_type(json!({"k": "true"}), Err("k is not a boolean".to_string()))]
-    fn booleans(#[case] m: Value, #[case] expected: Result<Option<bool>, String>) {
+    fn booleans(#[case] m: serde_json::Value, #[case] expected: Result<Option<bool>, String>) {
         assert_eq!(boolean(&fields(m), "k"), expected);
     }
 
@@ -135,7 +129,7 @@ mod tests {
     #[case::too_big(json!({"k": 4_294_967_296_i64}), Err("k is not a 32-bit integer".to_string()))]
     #[case::float(json!({"k": 80.5}), Err("k is not a 32-bit integer".to_string()))]
     #[case::string(json!({"k": "80"}), Err("k is not a 32-bit integer".to_string()))]
-    fn integers(#[case] m: Value, #[case] expected: Result<Option<i32>, String>) {
+    fn integers(#[case] m: serde_json::Value, #[case] expected: Result<Option<i32>, String>) {
         assert_eq!(int32(&fields(m), "k"), expected);
     }
 
@@ -145,7 +139,7 @@ mod tests {
     #[case::not_a_list(json!({"items": {}}), Err("items is not a list".to_string()))]
     #[case::item_not_an_object(json!({"items": [{"name": "a"}, 1]}), Err("items[1] is not an object".to_string()))]
     #[case::item_field_wrong(json!({"items": [{"name": 1}]}), Err("items[0].name is not a string".to_string()))]
-    fn lists(#[case] m: Value, #[case] expected: Result<Vec<String>, String>) {
+    fn lists(#[case] m: serde_json::Value, #[case] expected: Result<Vec<String>, String>) {
         assert_eq!(list(&fields(m), "items", name_of), expected);
     }
 
@@ -154,7 +148,10 @@ mod tests {
     #[case::absent(json!({}), Ok(None))]
     #[case::not_an_object(json!({"metadata": []}), Err("metadata is not an object".to_string()))]
     #[case::inner_wrong(json!({"metadata": {"name": false}}), Err("metadata.name is not a string".to_string()))]
-    fn nested_objects(#[case] m: Value, #[case] expected: Result<Option<String>, String>) {
+    fn nested_objects(
+        #[case] m: serde_json::Value,
+        #[case] expected: Result<Option<String>, String>,
+    ) {
         assert_eq!(nested(&fields(m), "metadata", name_of), expected);
     }
 

@@ -281,8 +281,9 @@ pub fn remove_offending(pod_spec: &mut Value, findings: &[Finding]) -> Vec<Remov
 mod tests {
     use super::*;
     use crate::messages::kubeconfig::{describe, describe_unresolved};
-    use crate::workload::read_pod_spec;
+    use crate::workload::read_pod_spec_of_json as read_pod_spec;
     use rstest::rstest;
+    use serde_json::Value;
     use serde_json::json;
 
     fn pod(container: Value, volumes: Value) -> PodSpecView {

@@ -388,7 +388,7 @@ pub fn clean_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::read_pod_spec;
+    use crate::workload::read_pod_spec_of_json as read_pod_spec;
     use rstest::rstest;
     use serde_json::{Value, json};
 

@@ -10,13 +10,14 @@
 //! listed instead, with a field mask that keeps only `metadata.name`, so
 //! that no Secret content ever reaches the policy.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::host_call::{
     self, GetResourceRequest, ListAllResourcesRequest, ListResourcesByNamespaceRequest,
 };
 use crate::json_fields::{list, nested, parse_object, string};
 use crate::json_pull::Reader;
+use crate::json_tree::Map;
 use crate::quote::clip;
 use crate::service_lookup::pull_name;
 
@@ -256,7 +257,7 @@ pub fn config_map_via_serde_json(answer: &[u8]) -> Result<ConfigMapData, String>
     let error = |e: String| format!("cannot read the ConfigMap returned by the host: {e}");
     let mut object = parse_object(answer).map_err(error)?;
     let mut take = |key: &str| match object.remove(key) {
-        None | Some(Value::Null) => Ok(Map::new()),
+        None | Some(Value::Null) => Ok(serde_json::Map::new()),
         Some(Value::Object(m)) => Ok(m),
         Some(_) => Err(error(format!("{key} is not an object"))),
     };
@@ -332,7 +333,7 @@ pub fn parse_names(answer: &[u8]) -> Result<Vec<String>, String> {
 /// to.
 pub fn names_via_serde_json(answer: &[u8]) -> Result<Vec<String>, String> {
     let read = || -> Result<Vec<String>, String> {
-        list(&parse_object(answer)?, "items", |item| {
+        list(&Map::from(&parse_object(answer)?), "items", |item| {
             Ok(nested(item, "metadata", |m| {
                 Ok(string(m, "name")?.unwrap_or_default())
             })?

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use crate::json_tree::Value;
 
 use crate::backend_refs::{self, BackendPort, BackendRef};
 use crate::service_check::{LookupFailure, MAX_SUGGESTED};
@@ -173,6 +173,7 @@ mod tests {
     use crate::test_support::FakeHost;
     use crate::verdict::Verdict;
     use rstest::rstest;
+    use serde_json::Value;
     use serde_json::json;
 
     /// Namespace `shop`: `frontend` (80 "http", 443 "https"), `legacy`
@@ -238,7 +239,8 @@ mod tests {
         host: &FakeHost,
     ) -> Verdict {
         let compiled = settings.compile();
-        let report = check(kind, object, old, "shop", &compiled, host);
+        let (object, old) = (object.into(), old.map(crate::json_tree::Value::from));
+        let report = check(kind, &object, old.as_ref(), "shop", &compiled, host);
         crate::render::route(report, &format!("{kind} shop/web"), kind, &compiled)
     }
 
@@ -366,7 +368,7 @@ mod tests {
         let host = FakeHost::new();
         let report = check(
             "HTTPRoute",
-            &object,
+            &(&object).into(),
             None,
             "shop",
             &settings.compile(),

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde_json::{Map, Value};
+use crate::json_tree::{Map, Value};
 
 use crate::service_lookup::{NamedPort, ServiceInfo, ServiceSource};
 use crate::service_refs::{
@@ -209,7 +209,7 @@ pub fn scan_text<'t>(
 }
 
 /// The ConfigMap's `data`, or why it cannot be read.
-fn data_of(object: &Value) -> Result<Option<&Map<String, Value>>, String> {
+fn data_of<'v>(object: &'v Value<'v>) -> Result<Option<&'v Map<'v>>, String> {
     // `null` carries nothing to check; a string or a list is no ConfigMap.
     if !object.is_object() && !object.is_null() {
         return Err("the object is not a JSON object".to_string());
@@ -221,11 +221,7 @@ fn data_of(object: &Value) -> Result<Option<&Map<String, Value>>, String> {
     }
 }
 
-fn scan_data<'t>(
-    data: &'t Map<String, Value>,
-    compiled: &Compiled,
-    options: &ScanOptions,
-) -> Vec<KeyedRef<'t>> {
+fn scan_data<'t>(data: &'t Map, compiled: &Compiled, options: &ScanOptions) -> Vec<KeyedRef<'t>> {
     data.iter()
         .filter_map(|(key, value)| value.as_str().map(|text| (key, text)))
         .flat_map(|(key, text)| scan_value(key, text, 0, false, compiled, options))
@@ -482,6 +478,7 @@ mod tests {
     use super::*;
     use crate::service_lookup::Services;
     use crate::verdict::Verdict;
+    use serde_json::Value;
 
     #[test]
     fn suggestions_cover_every_listed_problem() {
@@ -497,7 +494,8 @@ mod tests {
         compiled: &Compiled,
         source: &dyn ServiceSource,
     ) -> Verdict {
-        let report = check(object, old_object, namespace, compiled, source);
+        let (object, old) = (object.into(), old_object.map(crate::json_tree::Value::from));
+        let report = check(&object, old.as_ref(), namespace, compiled, source);
         crate::render::config_map(report, config_map, compiled)
     }
     use crate::service_lookup::MockServiceSource;

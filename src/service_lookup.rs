@@ -8,11 +8,10 @@
 //! than k8s-openapi's `Service`, whose deserializer costs more time (a
 //! namespace may hold hundreds of Services) and wasm size than the check.
 
-use serde_json::{Map, Value};
-
 use crate::host_call::{self, ListResourcesByNamespaceRequest};
 use crate::json_fields::{int32, list, nested, parse_object, string};
 use crate::json_pull::Reader;
+use crate::json_tree::Map;
 
 /// What the check needs to know about one Service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -150,11 +149,11 @@ pub fn parse_service_list(answer: &[u8]) -> Result<Vec<ServiceInfo>, String> {
 /// leaves to it, and the reference the `answers` fuzz target holds the
 /// pull reader to.
 pub fn service_list_via_serde_json(answer: &[u8]) -> Result<Vec<ServiceInfo>, String> {
-    let read = || list(&parse_object(answer)?, "items", read_service);
+    let read = || list(&Map::from(&parse_object(answer)?), "items", read_service);
     read().map_err(|e| format!("cannot read the ServiceList returned by the host: {e}"))
 }
 
-fn read_service(service: &Map<String, Value>) -> Result<ServiceInfo, String> {
+fn read_service(service: &Map) -> Result<ServiceInfo, String> {
     let name = nested(service, "metadata", |m| {
         Ok(string(m, "name")?.unwrap_or_default())
     })?;
@@ -169,7 +168,7 @@ fn read_service(service: &Map<String, Value>) -> Result<ServiceInfo, String> {
 type Port = (i32, Option<String>, Option<String>);
 
 /// A Service's `spec`: everything [`ServiceInfo`] holds but the name.
-fn read_spec(spec: &Map<String, Value>) -> Result<ServiceInfo, String> {
+fn read_spec(spec: &Map) -> Result<ServiceInfo, String> {
     let text = |key: &str| string(spec, key).map(Option::unwrap_or_default);
     let (cluster_ip, type_) = (text("clusterIP")?, text("type")?);
     let ports = list(spec, "ports", |p| {

@@ -6,7 +6,7 @@
 //! than with derived deserializers keeps the module small: every derived
 //! deserializer ships to every cluster.
 
-use serde_json::{Map, Value};
+use crate::json_tree::{Map, Value};
 
 use crate::json_fields::{boolean, field, list, nested, string};
 
@@ -313,7 +313,16 @@ pub fn read_pod_spec(kind: &str, object: &Value) -> Result<PodSpecView, String> 
     })
 }
 
-type Fields<'a> = &'a Map<String, Value>;
+/// [`read_pod_spec`] of a `serde_json::Value`, for tests.
+#[cfg(test)]
+pub fn read_pod_spec_of_json(
+    kind: &str,
+    object: &serde_json::Value,
+) -> Result<PodSpecView, String> {
+    read_pod_spec(kind, &object.into())
+}
+
+type Fields<'a> = &'a Map<'a>;
 
 /// A list of strings, read leniently: these fields only feed the search
 /// for Service references, so a value of another type (which the API
@@ -495,8 +504,10 @@ impl ProjectionView {
 
 #[cfg(test)]
 mod tests {
+    use super::read_pod_spec_of_json as read_pod_spec;
     use super::*;
     use rstest::rstest;
+    use serde_json::Value;
     use serde_json::json;
 
     #[rstest]

@@ -13,7 +13,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::Value;
+use crate::json_tree::Value;
 
 use crate::env_expansion::{self, ConfigMapState, EffectiveValue};
 use crate::ignore_annotation::IgnoreList;
@@ -92,9 +92,9 @@ pub struct TextFinding {
 
 /// The request as the workload check needs it.
 pub struct Request<'a> {
-    pub object: &'a Value,
+    pub object: &'a Value<'a>,
     /// The previous object on UPDATE.
-    pub old_object: Option<&'a Value>,
+    pub old_object: Option<&'a Value<'a>>,
     pub kind: &'a str,
     pub namespace: &'a str,
     /// `pods/ephemeralcontainers`: judge only the ephemeral containers,
@@ -142,7 +142,7 @@ pub struct Report {
     pub removed: Vec<kubeconfig_check::Removed>,
     /// The object with the offending variables removed
     /// (`removeOffendingVariables`).
-    pub mutated: Option<Value>,
+    pub mutated: Option<serde_json::Value>,
 }
 
 /// Checks one workload: reads what its Pod template names (with
@@ -322,7 +322,7 @@ pub fn check(
             remove_offending(request, &kubeconfig.findings, compiled).filter(|(object, _)| {
                 removal_is_final(
                     request,
-                    object,
+                    &Value::from(object),
                     &kubeconfig.findings,
                     &mut looked_up,
                     &mut report.unverified,
@@ -463,7 +463,7 @@ fn remove_offending(
     request: &Request,
     findings: &[kubeconfig_check::Finding],
     compiled: &Compiled,
-) -> Option<(Value, Vec<kubeconfig_check::Removed>)> {
+) -> Option<(serde_json::Value, Vec<kubeconfig_check::Removed>)> {
     // A value set by envFrom cannot be removed by editing `env`.
     if !compiled.settings.remove_offending_variables
         || !findings.iter().all(kubeconfig_check::Finding::is_removable)
@@ -471,7 +471,7 @@ fn remove_offending(
         return None;
     }
     let pointer = workload::pod_spec_pointer(request.kind)?;
-    let mut object = request.object.clone();
+    let mut object = request.object.to_serde();
     let pod_spec = object.pointer_mut(pointer)?;
     let removed = kubeconfig_check::remove_offending(pod_spec, findings);
     Some((object, removed))
@@ -598,11 +598,15 @@ fn kubeconfig_inputs_kept(
     let (Some(new), Some(old)) = (new, old) else {
         return false;
     };
-    fn pod(spec: &Value) -> [Option<&Value>; 2] {
+    fn pod<'v>(spec: &'v Value<'v>) -> [Option<&'v Value<'v>>; 2] {
         [spec.get("volumes"), spec.get("os")]
     }
-    type Inputs<'v> = (Option<&'v Value>, Option<&'v Value>, Vec<&'v Value>);
-    fn watched_inputs<'v>(c: &'v Value, variables: &[String]) -> Inputs<'v> {
+    type Inputs<'v> = (
+        Option<&'v Value<'v>>,
+        Option<&'v Value<'v>>,
+        Vec<&'v Value<'v>>,
+    );
+    fn watched_inputs<'v>(c: &'v Value<'v>, variables: &[String]) -> Inputs<'v> {
         let watched = c
             .get("env")
             .and_then(Value::as_array)
@@ -896,6 +900,7 @@ fn missing_key(reference: &Reference, key: &str, data: &ConfigMapData) -> Findin
 mod tests {
     use super::*;
     use crate::verdict::Verdict;
+    use serde_json::Value;
 
     /// The check and its rendering, as the router runs them, for the
     /// workload `Deployment shop/web` (or another `kind` in `shop`).
@@ -1084,9 +1089,10 @@ mod tests {
         cluster: &FakeCluster,
     ) -> Verdict {
         let compiled = settings.compile();
+        let (object, old) = (object.into(), old.map(crate::json_tree::Value::from));
         let request = Request {
-            object,
-            old_object: old,
+            object: &object,
+            old_object: old.as_ref(),
             kind: "Deployment",
             namespace: "shop",
             only_ephemeral: false,

@@ -241,7 +241,7 @@ pub fn added(new: Vec<Reference>, old: &[Reference]) -> Vec<Reference> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::read_pod_spec;
+    use crate::workload::read_pod_spec_of_json as read_pod_spec;
     use rstest::rstest;
     use serde_json::{Value, json};
 

@@ -10,7 +10,9 @@ mod support;
 
 use std::collections::BTreeMap;
 
+use dangling_references_policy::admission::Payload;
 use dangling_references_policy::env_expansion::{ConfigMapState, EffectiveValue, effective_env};
+use dangling_references_policy::json_tree;
 use dangling_references_policy::object_lookup::ConfigMapData;
 use dangling_references_policy::service_refs::{Port, ScanOptions, scan};
 use dangling_references_policy::test_support::FakeHost;
@@ -330,7 +332,7 @@ fn workload_request(object: &Value, old: Option<&Value>) -> Value {
 
 /// Each container's effective environment, as the policy computes it.
 fn environments(object: &Value, host: &FakeHost) -> Vec<BTreeMap<String, EffectiveValue>> {
-    let spec = read_pod_spec("Deployment", object).unwrap();
+    let spec = read_pod_spec("Deployment", &object.into()).unwrap();
     let lookup = |name: &str| match host
         .config_maps
         .get(&("shop".to_string(), name.to_string()))
@@ -487,7 +489,7 @@ proptest! {
         }).collect();
         let from_json: Vec<Value> = env_from.iter().map(|(prefix, which)| json!({"prefix": prefix,
             "configMapRef": {"name": if *which { "one" } else { "two" }}})).collect();
-        let spec = read_pod_spec("Pod", &json!({"spec": {"containers": [{"name": "c", "env": env_json, "envFrom": from_json}]}})).unwrap();
+        let spec = read_pod_spec("Pod", &(&json!({"spec": {"containers": [{"name": "c", "env": env_json, "envFrom": from_json}]}})).into()).unwrap();
         let (one_data, two_data) = (ConfigMapData::from_data(one), ConfigMapData::from_data(two));
         let lookup = |name: &str| match name {
             "one" => ConfigMapState::Data(&one_data),
@@ -595,4 +597,68 @@ fn json_value() -> impl Strategy<Value = Value> {
             .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
+}
+
+// ------------------------------------------------ the request's one pass
+
+/// JSON text as no serializer writes it: keys repeated and out of order,
+/// escapes in keys and strings, whitespace, and now and then a float or a
+/// `-0` (which the pull reader leaves to serde_json).
+fn json_text() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        8 => any::<i64>().prop_map(|n| n.to_string()),
+        8 => "[a-c\"\\\\/é\n\u{1}]{0,4}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+        2 => Just(r#""\u00e9\ud83d\ude00\/""#.to_string()),
+        2 => prop::sample::select(vec!["null", "true", "false", " 0 "]).prop_map(String::from),
+        1 => prop::sample::select(vec!["1.5", "-0", "1e3", "18446744073709551616"]).prop_map(String::from),
+    ];
+    leaf.prop_recursive(4, 64, 10, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6)
+                .prop_map(|items| format!("[{}]", items.join(", "))),
+            prop::collection::vec(
+                (
+                    prop::sample::select(vec!["a", "b", "c", "ab", "a\\u0062", "\\n"]),
+                    inner
+                ),
+                0..10
+            )
+            .prop_map(|members| {
+                let members: Vec<String> = members
+                    .iter()
+                    .map(|(k, v)| format!("\"{k}\" : {v}"))
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            }),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// The borrowed tree is serde_json's `Value` of the same text: keys
+    /// sorted, the last of repeated keys kept, numbers alike.
+    #[test]
+    fn the_borrowed_tree_reads_as_serde_json(text in json_text()) {
+        let tree = json_tree::Value::parse(text.as_bytes()).map(|v| v.to_serde());
+        let serde = serde_json::from_str::<Value>(&text).map_err(|e| e.to_string());
+        prop_assert_eq!(tree, serde);
+    }
+
+    /// The one pass over a payload reads what serde_json reads, whatever
+    /// surrounds and repeats the request's fields.
+    #[test]
+    fn the_payload_reads_as_serde_json(
+        object in json_text(),
+        noise in json_text(),
+        repeated in any::<bool>(),
+    ) {
+        let request = format!(
+            r#"{{"uid": {noise}, "kind": {{"kind": "ConfigMap"}}, "object": {object}, "operation": "CREATE", "userInfo": {noise}}}"#
+        );
+        let request = if repeated { format!(r#"{request}, "request": {{"kind": {noise}}}"#) } else { request };
+        let text = format!(r#"{{"settings": {noise}, "request": {request}, "x": {noise}}}"#);
+        prop_assert_eq!(Payload::from_slice(text.as_bytes()), Payload::via_serde_json(text.as_bytes()));
+    }
 }

@@ -244,8 +244,8 @@ fuzz_target!(|input: Input| {
     if input.windows {
         spec["os"] = json!({"name": "windows"});
     }
-    let spec =
-        read_pod_spec("Pod", &json!({ "spec": spec })).expect("generated specs are readable");
+    let spec = read_pod_spec("Pod", &(&json!({ "spec": spec })).into())
+        .expect("generated specs are readable");
     let container = &spec.containers[0];
 
     let data: Vec<Option<ConfigMapData>> = input

@@ -4,7 +4,7 @@
 //! wrong type is an error naming it (`webhooks[0].clientConfig is not an
 //! object`), answered with a 400.
 
-use serde_json::{Map, Value};
+use crate::json_tree::{Map, Value};
 
 use super::{ContainerPorts, Reference, Target, Via};
 use crate::json_fields::{field, int32, object, string};
@@ -99,12 +99,7 @@ pub fn references(
 /// `clientConfig.service` (or an APIService's `spec.service`) at `at`:
 /// its namespace, name and port (443 when left out). A `url` client
 /// config names no Service and is out of scope.
-fn service(
-    parent: &Map<String, Value>,
-    at: &str,
-    via: Via,
-    out: &mut Vec<Reference>,
-) -> Result<(), String> {
+fn service(parent: &Map, at: &str, via: Via, out: &mut Vec<Reference>) -> Result<(), String> {
     let Some(service) = map(parent, "service", at)? else {
         return Ok(());
     };
@@ -132,11 +127,7 @@ fn service(
 /// An HPA's `scaleTargetRef`: the built-in kinds with a scale subresource
 /// (Deployment, StatefulSet, ReplicaSet, ReplicationController); other
 /// kinds (Argo Rollouts, custom resources) are skipped.
-fn scale_target(
-    scale_ref: &Map<String, Value>,
-    namespace: &str,
-    out: &mut Vec<Reference>,
-) -> Result<(), String> {
+fn scale_target(scale_ref: &Map, namespace: &str, out: &mut Vec<Reference>) -> Result<(), String> {
     let at = "spec.scaleTargetRef";
     let api_version = text(scale_ref, "apiVersion", at)?.unwrap_or_default();
     let group = api_version.split_once('/').map_or("", |(g, _)| g);
@@ -170,7 +161,7 @@ fn scale_target(
 /// RoleBinding's; a ClusterRoleBinding's must name one). Users and Groups
 /// are not objects of the cluster.
 fn binding(
-    object: &Map<String, Value>,
+    object: &Map,
     kind: &str,
     namespace: &str,
     out: &mut Vec<Reference>,
@@ -228,7 +219,7 @@ fn binding(
 /// The Pod template's PersistentVolumeClaims, its containers' named probe
 /// and lifecycle-hook ports, and a StatefulSet's governing Service.
 fn pod_template(
-    object: &Map<String, Value>,
+    object: &Map,
     kind: &str,
     pointer: &str,
     namespace: &str,
@@ -326,11 +317,7 @@ const PORT_HOLDERS: &[(&str, &str)] = &[
 /// lifecycle hooks. The kubelet looks a string port up among the
 /// container's `ports[].name`, and takes it as a number only when no
 /// name matches (`extractPort`), so numeric strings are not names.
-fn probe_ports(
-    container: &Map<String, Value>,
-    at: &str,
-    out: &mut Vec<Reference>,
-) -> Result<(), String> {
+fn probe_ports(container: &Map, at: &str, out: &mut Vec<Reference>) -> Result<(), String> {
     let name = text(container, "name", at)?.unwrap_or_default();
     let mut declared: Option<Vec<String>> = None;
     for (holder, hook) in PORT_HOLDERS {
@@ -367,7 +354,7 @@ fn probe_ports(
                 via: Via::ProbePort,
                 target: Target::ContainerPort,
                 namespace: String::new(),
-                name: port.clone(),
+                name: port.to_string(),
                 port: None,
                 field: format!("{path}.{action}.port"),
                 container: Some(ContainerPorts {
@@ -381,7 +368,7 @@ fn probe_ports(
 }
 
 /// The names of a container's `ports[]`.
-fn port_names(container: &Map<String, Value>, at: &str) -> Result<Vec<String>, String> {
+fn port_names(container: &Map, at: &str) -> Result<Vec<String>, String> {
     let mut names = Vec::new();
     let path = format!("{at}.ports");
     for (i, port) in items(container, "ports", &path)?.iter().enumerate() {
@@ -403,21 +390,17 @@ fn prefixed(at: &str, error: &str) -> String {
 }
 
 /// Object field `key` of `m` (at `at`); absent or `null` is `None`.
-fn map<'a>(
-    m: &'a Map<String, Value>,
-    key: &str,
-    at: &str,
-) -> Result<Option<&'a Map<String, Value>>, String> {
+fn map<'a>(m: &'a Map<'a>, key: &str, at: &str) -> Result<Option<&'a Map<'a>>, String> {
     object(m, key).map_err(|e| prefixed(at, &e))
 }
 
 /// String field `key` of `m` (at `at`).
-fn text(m: &Map<String, Value>, key: &str, at: &str) -> Result<Option<String>, String> {
+fn text(m: &Map, key: &str, at: &str) -> Result<Option<String>, String> {
     string(m, key).map_err(|e| prefixed(at, &e))
 }
 
 /// List field `key` of `m`, whose path is `path`; absent is empty.
-fn items<'a>(m: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a [Value], String> {
+fn items<'a>(m: &'a Map<'a>, key: &str, path: &str) -> Result<&'a [Value<'a>], String> {
     match field(m, key) {
         None => Ok(&[]),
         Some(Value::Array(items)) => Ok(items),
@@ -426,7 +409,7 @@ fn items<'a>(m: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a [Va
 }
 
 /// `v` (at `at`) as an object.
-fn as_object<'a>(v: &'a Value, at: &str) -> Result<&'a Map<String, Value>, String> {
+fn as_object<'a>(v: &'a Value<'a>, at: &str) -> Result<&'a Map<'a>, String> {
     match v {
         Value::Object(m) => Ok(m),
         _ => Err(format!("{at} is not an object")),

@@ -15,7 +15,7 @@ pub mod extract;
 pub mod judge;
 pub mod resolve;
 
-use serde_json::Value;
+use crate::json_tree::Value;
 
 use crate::object_lookup::ObjectSource;
 use crate::service_lookup::ServiceSource;
@@ -229,10 +229,10 @@ pub struct Report {
 /// The object under review as the graph needs it.
 pub struct Request<'a> {
     pub kind: &'a str,
-    pub object: &'a Value,
+    pub object: &'a Value<'a>,
     /// The previous object on UPDATE: references it already had are not
     /// judged again.
-    pub old_object: Option<&'a Value>,
+    pub old_object: Option<&'a Value<'a>>,
     pub namespace: &'a str,
 }
 

@@ -5,7 +5,7 @@
 //! how much one response lists ([`MAX_LISTED`], [`join_capped`]).
 
 use crate::admission::AdmissionRequest;
-use serde_json::Value;
+use crate::json_tree::Value;
 
 pub use crate::quote::{MAX_LISTED, MAX_QUOTED, clip, join_capped};
 

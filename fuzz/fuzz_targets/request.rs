@@ -1,0 +1,19 @@
+//! The `validate` payload read in one borrowed pass (`admission`, on the
+//! pull reader and `json_tree`) against the same bytes read by serde_json
+//! alone, on arbitrary bytes (seeds: the payloads of fuzz/corpus/validate).
+//! Invariants: the same request fields, objects and settings, or the same
+//! error text; and the borrowed tree of any JSON text is serde_json's
+//! `Value` of it (keys sorted, the last of repeated keys kept).
+
+#![no_main]
+
+use dangling_references_policy::admission::Payload;
+use dangling_references_policy::json_tree::Value;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    assert_eq!(Payload::from_slice(data), Payload::via_serde_json(data));
+    let tree = Value::parse(data).map(|v| v.to_serde());
+    let serde = serde_json::from_slice::<serde_json::Value>(data).map_err(|e| e.to_string());
+    assert_eq!(tree, serde);
+});

@@ -65,14 +65,15 @@ impl<'a> Payload<'a> {
     pub fn from_slice(payload: &'a [u8]) -> Result<Payload<'a>, String> {
         match Reader::document(payload, top_level) {
             Some((request, settings)) => Payload::from_fields(request, settings),
-            // Not plain JSON, or not an object: the tree (and serde_json's
-            // wording) for all of it.
-            None => Payload::from_top(Value::parse(payload)?),
+            // Not plain JSON, or not an object: serde_json (and its
+            // wording) for all of it, with no second pass of the pull
+            // reader, which would stop where this one did.
+            None => Payload::via_serde_json(payload),
         }
     }
 
-    /// [`Payload::from_slice`] with serde_json alone: the reference the
-    /// `request` fuzz target holds the one pass to.
+    /// [`Payload::from_slice`] with serde_json alone: what it falls back
+    /// to, and the reference the `request` fuzz target holds it to.
     pub fn via_serde_json(payload: &[u8]) -> Result<Payload<'static>, String> {
         let value: serde_json::Value =
             serde_json::from_slice(payload).map_err(|e| e.to_string())?;

@@ -17,7 +17,7 @@
 /// build (`.cargo/config.toml`) that halves the guest time of a request
 /// for about 12 KB (399,828 bytes on 2026-12-07), and the request read in
 /// one borrowed pass (`json_tree`) another 9.5 KB for two fifths of a
-/// Deployment's guest time (409,303 bytes on 2026-12-07, 297 under this).
+/// Deployment's guest time (408,869 bytes on 2026-12-07, 731 under this).
 /// Every JSON is still parsed by hand-written field readers (`json_fields`)
 /// rather than derived deserializers: a single derived `Deserialize` brings
 /// back serde's type-error machinery and float formatting (about 41 KB),

@@ -12,11 +12,11 @@ WASM        := $(TARGET_DIR)/wasm32-wasip1/release/dangling_references_policy.wa
 E2E         := --profile e2e -p e2e
 HOST        := $(E2E) -p dangling-references
 CLI         := $(TARGET_DIR)/e2e/dangling-references
-SOURCES     := $(shell find src -name '*.rs') Cargo.toml Cargo.lock .cargo/config.toml
+SOURCES     := $(shell find src borrowed-json/src -name '*.rs') borrowed-json/Cargo.toml Cargo.toml Cargo.lock .cargo/config.toml
 
 # wasm-opt (binaryen) shrinks the module that ships to every cluster.
 WASM_OPT       ?= wasm-opt
-WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers \
+WASM_OPT_FLAGS := -Oz --converge --strip-debug --strip-producers \
   --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int
 
 .PHONY: setup

@@ -8,6 +8,8 @@
 //! ships to every cluster. Fields not named here are skipped, and every
 //! field defaults when absent, as in the SDK's type.
 
+use std::borrow::Cow;
+
 use crate::json_fields::{nested, string};
 use crate::json_pull::Reader;
 use crate::json_tree::{self, Map, Value};
@@ -17,10 +19,12 @@ use crate::json_tree::{self, Map, Value};
 #[derive(Debug, PartialEq)]
 pub struct Payload<'a> {
     pub request: AdmissionRequest<'a>,
-    /// Judged by [`crate::settings::Settings::parse_valid`] apart from the
-    /// request: a settings error is the policy's (HTTP 500), not the
-    /// request's. `None` when absent or `null`.
-    pub settings: Option<serde_json::Value>,
+    /// The settings' JSON text, as sent (`None` when absent or `null`):
+    /// judged by [`crate::settings::compiled`] apart from the request, as
+    /// a settings error is the policy's (HTTP 500), not the request's.
+    /// Kept as text because a policy instance is sent the same settings
+    /// with every request, and the text is the key of their compilation.
+    pub settings: Option<Cow<'a, str>>,
 }
 
 /// One AdmissionRequest. Both the Kubernetes spelling (`subResource`,
@@ -64,7 +68,10 @@ impl<'a> Payload<'a> {
     /// the wrong type, by its path (`request.kind is not an object`).
     pub fn from_slice(payload: &'a [u8]) -> Result<Payload<'a>, String> {
         match Reader::document(payload, top_level) {
-            Some((request, settings)) => Payload::from_fields(request, settings),
+            Some((request, settings)) => Payload::from_fields(
+                request,
+                settings.filter(|s| *s != "null").map(Cow::Borrowed),
+            ),
             // Not plain JSON, or not an object: serde_json (and its
             // wording) for all of it, with no second pass of the pull
             // reader, which would stop where this one did.
@@ -83,7 +90,15 @@ impl<'a> Payload<'a> {
     fn from_top(top: Value<'a>) -> Result<Payload<'a>, String> {
         match top {
             Value::Object(mut top) => {
-                Payload::from_fields(top.remove("request"), top.remove("settings"))
+                // Written as the response is (`serde_json::to_vec`), whose
+                // code the module already has: the text only has to hold
+                // the same JSON value.
+                let settings = top.remove("settings").filter(|s| !s.is_null());
+                let text = |s: Value| {
+                    let bytes = serde_json::to_vec(&s.to_serde()).ok()?;
+                    String::from_utf8(bytes).ok().map(Cow::Owned)
+                };
+                Payload::from_fields(top.remove("request"), settings.and_then(text))
             }
             _ => Err("it is not a JSON object".to_string()),
         }
@@ -91,7 +106,7 @@ impl<'a> Payload<'a> {
 
     fn from_fields(
         request: Option<Value<'a>>,
-        settings: Option<Value<'a>>,
+        settings: Option<Cow<'a, str>>,
     ) -> Result<Payload<'a>, String> {
         let request = match request {
             Some(Value::Object(request)) => {
@@ -100,23 +115,20 @@ impl<'a> Payload<'a> {
             None | Some(Value::Null) => return Err("missing field `request`".to_string()),
             Some(_) => return Err("request is not an object".to_string()),
         };
-        Ok(Payload {
-            request,
-            settings: settings.filter(|s| !s.is_null()).map(|s| s.to_serde()),
-        })
+        Ok(Payload { request, settings })
     }
 }
 
-type TopLevel<'a> = (Option<Value<'a>>, Option<Value<'a>>);
+type TopLevel<'a> = (Option<Value<'a>>, Option<&'a str>);
 
-/// The payload's `request` (only the fields in [`READ`]) and `settings`;
-/// the last of repeated keys wins, as everywhere.
+/// The payload's `request` (only the fields in [`READ`]) and the text of
+/// its `settings`; the last of repeated keys wins, as everywhere.
 fn top_level<'a>(r: &mut Reader<'a>) -> Option<TopLevel<'a>> {
     let (mut request, mut settings) = (None, None);
     r.object(|r, key| {
         match key {
             "request" => request = Some(read_request(r)?),
-            "settings" => settings = Some(json_tree::read(r)?),
+            "settings" => settings = Some(r.raw(Reader::skip)?),
             _ => r.skip()?,
         }
         Some(())
@@ -201,7 +213,7 @@ mod tests {
             (r.object.to_serde(), r.old_object.to_serde()),
             (json!({"spec": {}}), json!({"spec": {"replicas": 1}}))
         );
-        assert_eq!(p.settings, Some(json!({"action": "warn"})));
+        assert_eq!(p.settings.as_deref(), Some(r#"{"action":"warn"}"#));
     }
 
     #[test]

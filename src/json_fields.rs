@@ -48,24 +48,47 @@ pub fn nested<T>(
     read: fn(&Map) -> Result<T, String>,
 ) -> Result<Option<T>, String> {
     object(m, key)?
-        .map(|o| read(o).map_err(|e| format!("{key}.{e}")))
+        .map(|o| read(o).map_err(|e| within(key, None, e)))
         .transpose()
 }
 
 /// List field `key`, every item an object read by `read`; errors are
 /// prefixed with `key[i].`; absent is empty.
 pub fn list<T>(m: &Map, key: &str, read: fn(&Map) -> Result<T, String>) -> Result<Vec<T>, String> {
+    items(m, key)?
+        .iter()
+        .enumerate()
+        .map(|(i, item)| read(item_object(key, i, item)?).map_err(|e| within(key, Some(i), e)))
+        .collect()
+}
+
+// What `nested` and `list` share, apart from the type they read: one copy
+// in the module, where each of their many instances had its own.
+
+/// The items of list field `key` (none when absent).
+#[inline(never)]
+fn items<'a, 'j>(m: &'a Map<'j>, key: &str) -> Result<&'a [Value<'j>], String> {
     match field(m, key) {
-        None => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                Value::Object(o) => read(o).map_err(|e| format!("{key}[{i}].{e}")),
-                _ => Err(format!("{key}[{i}] is not an object")),
-            })
-            .collect(),
+        None => Ok(&[]),
+        Some(Value::Array(items)) => Ok(items),
         Some(_) => Err(format!("{key} is not a list")),
+    }
+}
+
+/// Item `i` of list field `key`, which must be an object.
+#[inline(never)]
+fn item_object<'a, 'j>(key: &str, i: usize, item: &'a Value<'j>) -> Result<&'a Map<'j>, String> {
+    item.as_object()
+        .ok_or_else(|| format!("{key}[{i}] is not an object"))
+}
+
+/// `error` of field `key` (item `i` of it, for a list), prefixed with
+/// where it is: `key.error` or `key[i].error`.
+#[inline(never)]
+fn within(key: &str, i: Option<usize>, error: String) -> String {
+    match i {
+        Some(i) => format!("{key}[{i}].{error}"),
+        None => format!("{key}.{error}"),
     }
 }
 

@@ -20,8 +20,7 @@ pub mod graph;
 pub mod host_call;
 pub mod ignore_annotation;
 pub mod json_fields;
-pub mod json_pull;
-pub mod json_tree;
+pub use borrowed_json::{json_pull, json_tree};
 pub mod kubeconfig_check;
 pub mod messages;
 pub mod mounts;
@@ -112,12 +111,8 @@ pub fn evaluate(payload: &[u8], host: &Host) -> ValidationResponse {
         Ok(p) => p,
         Err(e) => return Verdict::malformed(messages::unreadable_request(&e)).into_response(),
     };
-    let settings = match payload
-        .settings
-        .as_ref()
-        .map_or(Ok(Settings::default()), Settings::valid_from_value)
-    {
-        Ok(s) => s,
+    let compiled = match settings::compiled(payload.settings.as_deref()) {
+        Ok(c) => c,
         Err(e) => {
             return Verdict::Reject {
                 message: messages::misconfigured(&e),
@@ -127,7 +122,7 @@ pub fn evaluate(payload: &[u8], host: &Host) -> ValidationResponse {
             .into_response();
         }
     };
-    route(&payload.request, &settings.compile(), host).into_response()
+    route(&payload.request, &compiled, host).into_response()
 }
 
 /// Chooses the check for the request's kind and operation.

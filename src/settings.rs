@@ -1,5 +1,8 @@
 //! Policy settings: what each check watches and how it reports.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use kubewarden_policy_sdk::settings::Validatable;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -202,64 +205,83 @@ impl Settings {
                 expected.join(", ")
             ));
         }
-        let d = Settings::default();
+        // Each field set in place on the defaults: one value to drop when a
+        // field is refused, where a struct literal of `unwrap_or`s drops
+        // every field read before it (about 4 KB of the module).
+        let mut s = Settings::default();
         let at = |key: &'static str| (key, m.get(key).filter(|v| !v.is_null()));
-        Ok(Settings {
-            variables: strings(at("variables"))?.unwrap_or(d.variables),
-            allowed_paths: strings(at("allowedPaths"))?.unwrap_or(d.allowed_paths),
-            allow_host_path_volumes: flag(at("allowHostPathVolumes"))?
-                .unwrap_or(d.allow_host_path_volumes),
-            remove_offending_variables: flag(at("removeOffendingVariables"))?
-                .unwrap_or(d.remove_offending_variables),
-            warn_on_unresolved_values: flag(at("warnOnUnresolvedValues"))?
-                .unwrap_or(d.warn_on_unresolved_values),
-            action: variant(
-                at("action"),
-                &[("deny", Action::Deny), ("warn", Action::Warn)],
-            )?
-            .unwrap_or(d.action),
-            cluster_domain: text(at("clusterDomain"))?.unwrap_or(d.cluster_domain),
-            additional_cluster_domains: strings(at("additionalClusterDomains"))?
-                .unwrap_or(d.additional_cluster_domains),
-            check_short_names: flag(at("checkShortNames"))?.unwrap_or(d.check_short_names),
-            check_ports: flag(at("checkPorts"))?.unwrap_or(d.check_ports),
-            ignored_hosts: strings(at("ignoredHosts"))?.unwrap_or(d.ignored_hosts),
-            ignored_keys: strings(at("ignoredKeys"))?.unwrap_or(d.ignored_keys),
-            ignored_variables: strings(at("ignoredVariables"))?.unwrap_or(d.ignored_variables),
-            on_lookup_error: variant(
-                at("onLookupError"),
-                &[
-                    ("deny", OnLookupError::Deny),
-                    ("allow", OnLookupError::Allow),
-                ],
-            )?
-            .unwrap_or(d.on_lookup_error),
-            max_namespaces_per_request: count(at("maxNamespacesPerRequest"))?
-                .unwrap_or(d.max_namespaces_per_request),
-            check_workload_references: flag(at("checkWorkloadReferences"))?
-                .unwrap_or(d.check_workload_references),
-            check_secret_references: flag(at("checkSecretReferences"))?
-                .unwrap_or(d.check_secret_references),
-            missing_secrets: variant(
-                at("missingSecrets"),
-                &[
-                    ("warn", MissingSecrets::Warn),
-                    ("deny", MissingSecrets::Deny),
-                ],
-            )?
-            .unwrap_or(d.missing_secrets),
-            check_routes: flag(at("checkRoutes"))?.unwrap_or(d.check_routes),
-            check_webhook_services: flag(at("checkWebhookServices"))?
-                .unwrap_or(d.check_webhook_services),
-            missing_extension_services: warn_or_deny(at("missingExtensionServices"))?
-                .unwrap_or(d.missing_extension_services),
-            missing_governing_services: warn_or_deny(at("missingGoverningServices"))?
-                .unwrap_or(d.missing_governing_services),
-            missing_scale_targets: warn_or_deny(at("missingScaleTargets"))?
-                .unwrap_or(d.missing_scale_targets),
-            missing_binding_references: warn_or_deny(at("missingBindingReferences"))?
-                .unwrap_or(d.missing_binding_references),
-        })
+        set(&mut s.variables, strings(at("variables"))?);
+        set(&mut s.allowed_paths, strings(at("allowedPaths"))?);
+        set(
+            &mut s.allow_host_path_volumes,
+            flag(at("allowHostPathVolumes"))?,
+        );
+        set(
+            &mut s.remove_offending_variables,
+            flag(at("removeOffendingVariables"))?,
+        );
+        set(
+            &mut s.warn_on_unresolved_values,
+            flag(at("warnOnUnresolvedValues"))?,
+        );
+        set(
+            &mut s.action,
+            variant(at("action"), &["deny", "warn"])?.map(|i| [Action::Deny, Action::Warn][i]),
+        );
+        set(&mut s.cluster_domain, text(at("clusterDomain"))?);
+        set(
+            &mut s.additional_cluster_domains,
+            strings(at("additionalClusterDomains"))?,
+        );
+        set(&mut s.check_short_names, flag(at("checkShortNames"))?);
+        set(&mut s.check_ports, flag(at("checkPorts"))?);
+        set(&mut s.ignored_hosts, strings(at("ignoredHosts"))?);
+        set(&mut s.ignored_keys, strings(at("ignoredKeys"))?);
+        set(&mut s.ignored_variables, strings(at("ignoredVariables"))?);
+        set(
+            &mut s.on_lookup_error,
+            variant(at("onLookupError"), &["deny", "allow"])?
+                .map(|i| [OnLookupError::Deny, OnLookupError::Allow][i]),
+        );
+        set(
+            &mut s.max_namespaces_per_request,
+            count(at("maxNamespacesPerRequest"))?,
+        );
+        set(
+            &mut s.check_workload_references,
+            flag(at("checkWorkloadReferences"))?,
+        );
+        set(
+            &mut s.check_secret_references,
+            flag(at("checkSecretReferences"))?,
+        );
+        set(
+            &mut s.missing_secrets,
+            variant(at("missingSecrets"), &["warn", "deny"])?
+                .map(|i| [MissingSecrets::Warn, MissingSecrets::Deny][i]),
+        );
+        set(&mut s.check_routes, flag(at("checkRoutes"))?);
+        set(
+            &mut s.check_webhook_services,
+            flag(at("checkWebhookServices"))?,
+        );
+        set(
+            &mut s.missing_extension_services,
+            warn_or_deny(at("missingExtensionServices"))?,
+        );
+        set(
+            &mut s.missing_governing_services,
+            warn_or_deny(at("missingGoverningServices"))?,
+        );
+        set(
+            &mut s.missing_scale_targets,
+            warn_or_deny(at("missingScaleTargets"))?,
+        );
+        set(
+            &mut s.missing_binding_references,
+            warn_or_deny(at("missingBindingReferences"))?,
+        );
+        Ok(s)
     }
 
     /// Parses settings as the host sends them (JSON text) and validates
@@ -270,20 +292,12 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Reads settings from the JSON value `validate` receives, and
-    /// validates them.
-    pub fn valid_from_value(value: &Value) -> Result<Settings, String> {
-        let settings = Settings::from_value(value)?;
-        settings.validate()?;
-        Ok(settings)
-    }
-
     /// Lower-cased cluster domain labels without a trailing dot.
     pub fn cluster_domain_labels(&self) -> Vec<String> {
         domain_labels(&self.cluster_domain)
     }
 
-    /// What the checks use, built once per request: lower-cased patterns
+    /// What the checks use, built once per settings text ([`compiled`]): lower-cased patterns
     /// and the `.svc.<domain>` suffixes of every cluster domain.
     pub fn compile(&self) -> Compiled {
         let lower_globs = |patterns: &[String], lower: bool| {
@@ -317,6 +331,34 @@ impl Settings {
             ignored_variables: lower_globs(&self.ignored_variables, false),
         }
     }
+}
+
+/// The settings of JSON `text` (`None`: all defaults), validated and
+/// compiled; errors are [`Settings::parse_valid`]'s. A policy instance is
+/// sent the same settings with every request (its policy's `settings`), so
+/// the last text and its compilation are kept, and a request with the same
+/// text reads, validates and compiles nothing.
+pub fn compiled(text: Option<&str>) -> Result<Rc<Compiled>, String> {
+    thread_local! {
+        static LAST: RefCell<Option<(String, Rc<Compiled>)>> = const { RefCell::new(None) };
+    }
+    let text = text.unwrap_or("null");
+    LAST.with_borrow_mut(|last| {
+        if let Some((kept, compiled)) = last.as_ref()
+            && kept == text
+        {
+            return Ok(Rc::clone(compiled));
+        }
+        let compiled = Rc::new(Settings::parse_valid(text)?.compile());
+        *last = Some((text.to_owned(), Rc::clone(&compiled)));
+        Ok(compiled)
+    })
+}
+
+/// Whether `domain` is one or more DNS-1123 labels (a trailing dot allowed).
+fn is_dns_domain(domain: &str) -> bool {
+    let labels = domain_labels(domain);
+    !labels.is_empty() && labels.iter().all(|l| is_dns1123_label(l))
 }
 
 fn domain_labels(domain: &str) -> Vec<String> {
@@ -402,16 +444,14 @@ impl Validatable for Settings {
                 ));
             }
         }
-        let labels = self.cluster_domain_labels();
-        if labels.is_empty() || !labels.iter().all(|l| is_dns1123_label(l)) {
+        if !is_dns_domain(&self.cluster_domain) {
             errors.push(format!(
                 "clusterDomain: {:?} is not a DNS domain such as \"cluster.local\"",
                 clip(&self.cluster_domain)
             ));
         }
         for domain in &self.additional_cluster_domains {
-            let labels = domain_labels(domain);
-            if labels.is_empty() || !labels.iter().all(|l| is_dns1123_label(l)) {
+            if !is_dns_domain(domain) {
                 errors.push(format!(
                     "additionalClusterDomains: {:?} is not a DNS domain such as \"cluster.local\"",
                     clip(domain)
@@ -483,11 +523,16 @@ pub const FIELDS: &[&str] = &[
     "missingBindingReferences",
 ];
 
+/// Sets `slot` to `value` when the field was given.
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *slot = value;
+    }
+}
+
+#[inline(never)]
 fn warn_or_deny(field: Field) -> Result<Option<WarnOrDeny>, String> {
-    variant(
-        field,
-        &[("warn", WarnOrDeny::Warn), ("deny", WarnOrDeny::Deny)],
-    )
+    Ok(variant(field, &["warn", "deny"])?.map(|i| [WarnOrDeny::Warn, WarnOrDeny::Deny][i]))
 }
 
 /// A settings field: its name, and its value unless absent or `null`.
@@ -512,6 +557,7 @@ fn invalid_type(value: &Value, expected: &str) -> String {
     format!("invalid type: {}, expected {expected}", unexpected(value))
 }
 
+#[inline(never)]
 fn flag((key, value): Field) -> Result<Option<bool>, String> {
     value
         .map(|v| {
@@ -521,6 +567,7 @@ fn flag((key, value): Field) -> Result<Option<bool>, String> {
         .transpose()
 }
 
+#[inline(never)]
 fn text((key, value): Field) -> Result<Option<String>, String> {
     value
         .map(|v| match v {
@@ -530,6 +577,7 @@ fn text((key, value): Field) -> Result<Option<String>, String> {
         .transpose()
 }
 
+#[inline(never)]
 fn strings((key, value): Field) -> Result<Option<Vec<String>>, String> {
     let Some(value) = value else {
         return Ok(None);
@@ -549,14 +597,17 @@ fn strings((key, value): Field) -> Result<Option<Vec<String>>, String> {
 }
 
 /// The value of the variant spelled exactly (lower case) as `field`.
-fn variant<T: Copy>(field: Field, variants: &[(&str, T)]) -> Result<Option<T>, String> {
+/// Which of `names` the string field is (its index), for the settings
+/// that take one of a few words; one copy for every such setting.
+#[inline(never)]
+fn variant(field: Field, names: &[&str]) -> Result<Option<usize>, String> {
     let Some(given) = text(field)? else {
         return Ok(None);
     };
-    match variants.iter().find(|(name, _)| *name == given) {
-        Some((_, value)) => Ok(Some(*value)),
+    match names.iter().position(|name| *name == given) {
+        Some(i) => Ok(Some(i)),
         None => {
-            let expected: Vec<String> = variants.iter().map(|(v, _)| format!("`{v}`")).collect();
+            let expected: Vec<String> = names.iter().map(|v| format!("`{v}`")).collect();
             Err(format!(
                 "{}: unknown variant `{}`, expected {}",
                 field.0,
@@ -570,6 +621,7 @@ fn variant<T: Copy>(field: Field, variants: &[(&str, T)]) -> Result<Option<T>, S
 /// A whole number up to `u32::MAX`, the same bound on every target; a
 /// float that is a whole number (`2.0`, `1e2`, as YAML tools may write)
 /// counts as one.
+#[inline(never)]
 fn count((key, value): Field) -> Result<Option<usize>, String> {
     const EXPECTED: &str = "a whole number from 1 to 4294967295";
     value
@@ -619,6 +671,30 @@ impl Glob {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    /// The compilation is kept for the same text, and only for it; an
+    /// error is not kept, and the defaults are the text `null`.
+    #[test]
+    fn settings_are_compiled_once_per_text() {
+        let warn = compiled(Some(r#"{"action": "warn"}"#)).unwrap();
+        let again = compiled(Some(r#"{"action": "warn"}"#)).unwrap();
+        assert!(Rc::ptr_eq(&warn, &again));
+        assert_eq!(warn.settings.action, Action::Warn);
+
+        let spaced = compiled(Some(r#"{"action":"warn"}"#)).unwrap();
+        assert!(!Rc::ptr_eq(&warn, &spaced));
+
+        let refused = compiled(Some(r#"{"action": "maybe"}"#)).unwrap_err();
+        assert!(refused.contains("unknown variant `maybe`"), "{refused}");
+        assert_eq!(
+            compiled(Some(r#"{"action": "maybe"}"#)).unwrap_err(),
+            refused
+        );
+
+        let defaults = compiled(None).unwrap();
+        assert!(Rc::ptr_eq(&defaults, &compiled(Some("null")).unwrap()));
+        assert_eq!(defaults.settings, Settings::default());
+    }
 
     #[rstest]
     #[case::empty_object("{}", true)]

@@ -7,13 +7,25 @@
 
 #![no_main]
 
-use dangling_references_policy::admission::Payload;
+use dangling_references_policy::admission::{AdmissionRequest, Payload};
 use dangling_references_policy::json_tree::Value;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    assert_eq!(Payload::from_slice(data), Payload::via_serde_json(data));
+    assert_eq!(
+        Payload::from_slice(data).map(parts),
+        Payload::via_serde_json(data).map(parts)
+    );
     let tree = Value::parse(data).map(|v| v.to_serde());
     let serde = serde_json::from_slice::<serde_json::Value>(data).map_err(|e| e.to_string());
     assert_eq!(tree, serde);
 });
+
+/// The request, and the settings as a JSON value: the settings are kept as
+/// the text sent, which serde_json's reading spells its own way.
+fn parts(p: Payload<'_>) -> (AdmissionRequest<'_>, Option<serde_json::Value>) {
+    let settings = p
+        .settings
+        .map(|s| serde_json::from_str(&s).expect("settings text is JSON"));
+    (p.request, settings)
+}

@@ -144,7 +144,7 @@ impl<'a> Value<'a> {
     }
 
     /// The value at a JSON pointer of object keys (`/spec/template/spec`,
-    /// the Pod template paths of [`crate::workload::pod_spec_pointer`]):
+    /// the Pod template paths of the policy's workload views):
     /// what serde_json's `Value::pointer` finds for a pointer with no
     /// array index and no `~` escape.
     pub fn pointer(&self, pointer: &str) -> Option<&Value<'a>> {

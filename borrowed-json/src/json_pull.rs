@@ -6,7 +6,7 @@
 //!
 //! It is the fast path only. Every method returns `None` for whatever it
 //! does not vouch for, and the caller then reads the same bytes with
-//! serde_json and [`crate::json_fields`], which give the verdict and word
+//! serde_json and the policy's field readers, which give the verdict and word
 //! the errors: text that is not JSON; valid JSON this reader does not
 //! model (numbers with a fraction or an exponent, integers of more than
 //! 18 digits, `-0`, lone surrogates in `\u` escapes, nesting deeper than
@@ -73,7 +73,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// `None` (absent, as [`crate::json_fields`] reads `null`) for a
+    /// `None` (absent, as the policy's field readers read `null`) for a
     /// `null`, else what `read` reads.
     pub fn nullable<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
         if self.start_of_value()? == b'n' {
@@ -81,6 +81,15 @@ impl<'a> Reader<'a> {
             return Some(None);
         }
         read(self).map(Some)
+    }
+
+    /// The text of the value `read` reads (from its first byte, after
+    /// whitespace, to its last): for a value passed on as JSON text.
+    pub fn raw(&mut self, read: impl FnOnce(&mut Self) -> Option<()>) -> Option<&'a str> {
+        self.whitespace();
+        let start = self.at;
+        read(self)?;
+        Some(&self.text[start..self.at])
     }
 
     /// Any value, checked and dropped.

@@ -8,23 +8,21 @@
 //! ships to every cluster. Fields not named here are skipped, and every
 //! field defaults when absent, as in the SDK's type.
 
-use std::borrow::Cow;
-
 use crate::json_fields::{nested, string};
 use crate::json_pull::Reader;
 use crate::json_tree::{self, Map, Value};
+use crate::settings::Sent;
 
 /// The `validate` payload: `{"request": AdmissionRequest, "settings": {...}}`,
 /// borrowing from its bytes (lifetime `'a`).
 #[derive(Debug, PartialEq)]
 pub struct Payload<'a> {
     pub request: AdmissionRequest<'a>,
-    /// The settings' JSON text, as sent (`None` when absent or `null`):
-    /// judged by [`crate::settings::compiled`] apart from the request, as
-    /// a settings error is the policy's (HTTP 500), not the request's.
-    /// Kept as text because a policy instance is sent the same settings
-    /// with every request, and the text is the key of their compilation.
-    pub settings: Option<Cow<'a, str>>,
+    /// The settings (`None` when absent or `null`): judged by
+    /// [`crate::settings::compiled`] apart from the request, as a settings
+    /// error is the policy's (HTTP 500), not the request's. Their text, as
+    /// sent, is the key under which their compilation is kept.
+    pub settings: Option<Sent<'a>>,
 }
 
 /// One AdmissionRequest. Both the Kubernetes spelling (`subResource`,
@@ -68,10 +66,9 @@ impl<'a> Payload<'a> {
     /// the wrong type, by its path (`request.kind is not an object`).
     pub fn from_slice(payload: &'a [u8]) -> Result<Payload<'a>, String> {
         match Reader::document(payload, top_level) {
-            Some((request, settings)) => Payload::from_fields(
-                request,
-                settings.filter(|s| *s != "null").map(Cow::Borrowed),
-            ),
+            Some((request, settings)) => {
+                Payload::from_fields(request, settings.filter(|s| *s != "null").map(Sent::Text))
+            }
             // Not plain JSON, or not an object: serde_json (and its
             // wording) for all of it, with no second pass of the pull
             // reader, which would stop where this one did.
@@ -90,15 +87,11 @@ impl<'a> Payload<'a> {
     fn from_top(top: Value<'a>) -> Result<Payload<'a>, String> {
         match top {
             Value::Object(mut top) => {
-                // Written as the response is (`serde_json::to_vec`), whose
-                // code the module already has: the text only has to hold
-                // the same JSON value.
                 let settings = top.remove("settings").filter(|s| !s.is_null());
-                let text = |s: Value| {
-                    let bytes = serde_json::to_vec(&s.to_serde()).ok()?;
-                    String::from_utf8(bytes).ok().map(Cow::Owned)
-                };
-                Payload::from_fields(top.remove("request"), settings.and_then(text))
+                Payload::from_fields(
+                    top.remove("request"),
+                    settings.map(|s| Sent::Value(s.to_serde())),
+                )
             }
             _ => Err("it is not a JSON object".to_string()),
         }
@@ -106,7 +99,7 @@ impl<'a> Payload<'a> {
 
     fn from_fields(
         request: Option<Value<'a>>,
-        settings: Option<Cow<'a, str>>,
+        settings: Option<Sent<'a>>,
     ) -> Result<Payload<'a>, String> {
         let request = match request {
             Some(Value::Object(request)) => {
@@ -213,7 +206,7 @@ mod tests {
             (r.object.to_serde(), r.old_object.to_serde()),
             (json!({"spec": {}}), json!({"spec": {"replicas": 1}}))
         );
-        assert_eq!(p.settings.as_deref(), Some(r#"{"action":"warn"}"#));
+        assert_eq!(p.settings, Some(Sent::Text(r#"{"action":"warn"}"#)));
     }
 
     #[test]

@@ -111,7 +111,7 @@ pub fn evaluate(payload: &[u8], host: &Host) -> ValidationResponse {
         Ok(p) => p,
         Err(e) => return Verdict::malformed(messages::unreadable_request(&e)).into_response(),
     };
-    let compiled = match settings::compiled(payload.settings.as_deref()) {
+    let compiled = match settings::compiled(payload.settings.as_ref()) {
         Ok(c) => c,
         Err(e) => {
             return Verdict::Reject {

@@ -333,16 +333,37 @@ impl Settings {
     }
 }
 
-/// The settings of JSON `text` (`None`: all defaults), validated and
-/// compiled; errors are [`Settings::parse_valid`]'s. A policy instance is
-/// sent the same settings with every request (its policy's `settings`), so
-/// the last text and its compilation are kept, and a request with the same
-/// text reads, validates and compiles nothing.
-pub fn compiled(text: Option<&str>) -> Result<Rc<Compiled>, String> {
+/// Settings as a `validate` payload holds them (see
+/// [`crate::admission::Payload`]).
+#[derive(Debug, PartialEq)]
+pub enum Sent<'a> {
+    /// Their JSON text, as sent: what the one pass over the payload keeps.
+    Text(&'a str),
+    /// Their value, where serde_json read the payload instead. Not written
+    /// back as text: serde_json's float reading is not exact, so a float
+    /// would not always read back as the same number.
+    Value(serde_json::Value),
+}
+
+/// The settings `sent` (`None`: all defaults), validated and compiled;
+/// errors are [`Settings::parse_valid`]'s. The last text and its
+/// compilation are kept, so a request with the same settings text reads,
+/// validates and compiles nothing: that serves hosts that reuse an
+/// instance (`kwctl bench` and `kwctl run`, this project's CLI), not
+/// policy-server, which evaluates every request on a fresh instance.
+pub fn compiled(sent: Option<&Sent>) -> Result<Rc<Compiled>, String> {
     thread_local! {
         static LAST: RefCell<Option<(String, Rc<Compiled>)>> = const { RefCell::new(None) };
     }
-    let text = text.unwrap_or("null");
+    let text = match sent {
+        None => "null",
+        Some(Sent::Text(text)) => text,
+        Some(Sent::Value(value)) => {
+            let settings = Settings::from_value(value)?;
+            settings.validate()?;
+            return Ok(Rc::new(settings.compile()));
+        }
+    };
     LAST.with_borrow_mut(|last| {
         if let Some((kept, compiled)) = last.as_ref()
             && kept == text
@@ -676,24 +697,41 @@ mod tests {
     /// error is not kept, and the defaults are the text `null`.
     #[test]
     fn settings_are_compiled_once_per_text() {
-        let warn = compiled(Some(r#"{"action": "warn"}"#)).unwrap();
-        let again = compiled(Some(r#"{"action": "warn"}"#)).unwrap();
+        let text = |t| Some(Sent::Text(t));
+        let warn = compiled(text(r#"{"action": "warn"}"#).as_ref()).unwrap();
+        let again = compiled(text(r#"{"action": "warn"}"#).as_ref()).unwrap();
         assert!(Rc::ptr_eq(&warn, &again));
         assert_eq!(warn.settings.action, Action::Warn);
 
-        let spaced = compiled(Some(r#"{"action":"warn"}"#)).unwrap();
+        let spaced = compiled(text(r#"{"action":"warn"}"#).as_ref()).unwrap();
         assert!(!Rc::ptr_eq(&warn, &spaced));
 
-        let refused = compiled(Some(r#"{"action": "maybe"}"#)).unwrap_err();
+        let refused = compiled(text(r#"{"action": "maybe"}"#).as_ref()).unwrap_err();
         assert!(refused.contains("unknown variant `maybe`"), "{refused}");
         assert_eq!(
-            compiled(Some(r#"{"action": "maybe"}"#)).unwrap_err(),
+            compiled(text(r#"{"action": "maybe"}"#).as_ref()).unwrap_err(),
             refused
         );
 
         let defaults = compiled(None).unwrap();
-        assert!(Rc::ptr_eq(&defaults, &compiled(Some("null")).unwrap()));
+        assert!(Rc::ptr_eq(
+            &defaults,
+            &compiled(text("null").as_ref()).unwrap()
+        ));
         assert_eq!(defaults.settings, Settings::default());
+    }
+
+    /// A value (serde_json's reading of the payload) is compiled as it is:
+    /// written back as text, this float would read back as 95029, a whole
+    /// number, and be accepted.
+    #[test]
+    fn settings_values_are_not_read_back_from_text() {
+        let value: Value = serde_json::from_str(
+            r#"{"maxNamespacesPerRequest": 9.502899999999998544808477163315e4}"#,
+        )
+        .unwrap();
+        let error = compiled(Some(&Sent::Value(value))).unwrap_err();
+        assert!(error.contains("95028.99999999999"), "{error}");
     }
 
     #[rstest]

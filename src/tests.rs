@@ -188,3 +188,18 @@ fn nothing_to_check(#[case] request: &str) {
     let request: Value = serde_json::from_str(request).unwrap();
     assert!(evaluate(&payload(&request, &json!({})), &no_host()).accepted);
 }
+
+/// Settings holding a float send the payload to serde_json, whose value of
+/// them is judged as it is: written back as text and read again, this
+/// count would become the whole number 95029 and be accepted.
+#[test]
+fn float_settings_are_judged_as_read() {
+    let payload = format!(
+        r#"{{"request": {}, "settings": {{"maxNamespacesPerRequest": 9.502899999999998544808477163315e4}}}}"#,
+        request("configmap_dangling_service.json")
+    );
+    let response = evaluate(payload.as_bytes(), &no_host());
+    assert_eq!(response.code, Some(500));
+    let message = response.message.unwrap_or_default();
+    assert!(message.contains("95028.99999999999"), "{message}");
+}

@@ -15,6 +15,7 @@ use dangling_references_policy::env_expansion::{ConfigMapState, EffectiveValue, 
 use dangling_references_policy::json_tree;
 use dangling_references_policy::object_lookup::ConfigMapData;
 use dangling_references_policy::service_refs::{Port, ScanOptions, scan};
+use dangling_references_policy::settings::Sent;
 use dangling_references_policy::test_support::FakeHost;
 use dangling_references_policy::workload::read_pod_spec;
 use proptest::prelude::*;
@@ -666,11 +667,12 @@ proptest! {
     }
 }
 
-/// A payload's request, and its settings as a JSON value: the settings are
-/// kept as the text sent, which serde_json's reading spells its own way.
+/// A payload's request, and its settings as a JSON value: the one pass
+/// keeps them as the text sent, serde_json's reading as its value.
 fn payload_parts(p: Payload<'_>) -> (AdmissionRequest<'_>, Option<Value>) {
-    let settings = p
-        .settings
-        .map(|s| serde_json::from_str(&s).expect("settings text is JSON"));
+    let settings = p.settings.map(|s| match s {
+        Sent::Text(text) => serde_json::from_str(text).expect("settings text is JSON"),
+        Sent::Value(value) => value,
+    });
     (p.request, settings)
 }

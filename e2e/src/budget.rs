@@ -20,8 +20,8 @@
 /// Deployment's guest time (408,869 bytes). The JSON reader built at
 /// opt-level 2 in its own crate (`borrowed-json/`), paid for by a lower
 /// inline threshold and smaller settings code, took a Deployment's own cost
-/// from 0.8 to 0.57 of the peers' (409,356 bytes on 2026-12-07, 244 under
-/// this).
+/// from 0.8 to 0.59-0.60 of the peers' (408,931 bytes on 2026-12-07, 669
+/// under this).
 /// Every JSON is still parsed by hand-written field readers (`json_fields`)
 /// rather than derived deserializers: a single derived `Deserialize` brings
 /// back serde's type-error machinery and float formatting (about 41 KB),

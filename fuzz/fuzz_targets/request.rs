@@ -9,6 +9,7 @@
 
 use dangling_references_policy::admission::{AdmissionRequest, Payload};
 use dangling_references_policy::json_tree::Value;
+use dangling_references_policy::settings::Sent;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,11 +22,12 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(tree, serde);
 });
 
-/// The request, and the settings as a JSON value: the settings are kept as
-/// the text sent, which serde_json's reading spells its own way.
+/// The request, and the settings as a JSON value: the one pass keeps
+/// them as the text sent, serde_json's reading as its value.
 fn parts(p: Payload<'_>) -> (AdmissionRequest<'_>, Option<serde_json::Value>) {
-    let settings = p
-        .settings
-        .map(|s| serde_json::from_str(&s).expect("settings text is JSON"));
+    let settings = p.settings.map(|s| match s {
+        Sent::Text(text) => serde_json::from_str(text).expect("settings text is JSON"),
+        Sent::Value(value) => value,
+    });
     (p.request, settings)
 }

@@ -77,24 +77,21 @@ impl<'a> Payload<'a> {
     }
 
     /// [`Payload::from_slice`] with serde_json alone: what it falls back
-    /// to, and the reference the `request` fuzz target holds it to.
+    /// to, and the reference the `request` fuzz target holds it to. The
+    /// settings stay serde_json's value ([`Sent::Value`]).
     pub fn via_serde_json(payload: &[u8]) -> Result<Payload<'static>, String> {
         let value: serde_json::Value =
             serde_json::from_slice(payload).map_err(|e| e.to_string())?;
-        Payload::from_top(Value::from(&value).into_owned())
-    }
-
-    fn from_top(top: Value<'a>) -> Result<Payload<'a>, String> {
-        match top {
-            Value::Object(mut top) => {
-                let settings = top.remove("settings").filter(|s| !s.is_null());
-                Payload::from_fields(
-                    top.remove("request"),
-                    settings.map(|s| Sent::Value(s.to_serde())),
-                )
-            }
-            _ => Err("it is not a JSON object".to_string()),
-        }
+        let serde_json::Value::Object(mut top) = value else {
+            return Err("it is not a JSON object".to_string());
+        };
+        let request = top.remove("request");
+        Payload::from_fields(
+            request.as_ref().map(|r| Value::from(r).into_owned()),
+            top.remove("settings")
+                .filter(|s| !s.is_null())
+                .map(Sent::Value),
+        )
     }
 
     fn from_fields(

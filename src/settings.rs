@@ -292,13 +292,22 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Reads settings from their JSON value (serde_json's reading of a
+    /// `validate` payload), and validates them.
+    pub fn valid_from_value(value: &Value) -> Result<Settings, String> {
+        let settings = Settings::from_value(value)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
     /// Lower-cased cluster domain labels without a trailing dot.
     pub fn cluster_domain_labels(&self) -> Vec<String> {
         domain_labels(&self.cluster_domain)
     }
 
-    /// What the checks use, built once per settings text ([`compiled`]): lower-cased patterns
-    /// and the `.svc.<domain>` suffixes of every cluster domain.
+    /// What the checks use, built once per settings text ([`compiled`]):
+    /// lower-cased patterns and the `.svc.<domain>` suffixes of every
+    /// cluster domain.
     pub fn compile(&self) -> Compiled {
         let lower_globs = |patterns: &[String], lower: bool| {
             patterns
@@ -359,9 +368,7 @@ pub fn compiled(sent: Option<&Sent>) -> Result<Rc<Compiled>, String> {
         None => "null",
         Some(Sent::Text(text)) => text,
         Some(Sent::Value(value)) => {
-            let settings = Settings::from_value(value)?;
-            settings.validate()?;
-            return Ok(Rc::new(settings.compile()));
+            return Settings::valid_from_value(value).map(|s| Rc::new(s.compile()));
         }
     };
     LAST.with_borrow_mut(|last| {
@@ -617,9 +624,9 @@ fn strings((key, value): Field) -> Result<Option<Vec<String>>, String> {
         .map(Some)
 }
 
-/// The value of the variant spelled exactly (lower case) as `field`.
-/// Which of `names` the string field is (its index), for the settings
-/// that take one of a few words; one copy for every such setting.
+/// Which of `names` the string field is, spelled exactly (lower case):
+/// its index. For the settings that take one of a few words; one copy for
+/// every such setting.
 #[inline(never)]
 fn variant(field: Field, names: &[&str]) -> Result<Option<usize>, String> {
     let Some(given) = text(field)? else {

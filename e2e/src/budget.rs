@@ -20,7 +20,7 @@
 /// Deployment's guest time (408,869 bytes). The JSON reader built at
 /// opt-level 2 in its own crate (`borrowed-json/`), paid for by a lower
 /// inline threshold and smaller settings code, took a Deployment's own cost
-/// from 0.8 to 0.59-0.60 of the peers' (408,931 bytes on 2026-12-07, 669
+/// from 0.8 to 0.59-0.60 of the peers' (409,014 bytes on 2026-12-07, 586
 /// under this).
 /// Every JSON is still parsed by hand-written field readers (`json_fields`)
 /// rather than derived deserializers: a single derived `Deserialize` brings
